@@ -1,0 +1,78 @@
+# nspawn-runner — see README.md. Everything here runs as root on Debian 12.
+VERSION := 0.1.0
+PREFIX ?= /usr
+LIBEXECDIR ?= $(PREFIX)/libexec/nspawn-runner
+
+B ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -Isrc/core
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
+LIBS := -lsystemd
+
+CORE_SRC := $(wildcard src/core/*.c)
+CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
+# What the statically linked init needs of the core: nothing that pulls in libsystemd.
+INIT_CORE := $(B)/core/log.o $(B)/core/proto.o $(B)/core/util.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
+
+DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine
+
+.PHONY: all clean setup check check-unit check-asan check-integration demo bench fuzz install
+all: $(B)/nspawn-runner $(B)/nspawn-runner-init
+
+$(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libnspawn-runner.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+# Runs as PID 1 inside chroots of any libc and architecture: static, and never sanitized (the
+# sanitizer runtimes cannot be linked statically).
+$(B)/nspawn-runner-init: src/init/init.c $(INIT_CORE)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -static -o $@ $< $(INIT_CORE)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libnspawn-runner.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+# Installs what building and testing need, when it is missing (a fresh Debian 12 machine).
+setup:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+check-unit: $(UNIT_TESTS)
+	@tests/run-unit $(UNIT_TESTS)
+
+check-asan:
+	$(MAKE) B=build-asan SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' check-unit
+	$(MAKE) B=build-asan SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' all
+
+check-integration: all
+	python3 tests/integration/run.py --build $(B) --asan-build build-asan
+
+check: setup
+	$(MAKE) all check-unit check-asan
+	$(MAKE) check-integration
+
+demo: setup all
+	tests/demo.sh $(B)
+
+bench: setup all
+	tests/bench.sh $(B)
+
+install: all
+	install -D -m 0755 $(B)/nspawn-runner $(DESTDIR)$(PREFIX)/bin/nspawn-runner
+	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
+
+clean:
+	rm -rf build build-asan build-fuzz

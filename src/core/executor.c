@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "executor.h"
+#include "image-name.h"
+#include "log.h"
+#include "machine.h"
+#include "proto.h"
+#include "util.h"
+
+/* After cancelling a stage, how long to wait for the machine to confirm it stopped. */
+#define CANCEL_CONFIRM_TIMEOUT_MS 5000
+
+int cancel_signals_block(void) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        return fd < 0 ? -errno : fd;
+}
+
+static int resolve_image(const char *image_arg, const char *default_image, char **ret) {
+        const char *ref = image_arg;
+        ImageNameError e;
+
+        if (isempty(ref))
+                ref = getenv("CUSTOM_ENV_CI_JOB_IMAGE");
+        if (isempty(ref))
+                ref = default_image;
+        if (isempty(ref))
+                return log_error_errno(EINVAL, "No image: the job names none (image:), and there is no --default-image.");
+        e = image_name_reduce(ref, strlen(ref), ret);
+        if (e == _IMAGE_NAME_ERROR_INVALID)
+                return log_oom();
+        if (e != IMAGE_NAME_OK)
+                return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s.", ref,
+                                       image_name_error_to_string(e));
+        return 0;
+}
+
+int executor_prepare(const Context *c, const char *image_arg, const char *id_arg, const char *default_image,
+                     StorageBackend storage) {
+        _cleanup_free_ char *image = NULL;
+        _cleanup_close_ int sigfd = -EBADF;
+        struct timespec t0, t1;
+        const char *id;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = job_id_resolve(id_arg, &id);
+        if (r < 0)
+                return c->system_failure_exit_code;
+        r = resolve_image(image_arg, default_image, &image);
+        if (r < 0)
+                return c->system_failure_exit_code;
+        sigfd = cancel_signals_block();
+        if (sigfd < 0)
+                return log_error_errno(sigfd, "Cannot block signals: %m"), c->system_failure_exit_code;
+
+        r = machine_create(c, id, image, storage, sigfd);
+        if (r < 0)
+                return c->system_failure_exit_code;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n", id, id,
+               image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        return 0;
+}
+
+static int open_script(const char *script, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(script, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open script %s: %m", script);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot stat script %s: %m", script);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "Script %s is not a regular file.", script);
+        if ((unsigned long long) st.st_size > PROTO_SCRIPT_SIZE_MAX)
+                return log_error_errno(EFBIG, "Script %s is larger than %u MiB.", script, PROTO_SCRIPT_SIZE_MAX >> 20);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static void write_build_exit_code(int code) {
+        const char *path = getenv("BUILD_EXIT_CODE_FILE");
+        char buf[16];
+        int fd;
+
+        if (isempty(path))
+                return;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                log_warning_errno(errno, "Cannot write %s: %m", path);
+                return;
+        }
+        snprintf(buf, sizeof(buf), "%d\n", code);
+        (void) loop_write(fd, buf, strlen(buf));
+        (void) close(fd);
+}
+
+/* Waits for the stage's end, passing a cancel on to the machine. Returns the message type. */
+static int wait_stage(int sock, int sigfd, Msg *ret) {
+        bool cancelled = false;
+
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sock, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                int fds[_RUN_FD_MAX];
+                size_t n_fds;
+                int r;
+
+                r = poll(p, cancelled ? 1 : 2, cancelled ? CANCEL_CONFIRM_TIMEOUT_MS : -1);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (!cancelled && (p[1].revents & POLLIN)) {
+                        Msg m;
+                        msg_init(&m, MSG_CANCEL);
+                        (void) msg_send(sock, &m, NULL, 0);
+                        cancelled = true;
+                }
+                if (p[0].revents) {
+                        r = msg_recv(sock, ret, fds, &n_fds);
+                        if (r == MSG_EXIT || r == MSG_ERROR || r < 0)
+                                return r;
+                }
+        }
+}
+
+int executor_run(const Context *c, const char *id_arg, const char *script, const char *stage) {
+        _cleanup_close_ int sigfd = -EBADF, script_fd = -EBADF, sock = -EBADF;
+        const char *id;
+        int fds[_RUN_FD_MAX];
+        Msg m;
+        int r, code;
+
+        r = job_id_resolve(id_arg, &id);
+        if (r < 0)
+                return c->system_failure_exit_code;
+        if (strlen(stage) > PROTO_STAGE_MAX) {
+                log_error("Stage name '%.20s…' is longer than %d characters.", stage, PROTO_STAGE_MAX);
+                return c->system_failure_exit_code;
+        }
+        r = open_script(script, &script_fd);
+        if (r < 0)
+                return c->system_failure_exit_code;
+        sigfd = cancel_signals_block();
+        if (sigfd < 0)
+                return log_error_errno(sigfd, "Cannot block signals: %m"), c->system_failure_exit_code;
+
+        r = machine_connect(c, id, &sock);
+        if (r == -ENOENT) {
+                log_error("Job %s is not prepared: run prepare first.", id);
+                return c->system_failure_exit_code;
+        }
+        if (r < 0) {
+                log_error_errno(r, "The machine for job %s is not running: %m", id);
+                return c->system_failure_exit_code;
+        }
+
+        msg_init(&m, MSG_RUN);
+        snprintf(m.run.stage, sizeof(m.run.stage), "%s", stage);
+        fds[RUN_FD_STDIN] = STDIN_FILENO;
+        fds[RUN_FD_STDOUT] = STDOUT_FILENO;
+        fds[RUN_FD_STDERR] = STDERR_FILENO;
+        fds[RUN_FD_SCRIPT] = script_fd;
+        r = msg_send(sock, &m, fds, _RUN_FD_MAX);
+        if (r < 0) {
+                log_error_errno(r, "Cannot send stage %s to the machine of job %s: %m", stage, id);
+                return c->system_failure_exit_code;
+        }
+
+        r = wait_stage(sock, sigfd, &m);
+        if (r == MSG_ERROR) {
+                log_error_errno(m.error.error, "Stage %s of job %s: %s: %m", stage, id, m.error.message);
+                return c->system_failure_exit_code;
+        }
+        if (r == -ECONNRESET) {
+                log_error("The machine of job %s stopped while stage %s ran.", id, stage);
+                return c->system_failure_exit_code;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Lost stage %s of job %s: %m", stage, id);
+                return c->system_failure_exit_code;
+        }
+
+        if (m.exit.signal == 0 && m.exit.status == 0)
+                return 0;
+        code = m.exit.signal ? 128 + m.exit.signal : m.exit.status;
+        write_build_exit_code(code);
+        return c->build_failure_exit_code;
+}
+
+int executor_cleanup(const Context *c, const char *id_arg) {
+        const char *id;
+        int r;
+
+        r = job_id_resolve(id_arg, &id);
+        if (r < 0)
+                return c->system_failure_exit_code;
+        r = machine_destroy(c, id);
+        return r < 0 ? c->system_failure_exit_code : 0;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "gitlab.h"
+#include "machine.h"
+#include "util.h"
+
+#ifndef VERSION
+#define VERSION "0"
+#endif
+
+/* Both JSON and TOML basic strings escape '"', '\' and control characters alike, but only JSON
+ * knows \u escapes below 0x20 as the one form, so both use \uXXXX there. */
+static void write_quoted(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p == '\t')
+                        fputs("\\t", f);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+void json_write_string(FILE *f, const char *s) {
+        write_quoted(f, s);
+}
+
+void toml_write_string(FILE *f, const char *s) {
+        write_quoted(f, s);
+}
+
+int gitlab_config_write(const Context *c, FILE *f) {
+        const char *id = getenv("CUSTOM_ENV_CI_JOB_ID");
+        char host[256] = "";
+        _cleanup_free_ char *hostname = NULL;
+
+        (void) c;
+        if (id && job_id_check(id) >= 0)
+                hostname = strprintf(MACHINE_NAME_PREFIX "%s", id);
+        else if (gethostname(host, sizeof(host) - 1) >= 0)
+                hostname = strdup(host);
+        if (!hostname)
+                return -ENOMEM;
+
+        fputs("{\"builds_dir\": ", f);
+        json_write_string(f, BUILDS_DIR);
+        fputs(", \"cache_dir\": ", f);
+        json_write_string(f, CACHE_DIR);
+        fputs(", \"builds_dir_is_shared\": false, \"hostname\": ", f);
+        json_write_string(f, hostname);
+        fputs(", \"driver\": {\"name\": \"nspawn-runner\", \"version\": ", f);
+        json_write_string(f, VERSION);
+        fputs("}}\n", f);
+        return fflush(f) == 0 ? 0 : -EIO;
+}
+
+static void write_args(FILE *f, const Context *c, const char *cmd) {
+        fputs("[", f);
+        if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
+                fputs("\"--state-dir\", ", f);
+                toml_write_string(f, c->state_dir);
+                fputs(", ", f);
+        }
+        toml_write_string(f, cmd);
+        fputs("]", f);
+}
+
+int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
+        static const struct {
+                const char *key, *cmd, *timeout;
+        } execs[] = {
+                { "config", "gitlab-config", "config_exec_timeout = 200" },
+                { "prepare", "prepare", "prepare_exec_timeout = 300" },
+                { "run", "run", NULL },
+                { "cleanup", "cleanup", "cleanup_exec_timeout = 300" },
+        };
+        char host[256] = "localhost";
+
+        (void) gethostname(host, sizeof(host) - 1);
+        fputs("[[runners]]\n  name = ", f);
+        toml_write_string(f, host);
+        fputs("\n  url = \"https://gitlab.example.com/\"  # your GitLab\n"
+              "  token = \"glrt-REPLACE-ME\"  # the runner's authentication token\n"
+              "  executor = \"custom\"\n"
+              "  builds_dir = \"" BUILDS_DIR "\"\n"
+              "  cache_dir = \"" CACHE_DIR "\"\n"
+              "  [runners.custom]\n",
+              f);
+        for (size_t i = 0; i < ELEMENTSOF(execs); i++) {
+                fprintf(f, "    %s_exec = ", execs[i].key);
+                toml_write_string(f, self);
+                fprintf(f, "\n    %s_args = ", execs[i].key);
+                write_args(f, c, execs[i].cmd);
+                fputs("\n", f);
+                if (execs[i].timeout)
+                        fprintf(f, "    %s\n", execs[i].timeout);
+        }
+        fputs("    graceful_kill_timeout = 10\n"
+              "    force_kill_timeout = 10\n",
+              f);
+        return fflush(f) == 0 ? 0 : -EIO;
+}

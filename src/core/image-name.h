@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IMAGE_NAME_MAX 64
+
+typedef enum ImageNameError {
+        IMAGE_NAME_OK,
+        IMAGE_NAME_EMPTY,
+        IMAGE_NAME_TOO_LONG,
+        IMAGE_NAME_HAS_SLASH,
+        IMAGE_NAME_HAS_DOTDOT,
+        IMAGE_NAME_LEADING_DOT,
+        IMAGE_NAME_HAS_NUL,
+        IMAGE_NAME_BAD_CHAR,
+        _IMAGE_NAME_ERROR_MAX,
+        _IMAGE_NAME_ERROR_INVALID = -1,
+} ImageNameError;
+
+const char *image_name_error_to_string(ImageNameError e);
+
+/* Reduces what a job asks for ("debian:bookworm", "registry.example/x/base:unstable@sha256:…") to
+ * the name of a chroot ("bookworm", "unstable"): the tag when there is one, else the whole reference.
+ * ref has length n and may contain NUL bytes (they are refused). On success *ret is a new string. */
+ImageNameError image_name_reduce(const char *ref, size_t n, char **ret);
+
+/* Whether name may name a chroot directory in the state dir. */
+ImageNameError image_name_check(const char *name, size_t n);

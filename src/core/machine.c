@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "machine-state.h"
+#include "machine.h"
+#include "process.h"
+#include "proto.h"
+#include "rm-rf.h"
+#include "unit.h"
+#include "util.h"
+
+#ifndef NSPAWN_RUNNER_LIBEXECDIR
+#define NSPAWN_RUNNER_LIBEXECDIR "/usr/libexec/nspawn-runner"
+#endif
+
+static long long now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int image_resolve(const Context *c, const char *name, char **ret_path) {
+        _cleanup_free_ char *path = context_image_dir(c, name);
+        char resolved[PATH_MAX];
+        struct stat st;
+
+        if (!path)
+                return log_oom();
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOENT, "Unknown image '%s': there is no chroot %s (see chroot-list; make one with chroot-create).",
+                                       name, path);
+        if (!realpath(path, resolved))
+                return log_error_errno(errno, "Cannot resolve %s: %m", path);
+        *ret_path = strdup(resolved);
+        return *ret_path ? 0 : log_oom();
+}
+
+/* connect() to a socket whose path may be longer than sun_path allows. */
+static int connect_control(const char *machine_dir, int *ret_fd) {
+        _cleanup_free_ char *dir = path_join(machine_dir, "control");
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred;
+        socklen_t l = sizeof(cred);
+
+        if (!dir)
+                return -ENOMEM;
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return -errno;
+        if (cred.uid != 0)
+                return -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int machine_connect(const Context *c, const char *id, int *ret_fd) {
+        _cleanup_free_ char *dir = context_machine_dir(c, id);
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (access(dir, F_OK) < 0)
+                return -errno;
+        r = connect_control(dir, ret_fd);
+        return r == -ENOENT ? -ECONNREFUSED : r;
+}
+
+/* Asks the init for a sign of life and learns its PID as the host sees it. */
+static int hello(int fd, ProcessId *ret_init) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct ucred cred;
+        socklen_t l = sizeof(cred);
+        int fds[_RUN_FD_MAX];
+        size_t n_fds;
+        Msg m;
+        int r;
+
+        msg_init(&m, MSG_HELLO);
+        r = msg_send(fd, &m, NULL, 0);
+        if (r < 0)
+                return r;
+        r = poll(&p, 1, 5000);
+        if (r <= 0)
+                return r < 0 ? -errno : -ETIMEDOUT;
+        r = msg_recv(fd, &m, fds, &n_fds);
+        if (r < 0)
+                return r;
+        if (r != MSG_HELLO_REPLY || m.hello_reply.protocol != PROTO_VERSION)
+                return -EPROTO;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return -errno;
+        return process_id_from_pid(cred.pid, ret_init);
+}
+
+static int find_init_binary(char **ret) {
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+
+        if (self_exe_dir(&dir) >= 0) {
+                path = path_join(dir, "nspawn-runner-init");
+                if (path && access(path, X_OK) >= 0) {
+                        *ret = TAKE_PTR(path);
+                        return 0;
+                }
+        }
+        if (access(NSPAWN_RUNNER_LIBEXECDIR "/nspawn-runner-init", X_OK) < 0)
+                return log_error_errno(errno, "Cannot find nspawn-runner-init next to this program or in %s: %m",
+                                       NSPAWN_RUNNER_LIBEXECDIR);
+        *ret = strdup(NSPAWN_RUNNER_LIBEXECDIR "/nspawn-runner-init");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static char *find_in_path(const char *name) {
+        const char *path = getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        _cleanup_free_ char *copy = strdup(path);
+        char *save = NULL;
+
+        if (!copy)
+                return NULL;
+        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *p = path_join(dir, name);
+                if (dir[0] == '/' && p && access(p, X_OK) >= 0)
+                        return TAKE_PTR(p);
+        }
+        return NULL;
+}
+
+/* overlayfs splits its options at ',' and ':': refuse paths it would misread. */
+static int check_overlay_path(const char *p) {
+        if (strpbrk(p, ",:\\"))
+                return log_error_errno(EINVAL, "Path %s contains ',', ':' or '\\', which overlayfs cannot take.", p);
+        return 0;
+}
+
+static int mount_overlay(const char *lower, const char *upper, const char *work, const char *target) {
+        _cleanup_free_ char *opts = NULL;
+        int r;
+
+        if ((r = check_overlay_path(lower)) < 0 || (r = check_overlay_path(upper)) < 0 || (r = check_overlay_path(work)) < 0)
+                return r;
+        opts = strprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+        if (!opts)
+                return log_oom();
+        if (mount("overlay", target, "overlay", 0, opts) < 0)
+                return log_error_errno(errno, "Cannot mount overlayfs on %s: %m", target);
+        return 0;
+}
+
+/* Mounts the machine's root in this process's own mount namespace, so that it vanishes with the
+ * machine whatever happens to the processes that made it. */
+static int setup_root(const MachineState *s, const char *dir) {
+        _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL;
+
+        if (!root)
+                return log_oom();
+        if (s->backend == STORAGE_BTRFS)
+                return 0;
+
+        if (unshare(CLONE_NEWNS) < 0)
+                return log_error_errno(errno, "Cannot create a mount namespace: %m");
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return log_error_errno(errno, "Cannot make mounts private: %m");
+
+        base = path_join(dir, s->backend == STORAGE_TMPFS ? "volatile" : ".");
+        if (!base)
+                return log_oom();
+        if (s->backend == STORAGE_TMPFS && mount("tmpfs", base, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0700") < 0)
+                return log_error_errno(errno, "Cannot mount tmpfs on %s: %m", base);
+        upper = path_join(base, "upper");
+        work = path_join(base, "work");
+        if (!upper || !work)
+                return log_oom();
+        if (s->backend == STORAGE_TMPFS && ((mkdir(upper, 0755) < 0) || mkdir(work, 0700) < 0))
+                return log_error_errno(errno, "Cannot create overlay directories in %s: %m", base);
+        return mount_overlay(s->image_path, upper, work, root);
+}
+
+int machine_exec(const Context *c, const char *id) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
+                            *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
+                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL;
+        const char *argv[32];
+        size_t n = 0;
+        int r;
+
+        if (!dir || !(state = path_join(dir, "state")) || !(root = path_join(dir, "root")))
+                return log_oom();
+        r = machine_state_load(state, &s);
+        if (r < 0)
+                return r;
+        if (!s.image_path || s.backend < 0)
+                return log_error_errno(EBADMSG, "Machine state %s is incomplete.", state);
+        r = find_init_binary(&init);
+        if (r < 0)
+                return r;
+        r = setup_root(&s, dir);
+        if (r < 0)
+                return r;
+
+        name = strprintf(MACHINE_NAME_PREFIX "%s", id);
+        control = strprintf("--bind=%s/control:" PROTO_CONTROL_DIR_INNER, dir);
+        cache = context_cache_dir(c);
+        bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
+        dir_arg = strprintf("--directory=%s", root);
+        if (!name || !control || !cache || !bind_init || !dir_arg || !(name_arg = strprintf("--machine=%s", name)) ||
+            !(bind_cache = strprintf("--bind=%s:/cache", cache)))
+                return log_oom();
+
+        argv[n++] = "systemd-nspawn";
+        argv[n++] = "--quiet";
+        argv[n++] = "--keep-unit";
+        argv[n++] = s.unit ? "--register=yes" : "--register=no";
+        argv[n++] = dir_arg;
+        argv[n++] = name_arg;
+        argv[n++] = "--console=pipe";
+        argv[n++] = "--link-journal=no";
+        argv[n++] = control;
+        argv[n++] = bind_init;
+        argv[n++] = bind_cache;
+        runner = find_in_path("gitlab-runner");
+        if (runner) {
+                bind_runner = strprintf("--bind-ro=%s:/usr/local/bin/gitlab-runner", runner);
+                if (!bind_runner)
+                        return log_oom();
+                argv[n++] = bind_runner;
+        }
+        argv[n++] = "/run/nspawn-runner-init";
+        argv[n] = NULL;
+
+        /* /tmp belongs on the machine's disk, not in RAM next to seven other jobs; and the machine
+         * directory is ours alone, so nspawn's image lock would only leave files behind. */
+        setenv("SYSTEMD_NSPAWN_TMPFS_TMP", "0", 1);
+        setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
+        execvp(argv[0], (char *const *) argv);
+        return log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
+}
+
+static int spawn_supervisor(const Context *c, const char *id, const char *log_path, pid_t *ret_pid, int *ret_pidfd) {
+        pid_t pid;
+        int pidfd;
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Cannot fork: %m");
+        if (pid == 0) {
+                sigset_t none;
+                int fd;
+
+                /* Its own session: gitlab-runner's signals to our process group must not reach it. */
+                (void) setsid();
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        (void) dup2(fd, 0);
+                fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (fd >= 0) {
+                        (void) dup2(fd, 1);
+                        (void) dup2(fd, 2);
+                }
+                (void) machine_exec(c, id);
+                _exit(EXIT_FAILURE);
+        }
+
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return log_error_errno(errno, "Cannot open pidfd: %m");
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
+        _cleanup_free_ char *dir = NULL, *self = NULL, *desc = NULL;
+        char *argv[6];
+
+        if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
+                return log_oom();
+        desc = strprintf("nspawn-runner job %s (image %s)", id, image);
+        if (!desc)
+                return log_oom();
+        argv[0] = self;
+        argv[1] = (char *) "--state-dir";
+        argv[2] = (char *) c->state_dir;
+        argv[3] = (char *) "machine-exec";
+        argv[4] = (char *) id;
+        argv[5] = NULL;
+        return unit_start_transient(unit, desc, argv, log_path);
+}
+
+/* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */
+static char *log_tail(const char *log_path) {
+        _cleanup_free_ char *text = NULL;
+        char *last = NULL, *save = NULL;
+
+        if (read_full_file(log_path, 1024 * 1024, &text, NULL) < 0)
+                return NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (!strstr(l, "Attempted to remove disk file system"))
+                        last = l;
+        return last ? strdup(last) : NULL;
+}
+
+static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
+        long long deadline = now_ms() + MACHINE_START_TIMEOUT_MS;
+
+        for (unsigned i = 1;; i++) {
+                struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                r = connect_control(dir, &fd);
+                if (r >= 0)
+                        return hello(fd, ret_init);
+                if (r != -ENOENT && r != -ECONNREFUSED) /* not there yet */
+                        return r;
+                if (now_ms() > deadline)
+                        return -ETIMEDOUT;
+                r = poll(p, 2, 2);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (p[1].revents & POLLIN)
+                        return -EINTR;
+                if (p[0].revents & POLLIN)
+                        return -ECHILD;
+                if (unit && i % 25 == 0 && unit_is_running(unit) == 0)
+                        return -ECHILD;
+        }
+}
+
+static int create_storage(const MachineState *s, const char *dir) {
+        static const char *const subdirs[_STORAGE_BACKEND_MAX][3] = {
+                [STORAGE_OVERLAY] = { "root", "upper", "work" },
+                [STORAGE_BTRFS] = { NULL },
+                [STORAGE_TMPFS] = { "root", "volatile", NULL },
+        };
+        _cleanup_free_ char *root = path_join(dir, "root");
+
+        if (!root)
+                return log_oom();
+        if (s->backend == STORAGE_BTRFS) {
+                int r = btrfs_subvolume_snapshot(s->image_path, root);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot snapshot %s: %m", s->image_path);
+                return 0;
+        }
+        for (size_t i = 0; i < 3 && subdirs[s->backend][i]; i++) {
+                _cleanup_free_ char *p = path_join(dir, subdirs[s->backend][i]);
+                if (!p)
+                        return log_oom();
+                if (mkdir(p, 0755) < 0)
+                        return log_error_errno(errno, "Cannot create %s: %m", p);
+        }
+        return 0;
+}
+
+static StorageBackend choose_backend(const Context *c, const char *image_path, StorageBackend requested) {
+        if (requested >= 0)
+                return requested;
+        /* A snapshot costs nothing and needs no mount; it takes the chroot being a subvolume on the
+         * same btrfs as the machines. */
+        return path_is_btrfs(c->state_dir) && path_is_btrfs_subvolume(image_path) ? STORAGE_BTRFS : STORAGE_OVERLAY;
+}
+
+static int start_machine(const Context *c, const char *id, MachineState *s, const char *dir, int sigfd) {
+        _cleanup_free_ char *log_path = path_join(dir, "nspawn.log"), *state = path_join(dir, "state"),
+                            *unit = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        pid_t pid = 0;
+        int r;
+
+        if (!log_path || !state)
+                return log_oom();
+        if (unit_manager_available()) {
+                unit = strprintf(MACHINE_NAME_PREFIX "%s.service", id);
+                if (!unit)
+                        return log_oom();
+                s->unit = strdup(unit);
+                if (!s->unit)
+                        return log_oom();
+                r = machine_state_save(state, s);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s: %m", state);
+                r = start_unit(c, id, s->image, log_path, unit);
+        } else {
+                r = spawn_supervisor(c, id, log_path, &pid, &pidfd);
+                if (r >= 0 && process_id_from_pid(pid, &s->nspawn) >= 0)
+                        r = machine_state_save(state, s);
+        }
+        if (r < 0)
+                return r;
+
+        r = wait_ready(dir, pidfd, unit, sigfd, &s->init);
+        if (r == -EINTR)
+                return log_error_errno(r, "Interrupted while job %s's machine was starting.", id);
+        if (r == -ECHILD || r == -ETIMEDOUT) {
+                _cleanup_free_ char *why = log_tail(log_path);
+                return log_error_errno(r, "The machine for job %s did not start%s: %s", id,
+                                       r == -ETIMEDOUT ? " within 30 s" : "", why ?: "no message");
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot reach the machine for job %s: %m", id);
+
+        /* Under systemd the supervisor is known only now: the machine's parent. */
+        if (s->nspawn.pid == 0) {
+                pid_t ppid;
+                if (process_get_ppid(s->init.pid, &ppid) >= 0)
+                        (void) process_id_from_pid(ppid, &s->nspawn);
+        }
+        r = machine_state_save(state, s);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", state);
+        return 0;
+}
+
+int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
+                            *cache = context_cache_dir(c), *state = NULL, *control = NULL;
+        int r;
+
+        if (!machines || !dir || !cache || !(state = path_join(dir, "state")) || !(control = path_join(dir, "control")))
+                return log_oom();
+        s.image = strdup(image);
+        if (!s.image)
+                return log_oom();
+        r = image_resolve(c, image, &s.image_path);
+        if (r < 0)
+                return r;
+        s.backend = choose_backend(c, s.image_path, storage);
+        if (s.backend == STORAGE_BTRFS && !path_is_btrfs_subvolume(s.image_path))
+                return log_error_errno(EINVAL, "Image %s is not a btrfs subvolume: cannot snapshot it.", s.image_path);
+
+        r = mkdir_p(machines, 0700);
+        if (r >= 0)
+                r = mkdir_p(cache, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", machines);
+        if (mkdir(dir, 0700) < 0) {
+                if (errno == EEXIST)
+                        return log_error_errno(EEXIST, "Job %s is already prepared (run cleanup first).", id);
+                return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+
+        /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
+         * prepare starts from nothing. */
+        r = machine_state_save(state, &s);
+        if (r < 0)
+                r = log_error_errno(r, "Cannot write %s: %m", state);
+        if (r >= 0)
+                r = create_storage(&s, dir);
+        if (r >= 0 && mkdir(control, 0700) < 0)
+                r = log_error_errno(errno, "Cannot create %s: %m", control);
+        if (r >= 0)
+                r = start_machine(c, id, &s, dir, sigfd);
+        if (r < 0)
+                (void) machine_destroy(c, id);
+        return r;
+}
+
+/* Finds the machine's init when prepare died before writing it down: it answers on its socket. */
+static int find_init(const char *dir, const MachineState *s, int *ret_pidfd) {
+        _cleanup_close_ int fd = -EBADF;
+        ProcessId init = s->init;
+        int r;
+
+        if (init.pid == 0) {
+                r = connect_control(dir, &fd);
+                if (r < 0)
+                        return r;
+                r = hello(fd, &init);
+                if (r < 0)
+                        return r;
+        }
+        return process_open(&init, ret_pidfd);
+}
+
+static int stop_processes(const char *dir, const MachineState *s) {
+        _cleanup_close_ int init_fd = -EBADF, nspawn_fd = -EBADF;
+
+        (void) find_init(dir, s, &init_fd);
+        if (s->nspawn.pid > 0)
+                (void) process_open(&s->nspawn, &nspawn_fd);
+
+        if (init_fd >= 0) {
+                /* PID 1 of the machine: with it goes every process of the job. */
+                (void) pidfd_kill(init_fd, SIGKILL);
+                if (pidfd_wait_exit(init_fd, 5000) < 0)
+                        return log_error_errno(EBUSY, "The machine's init did not exit after SIGKILL.");
+        } else if (nspawn_fd >= 0)
+                /* No init yet: nspawn takes its half-started container down with it. */
+                (void) pidfd_kill(nspawn_fd, SIGTERM);
+
+        if (nspawn_fd >= 0 && pidfd_wait_exit(nspawn_fd, 5000) < 0) {
+                (void) pidfd_kill(nspawn_fd, SIGKILL);
+                if (pidfd_wait_exit(nspawn_fd, 5000) < 0)
+                        return log_error_errno(EBUSY, "systemd-nspawn (PID %d) did not exit.", (int) s->nspawn.pid);
+        }
+        return 0;
+}
+
+int machine_destroy(const Context *c, const char *id) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *propagate = NULL;
+        int r;
+
+        if (!dir || !(state = path_join(dir, "state")))
+                return log_oom();
+        if (access(dir, F_OK) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(errno, "Cannot access %s: %m", dir);
+        }
+        /* A state file cut short by a crash still names what it can. */
+        (void) machine_state_load(state, &s);
+
+        r = stop_processes(dir, &s);
+        if (r < 0)
+                return r;
+        if (s.unit)
+                (void) unit_stop(s.unit);
+
+        /* systemd-nspawn removes this itself unless it was killed. */
+        propagate = strprintf("/run/systemd/nspawn/propagate/" MACHINE_NAME_PREFIX "%s", id);
+        if (propagate)
+                (void) rm_rf(propagate);
+
+        r = rm_rf(dir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot remove %s: %m", dir);
+        return 0;
+}

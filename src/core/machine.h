@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "context.h"
+#include "storage.h"
+
+#define MACHINE_NAME_PREFIX "nspawn-runner-"
+/* How long a new machine may take to answer before prepare gives up. */
+#define MACHINE_START_TIMEOUT_MS 30000
+
+/* Creates the job's machine from image and starts it; on failure removes everything it made.
+ * sigfd (a signalfd for SIGTERM and friends, or -1) aborts the wait for the machine. */
+int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd);
+/* In the process that becomes the machine's supervisor: sets up its private mounts and execs
+ * systemd-nspawn. Returns only on failure. */
+int machine_exec(const Context *c, const char *id);
+/* Connects to the machine's init; -ENOENT when the job was never prepared, -ECONNREFUSED when its
+ * machine is not running. */
+int machine_connect(const Context *c, const char *id, int *ret_fd);
+/* Stops the machine and removes all it had; nothing to do is success. */
+int machine_destroy(const Context *c, const char *id);
+/* Whether name is a directory in the state dir that can serve as an image. */
+int image_resolve(const Context *c, const char *name, char **ret_path);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A process we may have to kill later, named so that a reused PID is never mistaken for it. */
+typedef struct ProcessId {
+        pid_t pid;
+        uint64_t start_time; /* field 22 of /proc/PID/stat */
+} ProcessId;
+
+int process_get_start_time(pid_t pid, uint64_t *ret);
+int process_get_ppid(pid_t pid, pid_t *ret);
+int process_id_from_pid(pid_t pid, ProcessId *ret);
+
+/* Opens a pidfd for id, or -ESRCH when that process is gone (or its PID now names another). */
+int process_open(const ProcessId *id, int *ret_pidfd);
+/* Waits until the process behind pidfd has exited: 0, or -ETIMEDOUT after timeout_ms. */
+int pidfd_wait_exit(int pidfd, int timeout_ms);
+int pidfd_kill(int pidfd, int sig);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/btrfs.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "storage.h"
+#include "util.h"
+
+bool path_is_btrfs(const char *path) {
+        struct statfs sfs;
+        return statfs(path, &sfs) >= 0 && sfs.f_type == BTRFS_SUPER_MAGIC;
+}
+
+bool path_is_btrfs_subvolume(const char *path) {
+        struct stat st;
+        /* The root directory of every btrfs subvolume has inode number 256. */
+        return path_is_btrfs(path) && stat(path, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == 256;
+}
+
+/* Opens the parent of path and returns the last component in *ret_name (pointing into path). */
+static int open_parent(const char *path, const char **ret_name, int *ret_fd) {
+        _cleanup_free_ char *parent = strdup(path);
+        char *slash;
+        int fd;
+
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (!slash || !slash[1])
+                return -EINVAL;
+        *slash = 0;
+        fd = open(slash == parent ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_name = path + (slash - parent) + 1;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int vol_args_name(struct btrfs_ioctl_vol_args *args, const char *name) {
+        if (strlen(name) >= sizeof(args->name))
+                return -ENAMETOOLONG;
+        strcpy(args->name, name);
+        return 0;
+}
+
+int btrfs_subvolume_create(const char *path) {
+        struct btrfs_ioctl_vol_args args = {};
+        _cleanup_close_ int parent = -EBADF;
+        const char *name;
+        int r;
+
+        r = open_parent(path, &name, &parent);
+        if (r < 0)
+                return r;
+        r = vol_args_name(&args, name);
+        if (r < 0)
+                return r;
+        return RET_NERRNO(ioctl(parent, BTRFS_IOC_SUBVOL_CREATE, &args));
+}
+
+int btrfs_subvolume_snapshot(const char *source, const char *dest) {
+        struct btrfs_ioctl_vol_args_v2 args = {};
+        _cleanup_close_ int parent = -EBADF, src = -EBADF;
+        const char *name;
+        int r;
+
+        src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (src < 0)
+                return -errno;
+        r = open_parent(dest, &name, &parent);
+        if (r < 0)
+                return r;
+        if (strlen(name) >= sizeof(args.name))
+                return -ENAMETOOLONG;
+        strcpy(args.name, name);
+        args.fd = src;
+        return RET_NERRNO(ioctl(parent, BTRFS_IOC_SNAP_CREATE_V2, &args));
+}
+
+int btrfs_subvolume_destroy_at(int parent_fd, const char *name) {
+        struct btrfs_ioctl_vol_args args = {};
+        int r = vol_args_name(&args, name);
+        if (r < 0)
+                return r;
+        return RET_NERRNO(ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &args));
+}
+
+int storage_make_image_dir(const char *path) {
+        _cleanup_free_ char *parent = strdup(path);
+        char *slash;
+
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (slash && slash != parent)
+                *slash = 0;
+        if (path_is_btrfs(parent))
+                return btrfs_subvolume_create(path);
+        return RET_NERRNO(mkdir(path, 0755));
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "unit.h"
+#include "util.h"
+
+static inline void bus_unrefp(sd_bus **b) {
+        sd_bus_flush_close_unref(*b);
+}
+static inline void message_unrefp(sd_bus_message **m) {
+        sd_bus_message_unref(*m);
+}
+#define _cleanup_bus_ _cleanup_(bus_unrefp)
+#define _cleanup_message_ _cleanup_(message_unrefp)
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+bool unit_manager_available(void) {
+        return sd_booted() > 0;
+}
+
+static int append_exec_start(sd_bus_message *m, char *const *argv) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int i = 0; i < 4 && r >= 0; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path) {
+        _cleanup_bus_ sd_bus *bus = NULL;
+        _cleanup_message_ sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
+                                          "Description", "s", description,
+                                          "Slice", "s", "machine.slice",
+                                          "Delegate", "b", 1,
+                                          "KillMode", "s", "mixed",
+                                          "CollectMode", "s", "inactive-or-failed",
+                                          "StandardOutputFile", "s", log_path,
+                                          "StandardErrorFile", "s", log_path);
+        if (r >= 0)
+                r = append_exec_start(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the request for unit %s: %m", unit);
+
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start unit %s: %s", unit, error.message ?: "unknown error");
+                sd_bus_error_free(&error);
+        }
+        return r;
+}
+
+int unit_is_running(const char *unit) {
+        _cleanup_bus_ sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *state = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", unit, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property_string(bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState",
+                                       NULL, &state);
+        if (r < 0)
+                return r;
+        return streq(state, "active") || streq(state, "activating") || streq(state, "reloading");
+}
+
+int unit_stop(const char *unit) {
+        _cleanup_bus_ sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit", &error, NULL, "ss", unit,
+                               "replace");
+        if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                r = 0;
+        sd_bus_error_free(&error);
+        return r;
+}

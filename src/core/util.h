@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+/* Returns the rest of s after prefix, or NULL when s does not start with it. */
+const char *startswith(const char *s, const char *prefix);
+
+/* Parses a whole decimal number (no sign, no spaces); -EINVAL or -ERANGE otherwise. */
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi(const char *s, int *ret);
+
+/* asprintf() that returns NULL on failure. */
+char *strprintf(const char *format, ...) _printf_(1, 2);
+char *path_join(const char *a, const char *b);
+
+/* Reads a whole file, refusing ones larger than max_size (-EFBIG). The result is NUL-terminated. */
+int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* Writes a file through a temporary name and rename(), so readers see the old or the new file. */
+int write_file_atomic(const char *path, const char *contents, mode_t mode);
+/* Reads the first line of a small file into a new string, without the newline. */
+int read_one_line_file(const char *path, char **ret);
+
+int mkdir_p(const char *path, mode_t mode);
+/* Writes all of buf, retrying on EINTR and short writes. */
+int loop_write(int fd, const void *buf, size_t n);
+
+/* Absolute path of the running executable and the directory it is in. */
+int self_exe_dir(char **ret);

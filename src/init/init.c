@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nspawn-runner-init: PID 1 of a job machine. It reaps orphans, keeps the machine's namespaces alive
+ * between stages, and starts each stage's shell on request from the host over a control socket,
+ * passing the caller's stdin, stdout and stderr straight through. Statically linked, so that it runs
+ * in any chroot, whatever its libc or architecture. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+#define CLIENTS_MAX 32
+/* How long a cancelled stage gets between SIGTERM and SIGKILL: the contract is "stopped within a
+ * second", and gitlab-runner's own script exits on the first TERM. */
+#define CANCEL_GRACE_NSEC (500 * 1000 * 1000LL)
+#define SCRIPT_DIR "/run/nspawn-runner"
+
+typedef struct Client {
+        int fd;             /* connection to the host, -EBADF once it went away */
+        pid_t pid;          /* the stage's shell, 0 when none runs */
+        long long deadline; /* CLOCK_MONOTONIC ns at which to SIGKILL the stage, 0 if none */
+} Client;
+
+static Client clients[CLIENTS_MAX];
+static size_t n_clients;
+
+static long long now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void client_free(size_t i) {
+        closep(&clients[i].fd);
+        clients[i] = clients[--n_clients];
+}
+
+static void send_error(int fd, int error, const char *message) {
+        Msg m;
+
+        msg_init(&m, MSG_ERROR);
+        m.error.error = error;
+        snprintf(m.error.message, sizeof(m.error.message), "%s", message);
+        (void) msg_send(fd, &m, NULL, 0);
+}
+
+static int copy_script(int script_fd, const char *path) {
+        _cleanup_free_ char *script = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size;
+        int r;
+
+        r = read_full_fd(script_fd, PROTO_SCRIPT_SIZE_MAX, &script, &size);
+        if (r < 0)
+                return r;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0700);
+        if (fd < 0)
+                return -errno;
+        return loop_write(fd, script, size);
+}
+
+/* Runs in the forked child: becomes the stage's shell, or reports why not on error_fd. */
+_noreturn_ static void exec_stage(const int fds[_RUN_FD_MAX], int error_fd) {
+        static char *const env[] = {
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash", "LANG=C.UTF-8",
+                "container=systemd-nspawn", NULL,
+        };
+        char path[64];
+        sigset_t none;
+        int r;
+
+        snprintf(path, sizeof(path), SCRIPT_DIR "/stage.%d.sh", (int) getpid());
+        r = copy_script(fds[RUN_FD_SCRIPT], path);
+        if (r < 0)
+                goto fail;
+
+        if (setsid() < 0 || dup2(fds[RUN_FD_STDIN], 0) < 0 || dup2(fds[RUN_FD_STDOUT], 1) < 0 ||
+            dup2(fds[RUN_FD_STDERR], 2) < 0 || chdir("/") < 0) {
+                r = -errno;
+                goto fail;
+        }
+        umask(022);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+
+        execve("/bin/bash", (char *const[]) { "bash", path, NULL }, env);
+        execve("/usr/bin/bash", (char *const[]) { "bash", path, NULL }, env);
+        r = -errno;
+fail:
+        (void) loop_write(error_fd, &r, sizeof(r));
+        _exit(127);
+}
+
+static void start_stage(Client *c, int fds[_RUN_FD_MAX]) {
+        _cleanup_close_ int error_read = -EBADF, error_write = -EBADF;
+        int pipe_fds[2], error = 0;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+                send_error(c->fd, errno, "cannot create a pipe in the machine");
+                return;
+        }
+        error_read = pipe_fds[0];
+        error_write = pipe_fds[1];
+
+        pid = fork();
+        if (pid < 0) {
+                send_error(c->fd, errno, "cannot fork in the machine");
+                return;
+        }
+        if (pid == 0)
+                exec_stage(fds, error_write);
+
+        closep(&error_write);
+        do
+                n = read(error_read, &error, sizeof(error));
+        while (n < 0 && errno == EINTR);
+        if (n == sizeof(error)) {
+                /* The child is gone or going: it is reaped on SIGCHLD without a client to tell. */
+                send_error(c->fd, -error,
+                           error == -ENOENT ? "cannot find bash in the machine (is it installed in the chroot?)"
+                                            : "cannot start the stage's shell in the machine");
+                return;
+        }
+        c->pid = pid;
+}
+
+static void cancel_stage(Client *c) {
+        if (c->pid <= 0 || c->deadline > 0)
+                return;
+        (void) kill(-c->pid, SIGTERM);
+        (void) kill(-c->pid, SIGCONT);
+        c->deadline = now_ns() + CANCEL_GRACE_NSEC;
+}
+
+static void handle_client(size_t i) {
+        Client *c = &clients[i];
+        int fds[_RUN_FD_MAX];
+        size_t n_fds = 0;
+        Msg m;
+        int r;
+
+        r = msg_recv(c->fd, &m, fds, &n_fds);
+        if (r == -EAGAIN)
+                return;
+        if (r < 0) {
+                /* The host went away (the CLI was killed) or spoke nonsense: stop its stage. */
+                closep(&c->fd);
+                if (c->pid > 0)
+                        cancel_stage(c);
+                else
+                        client_free(i);
+                return;
+        }
+
+        switch (r) {
+        case MSG_HELLO:
+                msg_init(&m, MSG_HELLO_REPLY);
+                m.hello_reply.protocol = PROTO_VERSION;
+                (void) msg_send(c->fd, &m, NULL, 0);
+                break;
+        case MSG_RUN:
+                if (c->pid > 0)
+                        send_error(c->fd, EBUSY, "a stage already runs on this connection");
+                else
+                        start_stage(c, fds);
+                for (size_t k = 0; k < n_fds; k++)
+                        (void) close(fds[k]);
+                break;
+        case MSG_CANCEL:
+                cancel_stage(c);
+                break;
+        default:
+                send_error(c->fd, EBADMSG, "unexpected message");
+        }
+}
+
+static void stage_exited(pid_t pid, int status) {
+        for (size_t i = 0; i < n_clients; i++) {
+                Client *c = &clients[i];
+                Msg m;
+
+                if (c->pid != pid)
+                        continue;
+                /* Whatever the stage left in its process group is stopped with it on cancel. */
+                if (c->deadline > 0)
+                        (void) kill(-pid, SIGKILL);
+                if (c->fd >= 0) {
+                        msg_init(&m, MSG_EXIT);
+                        m.exit.status = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+                        m.exit.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+                        (void) msg_send(c->fd, &m, NULL, 0);
+                }
+                {
+                        char path[64];
+                        snprintf(path, sizeof(path), SCRIPT_DIR "/stage.%d.sh", (int) pid);
+                        (void) unlink(path);
+                }
+                client_free(i);
+                return;
+        }
+}
+
+static void accept_client(int listen_fd) {
+        struct ucred cred;
+        socklen_t l = sizeof(cred);
+        int fd;
+
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+                return;
+        /* Only root on the host (or in here) may run things in this machine. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 || cred.uid != 0 || n_clients >= CLIENTS_MAX) {
+                (void) close(fd);
+                return;
+        }
+        clients[n_clients++] = (Client) { .fd = fd };
+}
+
+static int setup_socket(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", PROTO_CONTROL_DIR_INNER, PROTO_SOCKET_NAME);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot create control socket: %m");
+        (void) unlink(sa.sun_path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 || listen(fd, 16) < 0) {
+                int r = log_error_errno(errno, "Cannot listen on %s: %m", sa.sun_path);
+                (void) close(fd);
+                return r;
+        }
+        /* The host reaches the socket through its own path; hide it from the job, which must not be
+         * able to replace it. */
+        if (umount2(PROTO_CONTROL_DIR_INNER, MNT_DETACH) < 0)
+                log_warning_errno(errno, "Cannot hide %s from the job: %m", PROTO_CONTROL_DIR_INNER);
+        return fd;
+}
+
+static int poll_timeout_ms(void) {
+        long long next = 0, now = now_ns();
+
+        for (size_t i = 0; i < n_clients; i++)
+                if (clients[i].deadline > 0 && (next == 0 || clients[i].deadline < next))
+                        next = clients[i].deadline;
+        if (next == 0)
+                return -1;
+        return next <= now ? 0 : (int) ((next - now) / 1000000 + 1);
+}
+
+static void kill_overdue(void) {
+        long long now = now_ns();
+
+        for (size_t i = 0; i < n_clients; i++)
+                if (clients[i].deadline > 0 && clients[i].deadline <= now && clients[i].pid > 0)
+                        (void) kill(-clients[i].pid, SIGKILL);
+}
+
+/* Returns false when asked to stop. */
+static bool handle_signals(int sfd) {
+        struct signalfd_siginfo si;
+
+        while (read(sfd, &si, sizeof(si)) == sizeof(si))
+                if (si.ssi_signo != SIGCHLD)
+                        return false;
+
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        break;
+                stage_exited(pid, status);
+        }
+        return true;
+}
+
+int main(void) {
+        _cleanup_close_ int sfd = -EBADF, listen_fd = -EBADF;
+        sigset_t mask;
+
+        log_set_prefix("nspawn-runner-init");
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGPWR);
+        sigaddset(&mask, SIGRTMIN + 3);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return log_error_errno(errno, "Cannot create signalfd: %m"), 1;
+        if (mkdir(SCRIPT_DIR, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s: %m", SCRIPT_DIR), 1;
+        listen_fd = setup_socket();
+        if (listen_fd < 0)
+                return 1;
+
+        for (;;) {
+                struct pollfd p[2 + CLIENTS_MAX];
+                size_t n = n_clients;
+
+                p[0] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+                p[1] = (struct pollfd) { .fd = listen_fd, .events = POLLIN };
+                for (size_t i = 0; i < n; i++)
+                        p[2 + i] = (struct pollfd) { .fd = clients[i].fd, .events = POLLIN };
+
+                if (poll(p, 2 + n, poll_timeout_ms()) < 0 && errno != EINTR)
+                        return log_error_errno(errno, "poll() failed: %m"), 1;
+
+                kill_overdue();
+                /* Walk backwards: handling a client may drop it and move the last one into its slot. */
+                for (size_t i = n; i > 0; i--)
+                        if (p[1 + i].revents && clients[i - 1].fd == p[1 + i].fd && clients[i - 1].fd >= 0)
+                                handle_client(i - 1);
+                if (p[1].revents & POLLIN)
+                        accept_client(listen_fd);
+                if (p[0].revents & POLLIN && !handle_signals(sfd))
+                        return 0;
+        }
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nspawn-runner: GitLab custom executor running jobs in systemd-nspawn machines. This file only
+ * parses the command line; the work is in the core library. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "chroot.h"
+#include "context.h"
+#include "executor.h"
+#include "gitlab.h"
+#include "log.h"
+#include "machine.h"
+#include "util.h"
+
+enum {
+        ARG_DEBUG = 0x100,
+        ARG_STATE_DIR,
+        ARG_CONFIG_DIR,
+        ARG_VERSION,
+        ARG_ID,
+        ARG_DEFAULT_IMAGE,
+        ARG_STORAGE,
+        ARG_SUITE,
+        ARG_MIRROR,
+        ARG_INCLUDE,
+};
+
+typedef struct Args {
+        Context context;
+        const char *id, *default_image, *suite, *mirror, *include;
+        StorageBackend storage;
+} Args;
+
+static void help(void) {
+        printf("Usage: nspawn-runner [OPTIONS] COMMAND [ARGS]\n\n"
+               "GitLab custom executor that runs each job in a fresh systemd-nspawn machine.\n\n"
+               "Commands for gitlab-runner:\n"
+               "  gitlab-config                     Print the executor's configuration as JSON\n"
+               "  prepare [IMAGE] [--id ID] [--default-image IMG] [--storage auto|overlay|btrfs|tmpfs]\n"
+               "                                    Start the job's machine\n"
+               "  run [--id ID] SCRIPT [STAGE]      Run a stage's script in the job's machine\n"
+               "  cleanup [--id ID]                 Stop the job's machine and remove it\n"
+               "Commands for the administrator:\n"
+               "  chroot-create NAME [--suite S] [--mirror URL] [--include PKG,…]\n"
+               "                                    Create an image with debootstrap\n"
+               "  chroot-login NAME                 Open a root shell in an image\n"
+               "  chroot-list                       List the images\n"
+               "  toml                              Print a config.toml section for gitlab-runner\n\n"
+               "Options:\n"
+               "  -v, --verbose        Say more\n"
+               "      --debug          Say everything\n"
+               "      --state-dir DIR  Images and machines (default " DEFAULT_STATE_DIR ", $NSPAWN_RUNNER_STATE_DIR)\n"
+               "      --config-dir DIR Configuration (default " DEFAULT_CONFIG_DIR ", $NSPAWN_RUNNER_CONFIG_DIR)\n"
+               "  -h, --help           Show this help\n"
+               "      --version        Show the version\n");
+}
+
+static const struct option options[] = {
+        { "verbose", no_argument, NULL, 'v' },
+        { "debug", no_argument, NULL, ARG_DEBUG },
+        { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+        { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "id", required_argument, NULL, ARG_ID },
+        { "default-image", required_argument, NULL, ARG_DEFAULT_IMAGE },
+        { "storage", required_argument, NULL, ARG_STORAGE },
+        { "suite", required_argument, NULL, ARG_SUITE },
+        { "mirror", required_argument, NULL, ARG_MIRROR },
+        { "include", required_argument, NULL, ARG_INCLUDE },
+        {},
+};
+
+/* Which command-specific options each command takes. */
+static bool option_allowed(const char *cmd, int opt) {
+        switch (opt) {
+        case ARG_ID:
+                return streq(cmd, "prepare") || streq(cmd, "run") || streq(cmd, "cleanup");
+        case ARG_DEFAULT_IMAGE:
+        case ARG_STORAGE:
+                return streq(cmd, "prepare");
+        case ARG_SUITE:
+        case ARG_MIRROR:
+        case ARG_INCLUDE:
+                return streq(cmd, "chroot-create");
+        default:
+                return true;
+        }
+}
+
+/* Parses options wherever they stand; leaves the positional arguments in argv[optind…]. Returns 1
+ * when the program should exit 0 (help, version), 0 to go on, <0 on a usage error. */
+static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, cmd ? "vh" : "+vh", options, NULL)) >= 0) {
+                if (cmd && !option_allowed(cmd, c))
+                        return log_error_errno(EINVAL, "Command %s takes no option %s.", cmd, argv[optind - 1]);
+                switch (c) {
+                case 'v':
+                        if (log_get_max_level() < LOG_LEVEL_INFO)
+                                log_set_max_level(LOG_LEVEL_INFO);
+                        break;
+                case ARG_DEBUG:
+                        log_set_max_level(LOG_LEVEL_DEBUG);
+                        break;
+                case ARG_STATE_DIR:
+                        a->context.state_dir = optarg;
+                        break;
+                case ARG_CONFIG_DIR:
+                        a->context.config_dir = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("nspawn-runner " VERSION "\n");
+                        return 1;
+                case ARG_ID:
+                        a->id = optarg;
+                        break;
+                case ARG_DEFAULT_IMAGE:
+                        a->default_image = optarg;
+                        break;
+                case ARG_STORAGE:
+                        if (streq(optarg, "auto"))
+                                a->storage = _STORAGE_BACKEND_INVALID;
+                        else if ((a->storage = storage_backend_from_string(optarg)) < 0)
+                                return log_error_errno(EINVAL, "Unknown storage '%s': use auto, overlay, btrfs or tmpfs.", optarg);
+                        break;
+                case ARG_SUITE:
+                        a->suite = optarg;
+                        break;
+                case ARG_MIRROR:
+                        a->mirror = optarg;
+                        break;
+                case ARG_INCLUDE:
+                        a->include = optarg;
+                        break;
+                case '?':
+                        return log_error_errno(EINVAL, "Unknown option %s (see --help).", argv[optind - 1]);
+                default:
+                        return log_error_errno(EINVAL, "Option %s needs a value.", argv[optind - 1]);
+                }
+        }
+        return 0;
+}
+
+static int check_state_dir(const Context *c) {
+        if (c->state_dir[0] != '/')
+                return log_error_errno(EINVAL, "The state directory must be an absolute path, not '%s'.", c->state_dir);
+        return 0;
+}
+
+static int dispatch(Args *a, const char *cmd, int n, char **pos) {
+        Context *c = &a->context;
+        const int usage = c->system_failure_exit_code;
+
+#define WANT(min, max)                                                                             \
+        do {                                                                                       \
+                if (n < (min) || n > (max)) {                                                      \
+                        log_error("Command %s takes %d to %d arguments, not %d (see --help).", cmd, \
+                                  min, max, n);                                                    \
+                        return usage;                                                              \
+                }                                                                                  \
+        } while (0)
+
+        if (check_state_dir(c) < 0)
+                return usage;
+        if (streq(cmd, "gitlab-config")) {
+                WANT(0, 0);
+                return gitlab_config_write(c, stdout) < 0 ? c->system_failure_exit_code : 0;
+        }
+        if (streq(cmd, "prepare")) {
+                WANT(0, 1);
+                return executor_prepare(c, n > 0 ? pos[0] : NULL, a->id, a->default_image, a->storage);
+        }
+        if (streq(cmd, "run")) {
+                WANT(1, 2);
+                return executor_run(c, a->id, pos[0], n > 1 ? pos[1] : "build_script");
+        }
+        if (streq(cmd, "cleanup")) {
+                WANT(0, 0);
+                return executor_cleanup(c, a->id);
+        }
+        if (streq(cmd, "toml")) {
+                _cleanup_free_ char *dir = NULL, *self = NULL;
+                WANT(0, 0);
+                if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
+                        return usage;
+                return gitlab_toml_write(c, self, stdout) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "chroot-create")) {
+                ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include };
+                WANT(1, 1);
+                return chroot_create(c, pos[0], &o) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "chroot-login")) {
+                WANT(1, 1);
+                return chroot_login(c, pos[0]) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "chroot-list")) {
+                WANT(0, 0);
+                return chroot_list(c) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "machine-exec")) {
+                WANT(1, 1);
+                if (job_id_check(pos[0]) < 0)
+                        return usage;
+                (void) machine_exec(c, pos[0]);
+                return 1;
+        }
+        log_error("Unknown command '%.40s' (see --help).", cmd);
+        return usage;
+#undef WANT
+}
+
+int main(int argc, char **argv) {
+        Args a = {
+                .context = {
+                        .state_dir = getenv("NSPAWN_RUNNER_STATE_DIR") ?: DEFAULT_STATE_DIR,
+                        .config_dir = getenv("NSPAWN_RUNNER_CONFIG_DIR") ?: DEFAULT_CONFIG_DIR,
+                        .build_failure_exit_code = exit_code_from_env("BUILD_FAILURE_EXIT_CODE", 1),
+                        .system_failure_exit_code = exit_code_from_env("SYSTEM_FAILURE_EXIT_CODE", 2),
+                },
+                .storage = _STORAGE_BACKEND_INVALID,
+        };
+        const char *cmd;
+        int r;
+
+        r = parse_options(argc, argv, NULL, &a);
+        if (r != 0)
+                return r > 0 ? 0 : a.context.system_failure_exit_code;
+        if (optind >= argc) {
+                log_error("No command given (see --help).");
+                return a.context.system_failure_exit_code;
+        }
+        cmd = argv[optind];
+        /* Options may also follow the command, as with the Python nspawn-runner. */
+        argc -= optind;
+        argv += optind;
+        optind = 0; /* glibc: start over */
+        r = parse_options(argc, argv, cmd, &a);
+        if (r != 0)
+                return r > 0 ? 0 : a.context.system_failure_exit_code;
+        return dispatch(&a, cmd, argc - optind, argv + optind);
+}
