@@ -20,7 +20,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine
 
-.PHONY: all clean setup check check-unit check-asan check-integration demo bench fuzz install
+.PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runner-init
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -60,8 +60,36 @@ check-asan:
 check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 
+# Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
+FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+
+build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	$(MAKE) -s B=build-fuzz CC=clang SANITIZE='$(FUZZ_SAN)' build-fuzz/libnspawn-runner.a
+	clang $(CPPFLAGS) -std=gnu11 $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libnspawn-runner.a $(LIBS)
+
+fuzz-build: $(FUZZERS:%=build-fuzz/%)
+
+# Regression: every corpus file once through its fuzzer.
+check-fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+		build-fuzz/$$f tests/fuzz/corpus/$${f#fuzz-}/* >build-fuzz/$$f.log 2>&1 \
+			&& echo "ok - $$f corpus" || { echo "not ok - $$f corpus"; tail -20 build-fuzz/$$f.log; exit 1; }; \
+	done
+
+# Bounded fuzzing: FUZZ_SECONDS per target; new inputs go to build-fuzz/corpus/, crashes to build-fuzz/.
+fuzz: setup fuzz-build
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$${f#fuzz-}; \
+		echo "== $$f for $(FUZZ_SECONDS) s"; \
+		build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/$$f- \
+			build-fuzz/corpus/$${f#fuzz-} tests/fuzz/corpus/$${f#fuzz-} 2>&1 | grep -E '^(Done|==|SUMMARY)' || true; \
+		ls build-fuzz/$$f-crash-* 2>/dev/null && exit 1; \
+	done; true
+
 check: setup
-	$(MAKE) all check-unit check-asan
+	$(MAKE) all check-unit check-asan check-fuzz
 	$(MAKE) check-integration
 
 demo: setup all

@@ -129,7 +129,7 @@ static int run_private(char *const *argv, int sigfd) {
 }
 
 static int debootstrap(const char *target, const char *suite, const char *mirror, const char *include, int sigfd) {
-        _cleanup_free_ char *include_arg = NULL, *eatmydata = NULL;
+        _cleanup_free_ char *include_arg = NULL;
         const char *argv[12];
         size_t n = 0;
 

@@ -95,6 +95,12 @@ int machine_state_parse(const char *text, size_t size, MachineState *ret, unsign
                         break;
         }
 
+        /* A start time names nothing without its PID. */
+        if (s.nspawn.pid == 0)
+                s.nspawn.start_time = 0;
+        if (s.init.pid == 0)
+                s.init.start_time = 0;
+
         if (r < 0) {
                 machine_state_done(&s);
                 if (ret_line)

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "context.h"
+#include "tap.h"
+#include "util.h"
+
+int main(void) {
+        const Context c = { .state_dir = "/var/lib/nspawn-runner" };
+        char *p;
+
+        CHECK(job_id_check("1") == 0, "one digit is a job id");
+        CHECK(job_id_check("18446744073709551615") == 0, "20 digits are a job id");
+        CHECK(job_id_check("123456789012345678901") < 0, "21 digits are not");
+        CHECK(job_id_check("") < 0, "empty is not");
+        CHECK(job_id_check("12a") < 0, "letters are not");
+        CHECK(job_id_check("-1") < 0, "a sign is not");
+        CHECK(job_id_check("../1") < 0, "a path is not");
+
+        setenv("X_CODE", "42", 1);
+        CHECK(exit_code_from_env("X_CODE", 1) == 42, "exit code from env");
+        setenv("X_CODE", "256", 1);
+        CHECK(exit_code_from_env("X_CODE", 1) == 1, "out-of-range exit code falls back");
+        setenv("X_CODE", "x", 1);
+        CHECK(exit_code_from_env("X_CODE", 2) == 2, "garbage exit code falls back");
+        CHECK(exit_code_from_env("X_UNSET_CODE", 7) == 7, "missing exit code falls back");
+
+        p = context_machine_dir(&c, "42");
+        CHECK_STREQ(p, "/var/lib/nspawn-runner/.machines/42", "machine dir");
+        free(p);
+        p = context_image_dir(&c, "bookworm");
+        CHECK_STREQ(p, "/var/lib/nspawn-runner/bookworm", "image dir");
+        free(p);
+        p = path_join("/a/", "/b");
+        CHECK_STREQ(p, "/a/b", "path_join folds slashes");
+        free(p);
+
+        {
+                uint64_t v;
+                int i;
+                CHECK(safe_atou64("18446744073709551615", &v) == 0 && v == UINT64_MAX, "u64 max parses");
+                CHECK(safe_atou64("18446744073709551616", &v) == -ERANGE, "u64 overflow refused");
+                CHECK(safe_atoi("-5", &i) == 0 && i == -5, "negative int parses");
+                CHECK(safe_atoi("2147483648", &i) == -ERANGE, "int overflow refused");
+        }
+        return tap_done();
+}
