@@ -3,14 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +19,7 @@
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
+#include "process.h"
 #include "rm-rf.h"
 #include "unit.h"
 #include "util.h"
@@ -87,25 +85,21 @@ static int run_private(char *const *argv, int sigfd) {
         _cleanup_close_ int pidfd = -EBADF;
         siginfo_t si = {};
         pid_t pid;
+        int r;
 
-        pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "Cannot fork: %m");
-        if (pid == 0) {
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
-                        log_error_errno(errno, "Cannot create a mount namespace: %m");
+        r = fork_pidfd(&pid, &pidfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot fork: %m");
+        if (r == 0) {
+                r = mount_namespace_private();
+                if (r < 0) {
+                        log_error_errno(r, "Cannot create a mount namespace: %m");
                         _exit(EXIT_FAILURE);
                 }
                 execvp(argv[0], argv);
                 log_error_errno(errno, "Cannot execute %s: %m", argv[0]);
                 _exit(127);
         }
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
-                return log_error_errno(errno, "Cannot open pidfd: %m");
 
         for (;;) {
                 struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };

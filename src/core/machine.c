@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,16 +172,16 @@ static int mount_overlay(const char *lower, const char *upper, const char *work,
  * machine whatever happens to the processes that made it. */
 static int setup_root(const MachineState *s, const char *dir) {
         _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL;
+        int r;
 
         if (!root)
                 return log_oom();
         if (s->backend == STORAGE_BTRFS)
                 return 0;
 
-        if (unshare(CLONE_NEWNS) < 0)
-                return log_error_errno(errno, "Cannot create a mount namespace: %m");
-        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-                return log_error_errno(errno, "Cannot make mounts private: %m");
+        r = mount_namespace_private();
+        if (r < 0)
+                return log_error_errno(r, "Cannot create a mount namespace: %m");
 
         base = path_join(dir, s->backend == STORAGE_TMPFS ? "volatile" : ".");
         if (!base)
@@ -261,20 +259,16 @@ int machine_exec(const Context *c, const char *id) {
 }
 
 static int spawn_supervisor(const Context *c, const char *id, const char *log_path, pid_t *ret_pid, int *ret_pidfd) {
-        pid_t pid;
-        int pidfd;
+        int r;
 
-        pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "Cannot fork: %m");
-        if (pid == 0) {
-                sigset_t none;
+        r = fork_pidfd(ret_pid, ret_pidfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot fork: %m");
+        if (r == 0) {
                 int fd;
 
                 /* Its own session: gitlab-runner's signals to our process group must not reach it. */
                 (void) setsid();
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (fd >= 0)
                         (void) dup2(fd, 0);
@@ -286,12 +280,6 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
                 (void) machine_exec(c, id);
                 _exit(EXIT_FAILURE);
         }
-
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
-                return log_error_errno(errno, "Cannot open pidfd: %m");
-        *ret_pid = pid;
-        *ret_pidfd = pidfd;
         return 0;
 }
 

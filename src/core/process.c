@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -96,5 +98,38 @@ int pidfd_wait_exit(int pidfd, int timeout_ms) {
 int pidfd_kill(int pidfd, int sig) {
         if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
                 return errno == ESRCH ? 0 : -errno;
+        return 0;
+}
+
+int fork_pidfd(pid_t *ret_pid, int *ret_pidfd) {
+        pid_t pid;
+        int fd;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                return 0;
+        }
+        /* Our own child cannot be reaped behind our back, so its PID is safe to open. */
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0) {
+                int r = -errno;
+                (void) kill(pid, SIGKILL);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = fd;
+        return 1;
+}
+
+int mount_namespace_private(void) {
+        if (unshare(CLONE_NEWNS) < 0)
+                return -errno;
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
         return 0;
 }

@@ -19,3 +19,10 @@ int process_open(const ProcessId *id, int *ret_pidfd);
 /* Waits until the process behind pidfd has exited: 0, or -ETIMEDOUT after timeout_ms. */
 int pidfd_wait_exit(int pidfd, int timeout_ms);
 int pidfd_kill(int pidfd, int sig);
+
+/* Forks. In the child (return 0) the signal mask is empty again; in the parent (return 1)
+ * *ret_pidfd refers to the child. */
+int fork_pidfd(pid_t *ret_pid, int *ret_pidfd);
+/* Moves the calling process into a mount namespace of its own that no longer propagates mounts
+ * back to the host, so that whatever it mounts goes away with it. */
+int mount_namespace_private(void);

@@ -78,25 +78,15 @@ static int rm_children(int dirfd, uint64_t mnt_id) {
 }
 
 int rm_rf(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
         _cleanup_close_ int parent_fd = -EBADF;
         const char *name;
         struct statx sx, psx;
         uint64_t mnt_id = 0, parent_mnt = 0;
-        char *slash;
         int r;
 
-        if (!copy)
-                return -ENOMEM;
-        slash = strrchr(copy, '/');
-        if (!slash || !slash[1])
-                return -EINVAL;
-        *slash = 0;
-        name = slash + 1;
-        parent_fd = open(slash == copy ? "/" : copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (parent_fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-
+        r = open_parent_dir(path, &name, &parent_fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         r = mount_id_at(parent_fd, name, &mnt_id, &sx);
         if (r == -ENOENT)
                 return 0;

@@ -22,26 +22,6 @@ bool path_is_btrfs_subvolume(const char *path) {
         return path_is_btrfs(path) && stat(path, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == 256;
 }
 
-/* Opens the parent of path and returns the last component in *ret_name (pointing into path). */
-static int open_parent(const char *path, const char **ret_name, int *ret_fd) {
-        _cleanup_free_ char *parent = strdup(path);
-        char *slash;
-        int fd;
-
-        if (!parent)
-                return -ENOMEM;
-        slash = strrchr(parent, '/');
-        if (!slash || !slash[1])
-                return -EINVAL;
-        *slash = 0;
-        fd = open(slash == parent ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        *ret_name = path + (slash - parent) + 1;
-        *ret_fd = fd;
-        return 0;
-}
-
 static int vol_args_name(struct btrfs_ioctl_vol_args *args, const char *name) {
         if (strlen(name) >= sizeof(args->name))
                 return -ENAMETOOLONG;
@@ -55,7 +35,7 @@ int btrfs_subvolume_create(const char *path) {
         const char *name;
         int r;
 
-        r = open_parent(path, &name, &parent);
+        r = open_parent_dir(path, &name, &parent);
         if (r < 0)
                 return r;
         r = vol_args_name(&args, name);
@@ -73,7 +53,7 @@ int btrfs_subvolume_snapshot(const char *source, const char *dest) {
         src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (src < 0)
                 return -errno;
-        r = open_parent(dest, &name, &parent);
+        r = open_parent_dir(dest, &name, &parent);
         if (r < 0)
                 return r;
         if (strlen(name) >= sizeof(args.name))

@@ -196,3 +196,22 @@ int self_exe_dir(char **ret) {
         *ret = strdup(buf[0] ? buf : "/");
         return *ret ? 0 : -ENOMEM;
 }
+
+int open_parent_dir(const char *path, const char **ret_name, int *ret_fd) {
+        _cleanup_free_ char *parent = strdup(path);
+        char *slash;
+        int fd;
+
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (!slash || !slash[1])
+                return -EINVAL;
+        *slash = 0;
+        fd = open(slash == parent ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_name = path + (slash - parent) + 1;
+        *ret_fd = fd;
+        return 0;
+}

@@ -41,6 +41,8 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode);
 int read_one_line_file(const char *path, char **ret);
 
 int mkdir_p(const char *path, mode_t mode);
+/* Opens the directory that holds path; *ret_name points at path's last component. */
+int open_parent_dir(const char *path, const char **ret_name, int *ret_fd);
 /* Writes all of buf, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t n);
 
