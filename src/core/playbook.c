@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "log.h"
+#include "playbook.h"
+#include "util.h"
+
+#define VAR_PREFIX "nspawn_runner_"
+#define VALUE_MAX 4096
+
+void playbook_done(Playbook *p) {
+        free(p->suite);
+        free(p->mirror);
+        free(p->arch);
+        free(p->include);
+        *p = (Playbook) PLAYBOOK_INIT;
+}
+
+static unsigned line_of(const yaml_node_t *n) {
+        return (unsigned) n->start_mark.line + 1;
+}
+
+static const char *scalar(const yaml_node_t *n) {
+        return n && n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+}
+
+/* Values are taken literally: a Jinja template would be Ansible's to expand, not ours. */
+static int literal_string(const char *file, const char *key, const yaml_node_t *v, char **field) {
+        const char *s = scalar(v);
+
+        if (!s || v->data.scalar.length == 0 || memchr(s, 0, v->data.scalar.length))
+                return log_error_errno(EINVAL, "%s:%u: %s must be a non-empty string.", file, line_of(v), key);
+        if (v->data.scalar.length > VALUE_MAX)
+                return log_error_errno(EINVAL, "%s:%u: %s is longer than %d characters.", file, line_of(v), key, VALUE_MAX);
+        if (strstr(s, "{{") || strstr(s, "{%"))
+                return log_error_errno(EINVAL, "%s:%u: %s must be a literal value, not a template.", file, line_of(v), key);
+        free(*field);
+        *field = strdup(s);
+        return *field ? 0 : -ENOMEM;
+}
+
+static int word(const char *file, const char *key, const yaml_node_t *v, char **field) {
+        int r = literal_string(file, key, v, field);
+        if (r < 0)
+                return r;
+        for (const char *p = *field; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      strchr(".+-_", *p)))
+                        return log_error_errno(EINVAL, "%s:%u: %s '%.40s' may only have letters, digits and '.+-_'.", file,
+                                               line_of(v), key, *field);
+        return 0;
+}
+
+static int boolean(const char *file, const char *key, const yaml_node_t *v, int *field) {
+        static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
+        static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+        const char *s = scalar(v);
+
+        if (s && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+                for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                        if (streq(s, yes[i])) {
+                                *field = 1;
+                                return 0;
+                        }
+                        if (streq(s, no[i])) {
+                                *field = 0;
+                                return 0;
+                        }
+                }
+        return log_error_errno(EINVAL, "%s:%u: %s must be true or false.", file, line_of(v), key);
+}
+
+/* A list of packages, or one string of them separated by commas or blanks. */
+static int package_list(const char *file, const char *key, yaml_document_t *doc, const yaml_node_t *v, char **field) {
+        _cleanup_free_ char *joined = NULL;
+        size_t len = 0;
+
+        if (v->type == YAML_SCALAR_NODE) {
+                int r = literal_string(file, key, v, field);
+                if (r < 0)
+                        return r;
+                for (char *p = *field; *p; p++)
+                        if (*p == ' ' || *p == '\t')
+                                *p = ',';
+                return 0;
+        }
+        if (v->type != YAML_SEQUENCE_NODE)
+                return log_error_errno(EINVAL, "%s:%u: %s must be a list of package names.", file, line_of(v), key);
+
+        for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+                const yaml_node_t *item = yaml_document_get_node(doc, *i);
+                _cleanup_free_ char *pkg = NULL;
+                char *n;
+                int r;
+
+                r = word(file, key, item, &pkg);
+                if (r < 0)
+                        return r;
+                if (len + strlen(pkg) + 2 > VALUE_MAX)
+                        return log_error_errno(EINVAL, "%s:%u: %s is too long.", file, line_of(v), key);
+                n = realloc(joined, len + strlen(pkg) + 2);
+                if (!n)
+                        return -ENOMEM;
+                joined = n;
+                len += (size_t) sprintf(joined + len, "%s%s", len ? "," : "", pkg);
+        }
+        free(*field);
+        *field = TAKE_PTR(joined);
+        return 0;
+}
+
+static int parse_var(const char *file, yaml_document_t *doc, const char *key, const yaml_node_t *v, Playbook *p) {
+        if (streq(key, VAR_PREFIX "chroot_suite"))
+                return word(file, key, v, &p->suite);
+        if (streq(key, VAR_PREFIX "chroot_mirror"))
+                return literal_string(file, key, v, &p->mirror);
+        if (streq(key, VAR_PREFIX "chroot_arch"))
+                return word(file, key, v, &p->arch);
+        if (streq(key, VAR_PREFIX "chroot_include"))
+                return package_list(file, key, doc, v, &p->include);
+        if (streq(key, VAR_PREFIX "maint_recreate"))
+                return boolean(file, key, v, &p->maint_recreate);
+        /* Ours, but unknown: a typo here would silently do the wrong thing. */
+        return log_error_errno(EINVAL, "%s:%u: unknown variable %s.", file, line_of(v), key);
+}
+
+static int parse_vars(const char *file, yaml_document_t *doc, const yaml_node_t *vars, Playbook *p) {
+        if (vars->type != YAML_MAPPING_NODE)
+                return log_error_errno(EINVAL, "%s:%u: vars of the first play must be a mapping.", file, line_of(vars));
+
+        for (yaml_node_pair_t *pair = vars->data.mapping.pairs.start; pair < vars->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+                const char *key = scalar(k);
+                int r;
+
+                if (!key || !startswith(key, VAR_PREFIX))
+                        continue;
+                r = parse_var(file, doc, key, v, p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_document(const char *file, yaml_document_t *doc, Playbook *p) {
+        const yaml_node_t *root = yaml_document_get_root_node(doc);
+        const yaml_node_t *first;
+
+        if (!root)
+                return log_error_errno(EINVAL, "%s: the playbook is empty.", file);
+        if (root->type != YAML_SEQUENCE_NODE || root->data.sequence.items.start == root->data.sequence.items.top)
+                return log_error_errno(EINVAL, "%s:%u: a playbook must be a non-empty list of plays.", file, line_of(root));
+
+        for (yaml_node_item_t *i = root->data.sequence.items.start; i < root->data.sequence.items.top; i++) {
+                const yaml_node_t *play = yaml_document_get_node(doc, *i);
+                if (!play || play->type != YAML_MAPPING_NODE)
+                        return log_error_errno(EINVAL, "%s:%u: play %u must be a mapping.", file, play ? line_of(play) : 0,
+                                               p->n_plays + 1);
+                p->n_plays++;
+        }
+
+        first = yaml_document_get_node(doc, root->data.sequence.items.start[0]);
+        for (yaml_node_pair_t *pair = first->data.mapping.pairs.start; pair < first->data.mapping.pairs.top; pair++) {
+                const char *key = scalar(yaml_document_get_node(doc, pair->key));
+                if (key && streq(key, "vars"))
+                        return parse_vars(file, doc, yaml_document_get_node(doc, pair->value), p);
+        }
+        return 0;
+}
+
+int playbook_parse(const char *file, const char *text, size_t size, Playbook *ret) {
+        Playbook p = PLAYBOOK_INIT;
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        yaml_node_t *extra;
+        int r;
+
+        if (size > PLAYBOOK_SIZE_MAX)
+                return log_error_errno(EFBIG, "%s: larger than %u KiB.", file, PLAYBOOK_SIZE_MAX / 1024);
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, (const unsigned char *) text, size);
+
+        if (!yaml_parser_load(&parser, &doc)) {
+                r = log_error_errno(EINVAL, "%s:%zu: invalid YAML: %s%s%s.", file, parser.problem_mark.line + 1,
+                                    parser.problem ?: "error", parser.context ? " " : "", parser.context ?: "");
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        r = parse_document(file, &doc, &p);
+        yaml_document_delete(&doc);
+
+        /* A second document would be ignored by Ansible too, but never silently by us. */
+        if (r >= 0) {
+                if (!yaml_parser_load(&parser, &doc))
+                        r = log_error_errno(EINVAL, "%s:%zu: invalid YAML: %s.", file, parser.problem_mark.line + 1,
+                                            parser.problem ?: "error");
+                else {
+                        extra = yaml_document_get_root_node(&doc);
+                        if (extra)
+                                r = log_error_errno(EINVAL, "%s:%u: a playbook must be a single YAML document.", file,
+                                                    line_of(extra));
+                        yaml_document_delete(&doc);
+                }
+        }
+        yaml_parser_delete(&parser);
+
+        if (r < 0) {
+                playbook_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int playbook_load(const char *path, Playbook *ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, PLAYBOOK_SIZE_MAX, &text, &size);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: larger than %u KiB.", path, PLAYBOOK_SIZE_MAX / 1024);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        return playbook_parse(path, text, size, ret);
+}
