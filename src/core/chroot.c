@@ -1,27 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "apt-sources.h"
+#include "arch.h"
 #include "chroot.h"
 #include "executor.h"
+#include "fs-usage.h"
+#include "generation.h"
+#include "gitlab.h"
 #include "image-name.h"
+#include "image.h"
+#include "kv.h"
 #include "log.h"
-#include "machine-state.h"
-#include "machine.h"
-#include "process.h"
-#include "rm-rf.h"
-#include "unit.h"
+#include "playbook.h"
 #include "util.h"
 
 static int check_name(const char *name) {
@@ -31,123 +28,25 @@ static int check_name(const char *name) {
         return 0;
 }
 
-int image_lock(const Context *c, const char *name, int op, int *ret_fd) {
-        _cleanup_free_ char *dir = path_join(c->state_dir, ".locks"), *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (!dir || !(path = path_join(dir, name)))
-                return -ENOMEM;
-        r = mkdir_p(dir, 0700);
+static int lock_maintenance(const Context *c, const char *name, int *ret_fd) {
+        int r = mkdir_p(c->state_dir, 0755);
         if (r < 0)
-                return r;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        if (flock(fd, op | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? -EBUSY : -errno;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-int image_count_users(const Context *c, const char *image_path) {
-        _cleanup_free_ char *machines = context_machines_dir(c);
-        struct dirent *de;
-        DIR *d;
-        int n = 0;
-
-        if (!machines)
-                return -ENOMEM;
-        d = opendir(machines);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        while ((de = readdir(d))) {
-                _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-                _cleanup_free_ char *state = NULL, *text = NULL;
-                size_t size;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                state = strprintf("%s/%s/state", machines, de->d_name);
-                if (!state)
-                        continue;
-                if (read_full_file(state, MACHINE_STATE_SIZE_MAX, &text, &size) >= 0 &&
-                    machine_state_parse(text, size, &s, NULL) >= 0 && streq_ptr(s.image_path, image_path))
-                        n++;
-        }
-        closedir(d);
-        return n;
-}
-
-/* Runs argv in a private mount namespace (debootstrap mounts /proc and friends into the target,
- * and a killed debootstrap must not leave them behind), stopping it on SIGTERM/SIGINT. */
-static int run_private(char *const *argv, int sigfd) {
-        _cleanup_close_ int pidfd = -EBADF;
-        siginfo_t si = {};
-        pid_t pid;
-        int r;
-
-        r = fork_pidfd(&pid, &pidfd);
+                return log_error_errno(r, "Cannot create %s: %m", c->state_dir);
+        r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, ret_fd);
+        if (r == -EBUSY)
+                return log_error_errno(r, "Image %s is being created or changed by another command.", name);
         if (r < 0)
-                return log_error_errno(r, "Cannot fork: %m");
-        if (r == 0) {
-                r = mount_namespace_private();
-                if (r < 0) {
-                        log_error_errno(r, "Cannot create a mount namespace: %m");
-                        _exit(EXIT_FAILURE);
-                }
-                execvp(argv[0], argv);
-                log_error_errno(errno, "Cannot execute %s: %m", argv[0]);
-                _exit(127);
-        }
-
-        for (;;) {
-                struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
-                if (poll(p, 2, -1) < 0 && errno != EINTR)
-                        return -errno;
-                if (p[0].revents & POLLIN)
-                        break;
-                if (p[1].revents & POLLIN) {
-                        (void) kill(pid, SIGTERM);
-                        (void) waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED);
-                        return -EINTR;
-                }
-        }
-        if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0)
-                return -errno;
-        if (si.si_code != CLD_EXITED)
-                return log_error_errno(ECHILD, "%s was killed by signal %d.", argv[0], si.si_status);
-        if (si.si_status != 0)
-                return log_error_errno(ECHILD, "%s failed with exit status %d.", argv[0], si.si_status);
+                return log_error_errno(r, "Cannot lock image %s: %m", name);
         return 0;
-}
-
-static int debootstrap(const char *target, const char *suite, const char *mirror, const char *include, int sigfd) {
-        _cleanup_free_ char *include_arg = NULL;
-        const char *argv[12];
-        size_t n = 0;
-
-        include_arg = strprintf("--include=" CHROOT_BASE_PACKAGES "%s%s", isempty(include) ? "" : ",", include ?: "");
-        if (!include_arg)
-                return log_oom();
-        /* A chroot is rebuilt rather than repaired: fsync() buys nothing but time. */
-        if (access("/usr/bin/eatmydata", X_OK) >= 0)
-                argv[n++] = "eatmydata";
-        argv[n++] = "debootstrap";
-        argv[n++] = "--variant=minbase";
-        argv[n++] = include_arg;
-        argv[n++] = suite;
-        argv[n++] = target;
-        argv[n++] = mirror;
-        argv[n] = NULL;
-        return run_private((char *const *) argv, sigfd);
 }
 
 int chroot_create(const Context *c, const char *name, const ChrootCreateOptions *o) {
-        _cleanup_free_ char *target = NULL, *tmp = NULL, *mirror = NULL;
+        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
+        _cleanup_free_ char *target = NULL, *playbook = NULL, *include = NULL;
         _cleanup_close_ int lock = -EBADF, sigfd = -EBADF;
-        const char *suite = o->suite ?: name;
+        ImageSettings s = {};
         struct timespec t0, t1;
+        unsigned gen;
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -159,110 +58,211 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         if (access("/usr/sbin/debootstrap", X_OK) < 0)
                 return log_error_errno(ENOENT, "debootstrap is not installed (apt-get install debootstrap).");
         target = context_image_dir(c, name);
-        tmp = strprintf("%s/.create-%s", c->state_dir, name);
-        if (!target || !tmp)
+        if (!target)
                 return log_oom();
         if (access(target, F_OK) >= 0)
                 return log_error_errno(EEXIST, "Image %s already exists in %s.", name, c->state_dir);
-        if (o->mirror)
-                mirror = strdup(o->mirror);
-        else if (apt_host_mirror("/", &mirror) < 0)
-                return log_error_errno(ENOENT, "Cannot find a Debian mirror in /etc/apt: pass --mirror URL.");
-        if (!mirror)
-                return log_oom();
+        r = playbook_find(c, name, &playbook);
+        if (r > 0)
+                r = playbook_load(playbook, &pb);
+        if (r < 0)
+                return r;
 
-        r = mkdir_p(c->state_dir, 0755);
+        include = strprintf("%s%s%s", pb.include ?: "", pb.include && o->include ? "," : "", o->include ?: "");
+        if (!include)
+                return log_oom();
+        s = (ImageSettings) {
+                .suite = o->suite ?: pb.suite ?: name,
+                .mirror = o->mirror ?: pb.mirror,
+                .arch = o->arch ?: pb.arch,
+                .include = include,
+                .playbook = playbook,
+        };
+
+        r = lock_maintenance(c, name, &lock);
         if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", c->state_dir);
-        r = image_lock(c, name, LOCK_EX, &lock);
-        if (r == -EBUSY)
-                return log_error_errno(r, "Image %s is being created or changed by another command.", name);
-        if (r < 0)
-                return log_error_errno(r, "Cannot lock image %s: %m", name);
+                return r;
         sigfd = cancel_signals_block();
         if (sigfd < 0)
                 return log_error_errno(sigfd, "Cannot block signals: %m");
-
-        /* Leftovers of a create that was killed: nobody else holds the lock. */
-        (void) rm_rf(tmp);
-        r = storage_make_image_dir(tmp);
+        r = image_next_generation(c, name, &gen);
         if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", tmp);
+                return log_error_errno(r, "Cannot read the generations of %s: %m", name);
 
-        log_notice("Creating image %s: debootstrap %s from %s …", name, suite, mirror);
-        r = debootstrap(tmp, suite, mirror, o->include, sigfd);
-        if (r >= 0 && rename(tmp, target) < 0)
-                r = log_error_errno(errno, "Cannot move %s to %s: %m", tmp, target);
+        r = generation_bootstrap(c, name, gen, &s, sigfd);
+        if (r >= 0 && playbook) {
+                bool changed;
+                r = generation_update(c, name, gen, &s, &changed, sigfd);
+        }
+        if (r >= 0)
+                r = generation_commit(c, name, gen, &s);
         if (r < 0) {
-                (void) rm_rf(tmp);
+                generation_discard(c, name, gen);
                 return log_error_errno(r, "Creating image %s failed%s; nothing was left behind.", name,
                                        r == -EINTR ? " (interrupted)" : "");
         }
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        log_notice("Created image %s (suite %s) in %.0f s.", name, suite, (double) (t1.tv_sec - t0.tv_sec));
+        log_notice("Created image %s (suite %s%s%s) in %.0f s.", name, s.suite, playbook ? ", playbook " : "",
+                   playbook ?: "", (double) (t1.tv_sec - t0.tv_sec));
         return 0;
 }
 
 int chroot_login(const Context *c, const char *name) {
-        _cleanup_free_ char *path = NULL, *dir_arg = NULL;
-        int lock = -EBADF, users, r;
+        _cleanup_free_ char *current = NULL, *path = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        const char *arch = NULL;
+        unsigned gen;
+        int r;
 
         r = check_name(name);
         if (r < 0)
                 return r;
-        r = image_resolve(c, name, &path);
+        r = image_resolve(c, name, &current);
         if (r < 0)
                 return r;
-        /* Jobs see the chroot through overlays: changing it under them is undefined. */
-        r = image_lock(c, name, LOCK_EX, &lock);
-        if (r == -EBUSY)
-                return log_error_errno(r, "Image %s is being changed by another command.", name);
+        r = lock_maintenance(c, name, &lock);
         if (r < 0)
-                return log_error_errno(r, "Cannot lock image %s: %m", name);
-        users = image_count_users(c, path);
-        if (users > 0) {
-                (void) close(lock);
-                return log_error_errno(EBUSY, "Image %s is in use by %d job(s); log in when they are done.", name, users);
+                return r;
+        r = image_next_generation(c, name, &gen);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the generations of %s: %m", name);
+        /* Edits go to a new generation, so that running jobs keep what they started on. */
+        r = generation_copy(c, name, current, gen, -1);
+        if (r < 0) {
+                generation_discard(c, name, gen);
+                return r;
         }
-        /* The lock stays held by systemd-nspawn until the shell ends. */
-        if (fcntl(lock, F_SETFD, 0) < 0)
-                return log_error_errno(errno, "Cannot keep the lock: %m");
-
-        dir_arg = strprintf("--directory=%s", path);
-        if (!dir_arg)
+        path = image_generation_path(c, name, gen);
+        if (!path)
                 return log_oom();
-        if (unit_manager_available())
-                execlp("systemd-nspawn", "systemd-nspawn", "--quiet", dir_arg, "/bin/bash", "--login", (char *) NULL);
+        (void) arch_of_chroot(path, &arch);
+
+        log_notice("Editing %s as generation %u. Exit the shell with status 0 to keep the changes, non-zero to drop them.",
+                   name, gen);
+        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, true, -1);
+        if (r >= 0) {
+                ImageSettings s = { .suite = name };
+                ImageInfo old = {};
+                unsigned cur = 0;
+                if (image_current_generation(c, name, &cur) >= 0 && cur > 0 && image_info_load(c, name, cur, &old) >= 0 &&
+                    old.suite)
+                        s.suite = old.suite;
+                r = generation_commit(c, name, gen, &s);
+                image_info_done(&old);
+        }
+        if (r < 0) {
+                generation_discard(c, name, gen);
+                return log_error_errno(r, "Changes to %s dropped.", name);
+        }
+        log_notice("Saved the changes as generation %u of %s; running jobs keep the one they started on.", gen, name);
+        return 0;
+}
+
+typedef struct ImageRow {
+        char *name, *suite;
+        const char *arch;
+        uint64_t size;
+        unsigned generation;
+        int jobs;
+        time_t refreshed;
+} ImageRow;
+
+static int os_release_cb(const char *key, const char *value, unsigned line, void *userdata) {
+        char **suite = userdata;
+        size_t l = strlen(value);
+
+        (void) line;
+        if (!streq(key, "VERSION_CODENAME") || *suite)
+                return 0;
+        if (l >= 2 && (value[0] == '"' || value[0] == '\'') && value[l - 1] == value[0])
+                *suite = strndup(value + 1, l - 2);
         else
-                execlp("systemd-nspawn", "systemd-nspawn", "--quiet", dir_arg, "--register=no", "--keep-unit",
-                       "/bin/bash", "--login", (char *) NULL);
-        return log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
+                *suite = strdup(value);
+        return 0;
 }
 
-static int compare_names(const struct dirent **a, const struct dirent **b) {
-        return strcmp((*a)->d_name, (*b)->d_name);
+static void row_fill(const Context *c, const char *name, ImageRow *row) {
+        _cleanup_free_ char *path = NULL, *osr = NULL, *text = NULL;
+        ImageInfo info = {};
+        struct stat st;
+        size_t size;
+
+        row->name = strdup(name);
+        if (image_resolve(c, name, &path) < 0)
+                return;
+        (void) image_current_generation(c, name, &row->generation);
+        if (row->generation > 0 && image_info_load(c, name, row->generation, &info) >= 0) {
+                row->suite = TAKE_PTR(info.suite);
+                row->refreshed = info.refreshed;
+        }
+        if (!row->suite && (osr = path_join(path, "etc/os-release")) && read_full_file(osr, 64 * 1024, &text, &size) >= 0)
+                (void) kv_parse(text, size, os_release_cb, &row->suite, NULL);
+        if (!row->refreshed && stat(path, &st) >= 0)
+                row->refreshed = st.st_mtime;
+        (void) arch_of_chroot(path, &row->arch);
+        (void) fs_usage(path, &row->size);
+        row->jobs = image_count_users(c, path);
+        image_info_done(&info);
 }
 
-int chroot_list(const Context *c) {
-        struct dirent **names = NULL;
-        int n;
+static void format_time(time_t t, char buf[32]) {
+        struct tm tm;
+        if (t <= 0 || !gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, 32, "-");
+}
 
-        n = scandir(c->state_dir, &names, NULL, compare_names);
-        if (n < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                return log_error_errno(errno, "Cannot read %s: %m", c->state_dir);
-        }
-        for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *path = NULL;
-                struct stat st;
+static void print_rows(const ImageRow *rows, size_t n, bool json) {
+        if (!json)
+                printf("%-20s %-12s %-8s %9s %4s %4s  %s\n", "NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "REFRESHED");
+        else
+                printf("[");
+        for (size_t i = 0; i < n; i++) {
+                const ImageRow *r = &rows[i];
+                char when[32];
 
-                if (names[i]->d_name[0] != '.' && (path = path_join(c->state_dir, names[i]->d_name)) &&
-                    stat(path, &st) >= 0 && S_ISDIR(st.st_mode))
-                        printf("%s\n", names[i]->d_name);
-                free(names[i]);
+                format_time(r->refreshed, when);
+                if (!json) {
+                        printf("%-20s %-12s %-8s %7.1f M %4u %4d  %s\n", r->name, r->suite ?: "-", r->arch ?: "-",
+                               (double) r->size / (1 << 20), r->generation, r->jobs, when);
+                        continue;
+                }
+                printf("%s\n  {\"name\": ", i ? "," : "");
+                json_write_string(stdout, r->name);
+                printf(", \"suite\": ");
+                json_write_string(stdout, r->suite ?: "");
+                printf(", \"arch\": ");
+                json_write_string(stdout, r->arch ?: "");
+                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"refreshed\": ",
+                       (unsigned long long) r->size, r->generation, r->jobs);
+                json_write_string(stdout, when);
+                printf("}");
         }
-        free(names);
+        if (json)
+                printf("%s]\n", n ? "\n" : "");
+}
+
+int chroot_list(const Context *c, bool json) {
+        _cleanup_strv_free_ char **names = NULL;
+        ImageRow *rows;
+        size_t n = 0;
+        int r;
+
+        r = image_list_names(c, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", c->state_dir);
+        while (names[n])
+                n++;
+        rows = calloc(n ? n : 1, sizeof(ImageRow));
+        if (!rows)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                row_fill(c, names[i], &rows[i]);
+        print_rows(rows, n, json);
+        for (size_t i = 0; i < n; i++) {
+                free(rows[i].name);
+                free(rows[i].suite);
+        }
+        free(rows);
         return 0;
 }

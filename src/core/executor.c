@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "executor.h"
+#include "gc.h"
 #include "image-name.h"
 #include "log.h"
 #include "machine.h"
@@ -210,6 +211,7 @@ int executor_run(const Context *c, const char *id_arg, const char *script, const
 }
 
 int executor_cleanup(const Context *c, const char *id_arg) {
+        GcStats st;
         const char *id;
         int r;
 
@@ -217,5 +219,9 @@ int executor_cleanup(const Context *c, const char *id_arg) {
         if (r < 0)
                 return c->system_failure_exit_code;
         r = machine_destroy(c, id);
-        return r < 0 ? c->system_failure_exit_code : 0;
+        if (r < 0)
+                return c->system_failure_exit_code;
+        /* What this job was the last to use, and what crashed jobs left. */
+        (void) gc_run(c, GC_THRESHOLD_DEFAULT, &st);
+        return 0;
 }

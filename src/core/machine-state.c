@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv.h"
 #include "log.h"
 #include "machine-state.h"
 #include "util.h"
@@ -61,52 +62,27 @@ static int parse_assignment(MachineState *s, const char *key, const char *v) {
         return 0; /* written by a newer version: not ours to judge */
 }
 
+static int parse_cb(const char *key, const char *value, unsigned line, void *userdata) {
+        (void) line;
+        return parse_assignment(userdata, key, value);
+}
+
 int machine_state_parse(const char *text, size_t size, MachineState *ret, unsigned *ret_line) {
         MachineState s = MACHINE_STATE_INIT;
-        unsigned line = 0;
-        const char *p = text, *end = text + size;
-        int r = 0;
+        int r;
 
-        if (size > MACHINE_STATE_SIZE_MAX || memchr(text, 0, size))
+        if (size > MACHINE_STATE_SIZE_MAX)
                 return -EBADMSG;
-
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                _cleanup_free_ char *l = strndup(p, len);
-                char *eq;
-
-                line++;
-                p += len + (nl ? 1 : 0);
-                if (!l) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (l[0] == 0 || l[0] == '#')
-                        continue;
-                eq = strchr(l, '=');
-                if (!eq) {
-                        r = -EBADMSG;
-                        break;
-                }
-                *eq = 0;
-                r = parse_assignment(&s, l, eq + 1);
-                if (r < 0)
-                        break;
+        r = kv_parse(text, size, parse_cb, &s, ret_line);
+        if (r < 0) {
+                machine_state_done(&s);
+                return r;
         }
-
         /* A start time names nothing without its PID. */
         if (s.nspawn.pid == 0)
                 s.nspawn.start_time = 0;
         if (s.init.pid == 0)
                 s.init.start_time = 0;
-
-        if (r < 0) {
-                machine_state_done(&s);
-                if (ret_line)
-                        *ret_line = line;
-                return r;
-        }
         *ret = s;
         return 0;
 }

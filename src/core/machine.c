@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -14,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch.h"
+#include "image.h"
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
@@ -31,22 +34,6 @@ static long long now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int image_resolve(const Context *c, const char *name, char **ret_path) {
-        _cleanup_free_ char *path = context_image_dir(c, name);
-        char resolved[PATH_MAX];
-        struct stat st;
-
-        if (!path)
-                return log_oom();
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-                return log_error_errno(ENOENT, "Unknown image '%s': there is no chroot %s (see chroot-list; make one with chroot-create).",
-                                       name, path);
-        if (!realpath(path, resolved))
-                return log_error_errno(errno, "Cannot resolve %s: %m", path);
-        *ret_path = strdup(resolved);
-        return *ret_path ? 0 : log_oom();
 }
 
 /* connect() to a socket whose path may be longer than sun_path allows. */
@@ -201,8 +188,8 @@ int machine_exec(const Context *c, const char *id) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
-                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL;
-        const char *argv[32];
+                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL;
+        const char *argv[32], *arch = NULL, *personality;
         size_t n = 0;
         int r;
 
@@ -240,6 +227,12 @@ int machine_exec(const Context *c, const char *id) {
         argv[n++] = control;
         argv[n++] = bind_init;
         argv[n++] = bind_cache;
+        if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
+                pers_arg = strprintf("--personality=%s", personality);
+                if (!pers_arg)
+                        return log_oom();
+                argv[n++] = pers_arg;
+        }
         runner = find_in_path("gitlab-runner");
         if (runner) {
                 bind_runner = strprintf("--bind-ro=%s:/usr/local/bin/gitlab-runner", runner);
@@ -430,6 +423,8 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
                             *cache = context_cache_dir(c), *state = NULL, *control = NULL;
+        _cleanup_close_ int gens = -EBADF, dir_fd = -EBADF;
+        const char *arch = NULL;
         int r;
 
         if (!machines || !dir || !cache || !(state = path_join(dir, "state")) || !(control = path_join(dir, "control")))
@@ -437,22 +432,40 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
+        r = mkdir_p(machines, 0700);
+        if (r >= 0)
+                r = mkdir_p(cache, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", machines);
+        /* Held until the machine's state names its generation, so the generation is not collected
+         * in between. */
+        r = image_lock(c, image, IMAGE_LOCK_GENERATIONS, LOCK_SH, &gens);
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock image %s: %m", image);
         r = image_resolve(c, image, &s.image_path);
+        if (r < 0)
+                return r;
+        r = arch_of_chroot(s.image_path, &arch);
+        if (r < 0)
+                return log_error_errno(r, "Image %s has no usable bash (%s/usr/bin/bash): %m", image, s.image_path);
+        r = arch_check_runnable(arch);
         if (r < 0)
                 return r;
         s.backend = choose_backend(c, s.image_path, storage);
         if (s.backend == STORAGE_BTRFS && !path_is_btrfs_subvolume(s.image_path))
                 return log_error_errno(EINVAL, "Image %s is not a btrfs subvolume: cannot snapshot it.", s.image_path);
 
-        r = mkdir_p(machines, 0700);
-        if (r >= 0)
-                r = mkdir_p(cache, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", machines);
         if (mkdir(dir, 0700) < 0) {
                 if (errno == EEXIST)
                         return log_error_errno(EEXIST, "Job %s is already prepared (run cleanup first).", id);
                 return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+        /* Tells gc that this machine is being made, not left over. */
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 || flock(dir_fd, LOCK_EX) < 0) {
+                r = log_error_errno(errno, "Cannot lock %s: %m", dir);
+                (void) rmdir(dir);
+                return r;
         }
 
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
@@ -460,6 +473,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         r = machine_state_save(state, &s);
         if (r < 0)
                 r = log_error_errno(r, "Cannot write %s: %m", state);
+        closep(&gens);
         if (r >= 0)
                 r = create_storage(&s, dir);
         if (r >= 0 && mkdir(control, 0700) < 0)

@@ -19,5 +19,3 @@ int machine_exec(const Context *c, const char *id);
 int machine_connect(const Context *c, const char *id, int *ret_fd);
 /* Stops the machine and removes all it had; nothing to do is success. */
 int machine_destroy(const Context *c, const char *id);
-/* Whether name is a directory in the state dir that can serve as an image. */
-int image_resolve(const Context *c, const char *name, char **ret_path);

@@ -21,6 +21,9 @@ static inline bool isempty(const char *s) {
         return !s || !*s;
 }
 
+/* qsort() comparison of two char *. */
+int strcmp_ptr(const void *a, const void *b);
+
 /* Returns the rest of s after prefix, or NULL when s does not start with it. */
 const char *startswith(const char *s, const char *prefix);
 

@@ -9,6 +9,7 @@
 #include "chroot.h"
 #include "context.h"
 #include "executor.h"
+#include "gc.h"
 #include "gitlab.h"
 #include "log.h"
 #include "machine.h"
@@ -25,12 +26,17 @@ enum {
         ARG_SUITE,
         ARG_MIRROR,
         ARG_INCLUDE,
+        ARG_ARCH,
+        ARG_JSON,
+        ARG_THRESHOLD,
 };
 
 typedef struct Args {
         Context context;
-        const char *id, *default_image, *suite, *mirror, *include;
+        const char *id, *default_image, *suite, *mirror, *include, *arch;
         StorageBackend storage;
+        bool json;
+        unsigned threshold;
 } Args;
 
 static void help(void) {
@@ -43,10 +49,12 @@ static void help(void) {
                "  run [--id ID] SCRIPT [STAGE]      Run a stage's script in the job's machine\n"
                "  cleanup [--id ID]                 Stop the job's machine and remove it\n"
                "Commands for the administrator:\n"
-               "  chroot-create NAME [--suite S] [--mirror URL] [--include PKG,…]\n"
-               "                                    Create an image with debootstrap\n"
-               "  chroot-login NAME                 Open a root shell in an image\n"
-               "  chroot-list                       List the images\n"
+               "  chroot-create NAME [--suite S] [--mirror URL] [--include PKG,…] [--arch A]\n"
+               "                                    Create an image with debootstrap (and its playbook)\n"
+               "  chroot-login NAME                 Edit an image in a root shell (a new generation)\n"
+               "  chroot-list [--json]              List the images\n"
+               "  chroot-maintenance [NAME]         Create, refresh or recreate every image (or NAME)\n"
+               "  gc [--threshold PERCENT]          Remove leftovers, unused generations, old caches\n"
                "  toml                              Print a config.toml section for gitlab-runner\n\n"
                "Options:\n"
                "  -v, --verbose        Say more\n"
@@ -70,6 +78,9 @@ static const struct option options[] = {
         { "suite", required_argument, NULL, ARG_SUITE },
         { "mirror", required_argument, NULL, ARG_MIRROR },
         { "include", required_argument, NULL, ARG_INCLUDE },
+        { "arch", required_argument, NULL, ARG_ARCH },
+        { "json", no_argument, NULL, ARG_JSON },
+        { "threshold", required_argument, NULL, ARG_THRESHOLD },
         {},
 };
 
@@ -84,7 +95,12 @@ static bool option_allowed(const char *cmd, int opt) {
         case ARG_SUITE:
         case ARG_MIRROR:
         case ARG_INCLUDE:
+        case ARG_ARCH:
                 return streq(cmd, "chroot-create");
+        case ARG_JSON:
+                return streq(cmd, "chroot-list");
+        case ARG_THRESHOLD:
+                return streq(cmd, "gc");
         default:
                 return true;
         }
@@ -140,6 +156,19 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                 case ARG_INCLUDE:
                         a->include = optarg;
                         break;
+                case ARG_ARCH:
+                        a->arch = optarg;
+                        break;
+                case ARG_JSON:
+                        a->json = true;
+                        break;
+                case ARG_THRESHOLD: {
+                        int v;
+                        if (safe_atoi(optarg, &v) < 0 || v < 0 || v > 100)
+                                return log_error_errno(EINVAL, "--threshold takes a percentage from 0 to 100, not '%s'.", optarg);
+                        a->threshold = (unsigned) v;
+                        break;
+                }
                 case '?':
                         return log_error_errno(EINVAL, "Unknown option %s (see --help).", argv[optind - 1]);
                 default:
@@ -194,7 +223,7 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
                 return gitlab_toml_write(c, self, stdout) < 0 ? 1 : 0;
         }
         if (streq(cmd, "chroot-create")) {
-                ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include };
+                ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include, .arch = a->arch };
                 WANT(1, 1);
                 return chroot_create(c, pos[0], &o) < 0 ? 1 : 0;
         }
@@ -204,7 +233,20 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         }
         if (streq(cmd, "chroot-list")) {
                 WANT(0, 0);
-                return chroot_list(c) < 0 ? 1 : 0;
+                return chroot_list(c, a->json) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "chroot-maintenance")) {
+                WANT(0, 1);
+                return chroot_maintenance(c, n > 0 ? pos[0] : NULL) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "gc")) {
+                GcStats st;
+                WANT(0, 0);
+                if (gc_run(c, a->threshold, &st) < 0)
+                        return 1;
+                printf("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB\n",
+                       st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
+                return 0;
         }
         if (streq(cmd, "machine-exec")) {
                 WANT(1, 1);
@@ -227,6 +269,7 @@ int main(int argc, char **argv) {
                         .system_failure_exit_code = exit_code_from_env("SYSTEM_FAILURE_EXIT_CODE", 2),
                 },
                 .storage = _STORAGE_BACKEND_INVALID,
+                .threshold = GC_THRESHOLD_DEFAULT,
         };
         const char *cmd;
         int r;

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "log.h"
+#include "process.h"
+#include "util.h"
+
+#define LINE_MAX_SCAN 4096
+
+_noreturn_ static void child(char *const *argv, char *const *env, CommandFlags flags, int out_fd) {
+        int r;
+
+        if (flags & COMMAND_PRIVATE_MOUNTS) {
+                r = mount_namespace_private();
+                if (r < 0) {
+                        log_error_errno(r, "Cannot create a mount namespace: %m");
+                        _exit(EXIT_FAILURE);
+                }
+        }
+        if (out_fd >= 0)
+                (void) dup2(out_fd, STDOUT_FILENO);
+        if (flags & COMMAND_QUIET) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0) {
+                        (void) dup2(null, STDOUT_FILENO);
+                        (void) dup2(null, STDERR_FILENO);
+                }
+        }
+        for (char *const *e = env; e && *e; e++)
+                (void) putenv(*e);
+        execvp(argv[0], argv);
+        log_error_errno(errno, "Cannot execute %s: %m", argv[0]);
+        _exit(127);
+}
+
+/* Passes what arrived on fd through to our stdout, handing complete lines to cb. */
+static ssize_t scan(int fd, char *buf, size_t *len, command_line_cb_t cb, void *userdata) {
+        ssize_t n = read(fd, buf + *len, LINE_MAX_SCAN - *len);
+        char *start = buf, *nl;
+
+        if (n <= 0)
+                return n;
+        (void) loop_write(STDOUT_FILENO, buf + *len, (size_t) n);
+        *len += (size_t) n;
+        while ((nl = memchr(start, '\n', *len - (size_t) (start - buf)))) {
+                *nl = 0;
+                cb(start, userdata);
+                start = nl + 1;
+        }
+        *len -= (size_t) (start - buf);
+        memmove(buf, start, *len);
+        if (*len == LINE_MAX_SCAN) /* a line too long to care about */
+                *len = 0;
+        return n;
+}
+
+int command_run(char *const *argv, char *const *env, CommandFlags flags, command_line_cb_t cb, void *userdata,
+                int sigfd) {
+        _cleanup_close_ int pidfd = -EBADF, out_read = -EBADF, out_write = -EBADF;
+        char buf[LINE_MAX_SCAN];
+        size_t len = 0;
+        siginfo_t si = {};
+        pid_t pid;
+        int r;
+
+        if (cb) {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return log_error_errno(errno, "Cannot create a pipe: %m");
+                out_read = p[0];
+                out_write = p[1];
+        }
+        (void) fflush(stdout);
+        r = fork_pidfd(&pid, &pidfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot fork: %m");
+        if (r == 0)
+                child(argv, env, flags, out_write);
+        closep(&out_write);
+
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = sigfd, .events = POLLIN },
+                        { .fd = out_read, .events = POLLIN },
+                };
+                if (poll(p, 3, -1) < 0 && errno != EINTR)
+                        return -errno;
+                if (p[2].revents & POLLIN)
+                        (void) scan(out_read, buf, &len, cb, userdata);
+                else if (p[2].revents)
+                        closep(&out_read);
+                if (p[1].revents & POLLIN) {
+                        (void) pidfd_kill(pidfd, SIGTERM);
+                        (void) waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                        return -EINTR;
+                }
+                if (p[0].revents & POLLIN) {
+                        /* Take what it printed last, but not wait for whatever it left running. */
+                        if (out_read >= 0 && fcntl(out_read, F_SETFL, O_NONBLOCK) >= 0)
+                                while (scan(out_read, buf, &len, cb, userdata) > 0)
+                                        ;
+                        break;
+                }
+        }
+        if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0)
+                return -errno;
+        if (si.si_code != CLD_EXITED)
+                return log_error_errno(ECHILD, "%s was killed by signal %d.", argv[0], si.si_status);
+        if (si.si_status != 0)
+                return log_error_errno(ECHILD, "%s failed with exit status %d.", argv[0], si.si_status);
+        return 0;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs-usage.h"
+#include "gc.h"
+#include "image.h"
+#include "log.h"
+#include "machine-state.h"
+#include "machine.h"
+#include "process.h"
+#include "rm-rf.h"
+#include "util.h"
+
+#define CACHE_DEPTH_MAX 8
+
+/* A machine is a leftover when no prepare holds it and its init is gone. */
+static bool machine_is_leftover(const char *dir) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *state = path_join(dir, "state");
+        _cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return false;
+        if (!state || machine_state_load(state, &s) < 0)
+                return true;
+        return process_open(&s.init, &pidfd) < 0;
+}
+
+static void collect_machines(const Context *c, GcStats *st) {
+        _cleanup_free_ char *machines = context_machines_dir(c);
+        struct dirent *de;
+        DIR *d;
+
+        if (!machines || !(d = opendir(machines)))
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dir = NULL;
+                uint64_t size = 0;
+
+                if (de->d_name[0] == '.' || job_id_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
+                        continue;
+                if (!machine_is_leftover(dir))
+                        continue;
+                (void) fs_usage(dir, &size);
+                if (machine_destroy(c, de->d_name) >= 0) {
+                        log_info("gc: removed the leftover machine of job %s.", de->d_name);
+                        st->machines++;
+                        st->freed += size;
+                }
+        }
+        closedir(d);
+}
+
+static void collect_generations(const Context *c, GcStats *st) {
+        _cleanup_free_ char *dir = path_join(c->state_dir, IMAGES_DIR);
+        struct dirent *de;
+        DIR *d;
+
+        if (!dir || !(d = opendir(dir)))
+                return;
+        while ((de = readdir(d))) {
+                uint64_t before = st->freed;
+                if (de->d_name[0] == '.')
+                        continue;
+                (void) image_collect_generations(c, de->d_name, &st->freed);
+                if (st->freed > before)
+                        st->generations++;
+        }
+        closedir(d);
+}
+
+typedef struct CacheEntry {
+        char *path;
+        time_t used;
+        uint64_t size;
+} CacheEntry;
+
+typedef struct CacheList {
+        CacheEntry *entries;
+        size_t n;
+} CacheList;
+
+/* A cache dir is a directory that holds files (gitlab-runner: <project>/<key>/cache.zip); it was
+ * last used when one of them was last read or written. */
+static void scan_cache(int dfd, const char *path, unsigned depth, CacheList *l) {
+        CacheEntry e = { .used = 0 };
+        bool has_files = false;
+        struct dirent *de;
+        DIR *d;
+        int fd;
+
+        if (depth > CACHE_DEPTH_MAX || (fd = dup(dfd)) < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                (void) close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *sub = path_join(path, de->d_name);
+                        int sfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub && sfd >= 0)
+                                scan_cache(sfd, sub, depth + 1, l);
+                        if (sfd >= 0)
+                                (void) close(sfd);
+                        continue;
+                }
+                has_files = true;
+                e.size += (uint64_t) st.st_blocks * 512;
+                if (st.st_mtime > e.used)
+                        e.used = st.st_mtime;
+                if (st.st_atime > e.used)
+                        e.used = st.st_atime;
+        }
+        closedir(d);
+        if (has_files) {
+                CacheEntry *grown = realloc(l->entries, (l->n + 1) * sizeof(CacheEntry));
+                if (!grown || !(e.path = strdup(path)))
+                        return;
+                l->entries = grown;
+                l->entries[l->n++] = e;
+        }
+}
+
+static int compare_used(const void *a, const void *b) {
+        const CacheEntry *x = a, *y = b;
+        return x->used < y->used ? -1 : x->used > y->used;
+}
+
+static unsigned used_percent(const char *path) {
+        struct statvfs sv;
+        if (statvfs(path, &sv) < 0 || sv.f_blocks == 0)
+                return 0;
+        return (unsigned) (100 - (sv.f_bavail * 100) / sv.f_blocks);
+}
+
+static void collect_caches(const Context *c, unsigned threshold, GcStats *st) {
+        _cleanup_free_ char *cache = context_cache_dir(c);
+        _cleanup_close_ int fd = -EBADF;
+        CacheList l = {};
+        time_t now = time(NULL);
+
+        if (!cache || threshold == 0 || used_percent(c->state_dir) <= threshold)
+                return;
+        fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        scan_cache(fd, cache, 0, &l);
+        qsort(l.entries, l.n, sizeof(CacheEntry), compare_used);
+        for (size_t i = 0; i < l.n; i++) {
+                if (used_percent(c->state_dir) > threshold && now - l.entries[i].used >= GC_CACHE_MIN_AGE_SEC &&
+                    rm_rf(l.entries[i].path) >= 0) {
+                        log_info("gc: removed cache %s (%.1f MiB).", l.entries[i].path, (double) l.entries[i].size / (1 << 20));
+                        st->caches++;
+                        st->freed += l.entries[i].size;
+                }
+                free(l.entries[i].path);
+        }
+        free(l.entries);
+}
+
+int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
+        GcStats st = {};
+
+        collect_machines(c, &st);
+        collect_generations(c, &st);
+        collect_caches(c, threshold, &st);
+        *ret = st;
+        return 0;
+}
