@@ -46,6 +46,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         _cleanup_close_ int lock = -EBADF, sigfd = -EBADF;
         ImageSettings s = {};
         struct timespec t0, t1;
+        uint64_t freed = 0;
         unsigned gen;
         int r;
 
@@ -85,6 +86,8 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         sigfd = cancel_signals_block();
         if (sigfd < 0)
                 return log_error_errno(sigfd, "Cannot block signals: %m");
+        /* What a killed create of this image left. */
+        (void) image_collect_generations_locked(c, name, &freed);
         r = image_next_generation(c, name, &gen);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the generations of %s: %m", name);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,10 @@
 
 _noreturn_ static void child(char *const *argv, char *const *env, CommandFlags flags, int out_fd) {
         int r;
+
+        /* Dies with us: a killed maintenance must not leave debootstrap writing into a generation
+         * that the next gc removes. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 
         if (flags & COMMAND_PRIVATE_MOUNTS) {
                 r = mount_namespace_private();

@@ -275,6 +275,11 @@ static int collect_entry(const Context *c, const char *dir, const char *entry, u
         r = rm_rf(path);
         if (r < 0)
                 return log_warning_errno(r, "Cannot remove %s: %m", path);
+        if (g != 0 && streq(entry, num)) {
+                _cleanup_free_ char *info = strprintf("%s.info", path);
+                if (info)
+                        (void) unlink(info);
+        }
         if (size > 0)
                 log_info("Removed %s (%.1f MiB).", path, (double) size / (1 << 20));
         *freed += size;

@@ -69,6 +69,8 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
         r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, &lock);
         if (r == -EBUSY)
                 log_error("%s is being changed by another command.", name);
+        if (r >= 0) /* what a killed maintenance left */
+                (void) image_collect_generations_locked(c, name, &freed);
         if (r >= 0 && (r = playbook_find(c, name, &playbook)) > 0)
                 r = playbook_load(playbook, &pb);
         if (r >= 0)
