@@ -13,8 +13,9 @@ LIBS := -lsystemd -lyaml
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
-# What the statically linked init needs of the core: nothing that pulls in libsystemd.
-INIT_CORE := $(B)/core/log.o $(B)/core/proto.o $(B)/core/util.o
+# What the statically linked init needs of the core: nothing that pulls in libsystemd, and built
+# without sanitizers (their runtimes cannot be linked statically).
+INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
@@ -27,14 +28,17 @@ $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+$(B)/init-core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -c -o $@ $<
+
 $(B)/libnspawn-runner.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
-# Runs as PID 1 inside chroots of any libc and architecture: static, and never sanitized (the
-# sanitizer runtimes cannot be linked statically).
+# Runs as PID 1 inside chroots of any libc and architecture: static, never sanitized.
 $(B)/nspawn-runner-init: src/init/init.c $(INIT_CORE)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -static -o $@ $< $(INIT_CORE)
 

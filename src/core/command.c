@@ -119,6 +119,9 @@ int command_run(char *const *argv, char *const *env, CommandFlags flags, command
         }
         if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0)
                 return -errno;
+        /* Name the program that failed, not the wrapper that sped it up. */
+        if (streq(argv[0], "eatmydata") && argv[1])
+                argv++;
         if (si.si_code != CLD_EXITED)
                 return log_error_errno(ECHILD, "%s was killed by signal %d.", argv[0], si.si_status);
         if (si.si_status != 0)

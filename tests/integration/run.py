@@ -1,0 +1,1810 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Integration tests of nspawn-runner against real systemd-nspawn machines.
+
+Replays what gitlab-runner does with a custom executor (see /work/shared/docs/gitlab-custom-executor.md):
+config → prepare → run per stage → cleanup, each call in its own process group with the job's $TMPDIR as
+working directory and gitlab-runner's environment, scripts shaped like gitlab-runner's bash scripts.
+Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a loop-mounted file system)
+and on tmpfs, all made from ONE debootstrapped chroot cached in tests/cache/.
+
+Usage (as root, from the repository root):
+    python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
+
+Prints one line per test ("ok N - name" / "not ok N - name: reason"), diagnostics as "# " lines, and
+as the last line "N passed, N failed". Exits non-zero when any test failed. Python 3.11 stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import collections
+import fcntl
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+IMAGE = "bookworm"
+BUILD_FAILURE = 1
+SYSTEM_FAILURE = 2
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
+SANITIZER_RE = re.compile(
+    r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer|Sanitizer:DEADLYSIGNAL"
+)
+SANITIZE = "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+# gitlab-runner's stages, in the order it runs them (steps other than the main one are step_<name>).
+STAGES_SUCCESS = ["prepare_script", "get_sources", "restore_cache", "download_artifacts", "build_script",
+                  "step_release", "after_script", "archive_cache", "upload_artifacts_on_success",
+                  "cleanup_file_variables"]
+
+
+class Fail(Exception):
+    """A test's assertion failed; the message is the short reason."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def short(data, n=240):
+    """The tail of some output as one line, for a reason or a diagnostic."""
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode(errors="replace")
+    data = " | ".join(line for line in data.strip().splitlines() if line.strip())
+    return data if len(data) <= n else "…" + data[-n:]
+
+
+def out_lines(data):
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode(errors="replace")
+    return data.splitlines()
+
+
+def stderr_lines(data):
+    return [line for line in out_lines(data) if line.strip()]
+
+
+def ansi_c(s):
+    """Quotes s as bash's $'…', the way gitlab-runner quotes its scripts."""
+    out = []
+    for ch in s:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "'":
+            out.append("\\'")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append("\\x%02x" % ord(ch))
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
+
+
+def gitlab_script(variables, commands, cd_project):
+    """A stage script shaped like the one gitlab-runner's bash shell writes."""
+    body = [f"export {k}={ansi_c(v)}" for k, v in variables.items()]
+    if cd_project:
+        body.append("cd \"$CI_PROJECT_DIR\"")
+    for c in commands:
+        body.append("echo " + ansi_c(f"\x1b[32;1m$ {c}\x1b[0;m"))
+        body.append(c)
+    inner = "\n".join(body) + "\n"
+    return ("#!/usr/bin/env bash\n\n"
+            "trap 'exit 1' TERM\n\n"
+            "set -o pipefail\n"
+            "set -o errexit\n"
+            "set +o noclobber\n"
+            f"( trap 'exit 1' TERM; eval {ansi_c(inner)} ) < /dev/null\n"
+            "exit 0\n")
+
+
+def parse_state(text):
+    d = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            d[k] = v
+    return d
+
+
+def proc_stat(pid):
+    """(state, start time, comm) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rp = s.rindex(b")")
+    fields = s[rp + 2:].split()
+    return fields[0].decode(), int(fields[19]), s[s.index(b"(") + 1:rp].decode(errors="replace")
+
+
+def process_alive(pid):
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def host_mounts():
+    """The host's mounts as a multiset of (mount point, fs type, source)."""
+    c = collections.Counter()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            c[(fields[4], rfields[0] if rfields else "", rfields[1] if len(rfields) > 1 else "")] += 1
+    return c
+
+
+def tree_snapshot(root):
+    """Every entry below root (symlinks not followed) with type, owner, mode, size, mtime."""
+    snap = {}
+    root = str(root)
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                continue
+            extra = os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+            snap[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size if not stat.S_ISDIR(st.st_mode) else 0,
+                                              st.st_mtime_ns if not stat.S_ISDIR(st.st_mode) else 0, extra)
+    return snap
+
+
+def diff_dicts(a, b, what, limit=4):
+    added = sorted(set(b) - set(a))
+    removed = sorted(set(a) - set(b))
+    changed = sorted(k for k in set(a) & set(b) if a[k] != b[k])
+    parts = []
+    if added:
+        parts.append(f"{what} added: {', '.join(map(str, added[:limit]))}{' …' if len(added) > limit else ''}")
+    if removed:
+        parts.append(f"{what} removed: {', '.join(map(str, removed[:limit]))}{' …' if len(removed) > limit else ''}")
+    if changed:
+        parts.append(f"{what} changed: {', '.join(map(str, changed[:limit]))}{' …' if len(changed) > limit else ''}")
+    return "; ".join(parts)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Result:
+    def __init__(self, argv, rc, out, err, exit_file=None):
+        self.argv, self.rc, self.out, self.err, self.exit_file = argv, rc, out, err, exit_file
+
+    @property
+    def text(self):
+        return self.out.decode(errors="replace")
+
+    @property
+    def lines(self):
+        return out_lines(self.out)
+
+    def describe(self):
+        return f"exit {self.rc}, stderr: {short(self.err) or '(empty)'}"
+
+
+class Call:
+    """A running call in its own process group; output is collected by threads."""
+
+    def __init__(self, argv, cwd, env, stdin_data=None, stdin_hold=False):
+        self.argv = argv
+        self.out, self.err = bytearray(), bytearray()
+        self.cond = threading.Condition()
+        stdin = subprocess.PIPE if (stdin_data is not None or stdin_hold) else subprocess.DEVNULL
+        self.p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, process_group=0)
+        self.threads = [threading.Thread(target=self._read, args=(self.p.stdout, self.out), daemon=True),
+                        threading.Thread(target=self._read, args=(self.p.stderr, self.err), daemon=True)]
+        if stdin_data is not None:
+            self.threads.append(threading.Thread(target=self._write, args=(stdin_data, not stdin_hold), daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def _read(self, f, buf):
+        while True:
+            chunk = f.read1(65536)
+            if not chunk:
+                break
+            with self.cond:
+                buf.extend(chunk)
+                self.cond.notify_all()
+        f.close()
+
+    def _write(self, data, close):
+        try:
+            self.p.stdin.write(data)
+            if close:
+                self.p.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def wait_output(self, needle, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while needle not in self.out:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.p.poll() is not None and not any(t.is_alive() for t in self.threads[:2]):
+                    return needle in self.out
+                self.cond.wait(min(left, 0.2))
+            return True
+
+    def abort(self):
+        """Kills the call's group, for a test that already failed; its output is not waited for."""
+        self.kill_group(signal.SIGKILL)
+        self.p.wait()
+
+    def what(self):
+        args = self.argv[1:]
+        if args[:1] == ["--state-dir"]:
+            args = args[2:]
+        return " ".join(a for a in args if not a.startswith("/"))[:80] or "the call"
+
+    def kill_group(self, sig):
+        try:
+            os.killpg(self.p.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout):
+        """Waits for the call and its output; kills the group and fails when it takes longer."""
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_group(signal.SIGKILL)
+            self.p.wait()
+            raise Fail(f"{self.what()} did not finish within {timeout} s (killed)")
+        # Output ends when every holder of the pipes is gone; a stage's background process could keep
+        # them open, which the tests avoid by redirecting.
+        for t in self.threads[:2]:
+            t.join(timeout=max(5.0, timeout / 4))
+            if t.is_alive():
+                raise Fail(f"output of {self.what()} still open after it exited")
+        if self.p.stdin:
+            try:
+                self.p.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+        return self.p.returncode
+
+
+class Executor:
+    """One build of the product."""
+
+    def __init__(self, suite, binary, asan=False):
+        self.suite, self.binary, self.asan = suite, str(binary), asan
+
+    def check_sanitizer(self, err, what):
+        if not self.asan:
+            return
+        if isinstance(err, (bytes, bytearray)):
+            err = bytes(err).decode(errors="replace")
+        m = SANITIZER_RE.search(err)
+        if m:
+            line = next((line for line in err.splitlines() if SANITIZER_RE.search(line)), m.group(0))
+            self.suite.diag(f"sanitizer report from {what}:\n{err[-3000:]}")
+            raise Fail(f"sanitizer report from {what}: {line.strip()[:160]}")
+
+    def raw(self, args, env=None, cwd=None, timeout=60, stdin_data=None):
+        argv = [self.binary] + list(args)
+        c = Call(argv, cwd or str(self.suite.tmproot), env if env is not None else self.suite.clean_env(), stdin_data)
+        rc = c.wait(timeout)
+        r = Result(argv, rc, bytes(c.out), bytes(c.err))
+        self.check_sanitizer(r.err, " ".join(args[:3]))
+        return r
+
+
+class Job:
+    """One job, driven the way gitlab-runner drives a custom executor."""
+
+    def __init__(self, suite, ex, state_dir, image=f"debian:{IMAGE}", job_id=None, prepare_args=(),
+                 path_prefix=None, concurrent_id=0):
+        self.suite, self.ex, self.state_dir = suite, ex, str(state_dir)
+        self.id = str(job_id) if job_id is not None else suite.next_id()
+        suite.ids.add(self.id)
+        self.image, self.prepare_args, self.path_prefix = image, list(prepare_args), path_prefix
+        self.concurrent_id = concurrent_id
+        self.job_token = "glcbt-" + secrets.token_hex(10)
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="custom-executor", dir=suite.runner_tmp))
+        self.config = {}
+        self.prepared = self.cleaned = self.sources_done = False
+        self.env_override = {}
+        self.builds_dir, self.cache_dir = "/builds", "/cache"
+        self.project_dir = f"{self.builds_dir}/{concurrent_id}/group/project"
+        self.user_vars = {"MY_VAR": "it's \"quoted\" $HOME \\ back\ttab ünï", "CI_DEBUG_TRACE": "false"}
+        response = {"id": int(self.id), "token": self.job_token, "image": {"name": image},
+                    "variables": [{"key": k, "value": v, "public": True} for k, v in self.variables().items()],
+                    "steps": [{"name": "script", "script": ["true"], "when": "on_success"}]}
+        fd = os.open(self.tmpdir / "response.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(response, f)
+
+    # -- environment and calls --
+    @property
+    def exit_code_file(self):
+        return self.tmpdir / "build_exit_code"
+
+    def variables(self):
+        v = {"CI": "true", "GITLAB_CI": "true", "CI_SERVER": "yes", "CI_JOB_ID": self.id,
+             "CI_JOB_IMAGE": self.image, "CI_BUILDS_DIR": self.builds_dir, "CI_PROJECT_DIR": self.project_dir,
+             "CI_PROJECT_PATH": "group/project", "CI_CONCURRENT_ID": str(self.concurrent_id),
+             "CI_CONCURRENT_PROJECT_ID": str(self.concurrent_id), "CI_JOB_TOKEN": self.job_token,
+             "CI_JOB_SERVICES": "[]", "CI_JOB_STAGE": "test", "CI_PIPELINE_ID": "4242"}
+        v.update(self.user_vars)
+        return v
+
+    def env(self):
+        e = self.suite.clean_env()
+        if self.path_prefix:
+            e["PATH"] = f"{self.path_prefix}:{e['PATH']}"
+        e.update(TMPDIR=str(self.tmpdir), BUILD_FAILURE_EXIT_CODE=str(BUILD_FAILURE),
+                 SYSTEM_FAILURE_EXIT_CODE=str(SYSTEM_FAILURE), BUILD_EXIT_CODE_FILE=str(self.exit_code_file),
+                 JOB_RESPONSE_FILE=str(self.tmpdir / "response.json"))
+        e.update(self.config.get("job_env") or {})
+        for k, v in self.variables().items():
+            e[f"CUSTOM_ENV_{k}"] = v
+        for k, v in self.env_override.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return e
+
+    def argv(self, args):
+        return ["--state-dir", self.state_dir] + list(args)
+
+    def start(self, args, stdin_data=None, stdin_hold=False):
+        try:
+            self.exit_code_file.unlink()
+        except FileNotFoundError:
+            pass
+        return Call([self.ex.binary] + self.argv(args), str(self.tmpdir), self.env(), stdin_data, stdin_hold)
+
+    def finish(self, c, timeout, what):
+        rc = c.wait(timeout)
+        exit_file = self.exit_code_file.read_text() if self.exit_code_file.exists() else None
+        r = Result(c.argv, rc, bytes(c.out), bytes(c.err), exit_file)
+        self.ex.check_sanitizer(r.err, f"{what} of job {self.id}")
+        return r
+
+    def call(self, args, timeout=60, stdin_data=None):
+        return self.finish(self.start(args, stdin_data), timeout, args[0] if args else "(no command)")
+
+    # -- the four calls --
+    def gitlab_config(self):
+        r = self.call(["gitlab-config"], timeout=30)
+        check(r.rc == 0, f"gitlab-config: {r.describe()}")
+        try:
+            cfg = json.loads(r.out) if r.out.strip() else {}
+        except json.JSONDecodeError as e:
+            raise Fail(f"gitlab-config printed invalid JSON ({e}): {short(r.out)}")
+        check(isinstance(cfg, dict), f"gitlab-config printed {type(cfg).__name__}, not an object")
+        self.config = cfg
+        self.builds_dir = cfg.get("builds_dir") or self.builds_dir
+        self.cache_dir = cfg.get("cache_dir") or self.cache_dir
+        check(self.builds_dir and self.cache_dir, "no builds_dir/cache_dir from config")
+        self.project_dir = f"{self.builds_dir}/{self.concurrent_id}/group/project"
+        return cfg
+
+    def prepare(self, expect=0, timeout=60):
+        if not self.config:
+            self.gitlab_config()
+        self.prepared = True
+        r = self.call(["prepare"] + self.prepare_args, timeout=timeout)
+        if expect is not None:
+            check(r.rc == expect, f"prepare of job {self.id}: {r.describe()}")
+        return r
+
+    def script_file(self, content):
+        d = self.tmpdir / f"script{random.randrange(10**8, 10**9)}"
+        d.mkdir(mode=0o700)
+        p = d / "script"
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        return p
+
+    def stage_script(self, stage, commands):
+        cd = self.sources_done and (stage in ("build_script", "after_script", "archive_cache",
+                                              "archive_cache_on_failure", "upload_artifacts_on_success",
+                                              "upload_artifacts_on_failure") or stage.startswith("step_"))
+        if stage == "get_sources":  # gitlab-runner's checkout makes the project dir
+            commands = ["mkdir -p \"$CI_PROJECT_DIR\""] + list(commands)
+        return gitlab_script(self.variables(), commands, cd)
+
+    def start_run(self, stage, commands, stdin_data=None, stdin_hold=False, raw_script=None):
+        script = self.script_file(raw_script if raw_script is not None else self.stage_script(stage, commands))
+        return self.start(["run", str(script), stage], stdin_data, stdin_hold)
+
+    def run(self, stage, commands, timeout=60, stdin_data=None, stdin_hold=False, raw_script=None):
+        c = self.start_run(stage, commands, stdin_data, stdin_hold, raw_script)
+        r = self.finish(c, timeout, f"run {stage}")
+        if stage == "get_sources" and r.rc == 0:
+            self.sources_done = True
+        return r
+
+    def run_ok(self, stage, commands, **kw):
+        r = self.run(stage, commands, **kw)
+        check(r.rc == 0, f"stage {stage} of job {self.id}: {r.describe()}; stdout: {short(r.out)}")
+        check(r.exit_file is None, f"stage {stage} succeeded but wrote {r.exit_file!r} to BUILD_EXIT_CODE_FILE")
+        return r
+
+    def cleanup(self, timeout=60):
+        if self.ex.asan:
+            log = Path(self.machine_dir) / "nspawn.log"
+            if log.exists():
+                self.ex.check_sanitizer(log.read_bytes(), f"the machine supervisor of job {self.id} (nspawn.log)")
+        r = self.call(["cleanup"], timeout=timeout)
+        self.cleaned = True
+        return r
+
+    # -- what the tests look at --
+    @property
+    def machine_dir(self):
+        return f"{self.state_dir}/.machines/{self.id}"
+
+    def state(self):
+        return parse_state(Path(self.machine_dir, "state").read_text())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.prepared and not self.cleaned:
+            try:
+                self.cleanup()
+            except Exception as e:  # best effort: the test already failed
+                self.suite.diag(f"cleanup of job {self.id} after a failure: {e}")
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        return False
+
+
+class Suite:
+    def __init__(self, args):
+        self.build = (REPO / args.build).resolve()  # an absolute args.build stays itself
+        self.asan_build = REPO / args.asan_build
+        # The shared chroot: <cache>/state/bookworm, made once with the product's chroot-create.
+        self.cache_state = (REPO / args.cache_dir).resolve() / "state"
+        self.tmproot = Path(tempfile.mkdtemp(prefix="nspawn-runner-it.", dir="/var/tmp"))
+        self.runner_tmp = self.tmproot / "runner-tmp"
+        self.runner_tmp.mkdir()
+        self.id_base = random.randrange(10**8, 10**9) * 10000
+        self.id_counter = 0
+        self.id_lock = threading.Lock()
+        self.ids = set()
+        self.loops = []  # (device, backing file)
+        self.own_mounts = []
+        self.backends = {}
+        self.extra_state_dirs = []
+        self.backend_errors = {}
+        self.torn_down = False
+        self.ex = Executor(self, self.build / "nspawn-runner")
+        self.asan_ex = None
+        self.asan_error = None
+        self.asan_incomplete = None
+        self.pending_diag = []
+        self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
+
+    # -- output --
+    def diag(self, text):
+        for line in str(text).rstrip().splitlines():
+            self.pending_diag.append(f"# {line}")
+
+    def say(self, text):
+        print(text, flush=True)
+
+    def next_id(self):
+        with self.id_lock:
+            self.id_counter += 1
+            return str(self.id_base + self.id_counter)
+
+    def clean_env(self):
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("CUSTOM_ENV_", "NSPAWN_RUNNER_"))}
+        e.pop("TMPDIR", None)
+        # Only the test of a host gitlab-runner decides whether machines get one.
+        path = [d for d in e.get("PATH", STANDARD_PATH).split(":") if d and not os.access(os.path.join(d, "gitlab-runner"), os.X_OK)]
+        for d in STANDARD_PATH.split(":"):
+            if d not in path:
+                path.append(d)
+        e["PATH"] = ":".join(path)
+        if "ASAN_OPTIONS" not in e:
+            e["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+        if "UBSAN_OPTIONS" not in e:
+            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        return e
+
+    # -- processes and host state --
+    def machine_mount(self, line, needles):
+        """Whether a line of some process's mountinfo is a mount of one of our machines (or of a
+        debootstrap target): an overlay whose layers are ours, a btrfs snapshot below .machines on our
+        loop device, or, for specific needles, a mount point naming them. Other namespaces on this
+        host may hold copies of the host's mounts, our temp dir's among them: those do not count."""
+        left, _, right = line.partition(" - ")
+        f, r = left.split(), right.split()
+        if len(f) < 5 or len(r) < 2:
+            return False
+        root, mount_point, fstype, source = f[3], f[4], r[0], r[1]
+        opts = r[2] if len(r) > 2 else ""
+        if needles is None:  # anything of this run
+            return ((fstype == "overlay" and str(self.tmproot) + "/" in opts) or
+                    (source in {dev for dev, _ in self.loops} and root.startswith("/.machines/")))
+        return ((fstype == "overlay" and any(n in opts for n in needles)) or
+                (source in {dev for dev, _ in self.loops} and any(n in root for n in needles)) or
+                any(n in mount_point for n in needles))
+
+    def our_processes(self, cmd_needles=None, mnt_needles=None):
+        """Live processes that belong to this run: their command line names one of cmd_needles (by
+        default our temp dir), or they live in another mount namespace holding a mount of one of our
+        machines (see machine_mount; mnt_needles=[] looks at command lines only)."""
+        cmd_needles = cmd_needles if cmd_needles is not None else [str(self.tmproot) + "/"]
+        found = {}
+        me = os.getpid()
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == me:
+                continue
+            try:
+                st = proc_stat(d)
+                if st is None or st[0] in ("Z", "X"):
+                    continue
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                hit = any(n in cmd for n in cmd_needles)
+                if not hit and mnt_needles != [] and os.stat(f"/proc/{d}/ns/mnt").st_ino != self.host_mnt_ns:
+                    with open(f"/proc/{d}/mountinfo") as f:
+                        hit = any(self.machine_mount(line, mnt_needles) for line in f)
+            except OSError:  # gone, or going
+                continue
+            if hit:
+                found[(int(d), st[1])] = f"{d} {st[2]}: {cmd[:160]}"
+        return found
+
+    def propagate_dirs(self):
+        try:
+            names = os.listdir(PROPAGATE_DIR)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if n.startswith("nspawn-runner-") and n[len("nspawn-runner-"):] in self.ids)
+
+    def our_mounts(self):
+        """The host's mounts that concern this run (other users of the host mount things too)."""
+        prefixes = (str(self.tmproot), str(self.cache_state), "/run/systemd/nspawn")
+        devs = {dev for dev, _ in self.loops}
+        return {m: n for m, n in host_mounts().items()
+                if m[0].startswith(prefixes) or m[2].startswith(prefixes) or m[2] in devs or "nspawn-runner" in m[0]}
+
+    def snapshot(self, state_dir):
+        return {"files": tree_snapshot(state_dir), "mounts": self.our_mounts(),
+                "processes": self.our_processes(), "propagate": {n: 1 for n in self.propagate_dirs()}}
+
+    def snapshot_diff(self, a, b, ignore_files=None):
+        parts = []
+        fa, fb = a["files"], b["files"]
+        if ignore_files:
+            fa = {k: v for k, v in fa.items() if not ignore_files(k)}
+            fb = {k: v for k, v in fb.items() if not ignore_files(k)}
+        for key, fa_, fb_ in (("files", fa, fb), ("mounts", a["mounts"], b["mounts"]),
+                              ("processes", a["processes"], b["processes"]),
+                              ("propagate", a["propagate"], b["propagate"])):
+            d = diff_dicts(fa_, fb_, f"state dir {key}" if key == "files" else key)
+            if d:
+                parts.append(d)
+        return "; ".join(parts)
+
+    def job_processes(self, job):
+        needle = f"/.machines/{job.id}/"
+        return self.our_processes([needle], [needle])
+
+    def wait_job_gone(self, job, timeout=5.0):
+        """Liveness: after cleanup nothing of the job may remain (allowing time for exits to finish)."""
+        needle = f"/.machines/{job.id}/"
+        deadline = time.monotonic() + timeout
+        while True:
+            problems = []
+            if os.path.lexists(job.machine_dir):
+                problems.append(f"{job.machine_dir} exists: {sorted(os.listdir(job.machine_dir))[:6] if os.path.isdir(job.machine_dir) else ''}")
+            procs = self.job_processes(job)
+            if procs:
+                problems.append("processes: " + "; ".join(list(procs.values())[:3]))
+            if (PROPAGATE_DIR / f"nspawn-runner-{job.id}").exists():
+                problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.id} exists")
+            mounts = [m for m in host_mounts() if needle in m[0] or needle in m[2]]
+            if mounts:
+                problems.append(f"host mounts: {mounts[:3]}")
+            if not problems:
+                return
+            if time.monotonic() > deadline:
+                raise Fail(f"job {job.id} left behind: " + "; ".join(problems))
+            time.sleep(0.1)
+
+    def wait_no_marker(self, marker, timeout):
+        """Liveness: waits until no live process has marker in its command line; returns the rest."""
+        deadline = time.monotonic() + timeout
+        while True:
+            procs = self.our_processes([marker], [])
+            if not procs or time.monotonic() > deadline:
+                return procs
+            time.sleep(0.05)
+
+    def wait_marker(self, marker, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.our_processes([marker], []):
+                return True
+            time.sleep(0.05)
+        return False
+
+    # -- fixtures, made on first use --
+    def chroot(self):
+        img = self.cache_state / IMAGE
+        if "chroot" in self.backend_errors:
+            raise Fail(self.backend_errors["chroot"])
+        if not img.is_dir():
+            try:
+                self.create_chroot()
+            except Fail as e:
+                self.backend_errors["chroot"] = f"cached chroot: {e}"
+                raise Fail(self.backend_errors["chroot"])
+        return img
+
+    def create_chroot(self):
+        img = self.cache_state / IMAGE
+        lock = self.cache_state / ".locks" / IMAGE
+        if lock.exists():
+            # Another chroot-create (an earlier or parallel run) may hold the image's lock: wait for it.
+            with open(lock) as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.say(f"# waiting for another chroot-create of {img} to finish …")
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                fcntl.flock(f, fcntl.LOCK_UN)
+            if img.is_dir():
+                return
+        self.cache_state.mkdir(parents=True, exist_ok=True)
+        argv = [self.ex.binary, "--state-dir", str(self.cache_state), "chroot-create", IMAGE, "--suite", IMAGE,
+                "--include", "busybox"]
+        self.say(f"# creating the shared chroot (once, cached in {self.cache_state.parent}): {' '.join(argv)}")
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=self.clean_env(), process_group=0)
+        last = [""]
+        tail = collections.deque(maxlen=20)
+
+        def reader():
+            for raw in p.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                last[0] = line
+                tail.append(line)
+                if line.startswith(("nspawn-runner", "E:", "W:")):
+                    self.say(f"# {line}")
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        try:
+            while p.poll() is None:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.say(f"# chroot-create: {time.monotonic() - t0:.0f} s … {last[0][:100]}")
+                if time.monotonic() - t0 > 900:
+                    os.killpg(p.pid, signal.SIGTERM)
+                    p.wait()
+                    raise Fail("chroot-create took more than 15 minutes")
+        except BaseException:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait()
+            raise
+        t.join(5)
+        if p.returncode != 0 or not img.is_dir():
+            raise Fail(f"chroot-create failed with exit {p.returncode}: {short(chr(10).join(tail))}")
+        self.say(f"# chroot created in {time.monotonic() - t0:.0f} s")
+
+    def state_dir(self, backend):
+        """The state dir of a backend: 'overlay' (host file system, the image a symlink to the cached
+        chroot) or 'btrfs' (a loop-mounted btrfs, the image a subvolume copy of the chroot)."""
+        if backend in self.backends:
+            return self.backends[backend]
+        if backend in self.backend_errors:
+            raise Fail(self.backend_errors[backend])
+        try:
+            chroot = self.chroot()
+            if backend == "overlay":
+                sd = self.tmproot / "overlay-state"
+                sd.mkdir()
+                (sd / IMAGE).symlink_to(chroot)
+                (sd / "notadir").write_text("an image must be a directory\n")
+                (sd / "dangling").symlink_to(sd / "no-such-dir")
+            else:
+                sd = self.setup_btrfs(chroot)
+                (sd / "plain").symlink_to(chroot)  # not a subvolume
+        except Fail as e:
+            self.backend_errors[backend] = f"{backend} state dir: {e}"
+            raise Fail(self.backend_errors[backend])
+        except (OSError, subprocess.SubprocessError) as e:
+            self.backend_errors[backend] = f"{backend} state dir: {e}"
+            raise Fail(self.backend_errors[backend])
+        self.backends[backend] = sd
+        return sd
+
+    def sh(self, argv, timeout=300):
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise Fail(f"{' '.join(map(str, argv))}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
+        return r.stdout.decode().strip()
+
+    def setup_btrfs(self, chroot):
+        self.say("# setting up a loop-mounted btrfs state dir …")
+        t0 = time.monotonic()
+        img = self.tmproot / "btrfs.img"
+        mnt = self.tmproot / "btrfs-state"
+        self.sh(["truncate", "-s", "4G", str(img)])
+        self.sh(["mkfs.btrfs", "-q", str(img)])
+        dev = self.sh(["losetup", "--find", "--show", str(img)])
+        self.loops.append((dev, str(img)))
+        mnt.mkdir()
+        self.sh(["mount", dev, str(mnt)])
+        self.own_mounts.append(str(mnt))
+        self.sh(["btrfs", "-q", "subvolume", "create", str(mnt / IMAGE)])
+        self.sh(["cp", "-a", "--reflink=auto", f"{chroot}/.", str(mnt / IMAGE)], timeout=600)
+        self.say(f"# btrfs state dir ready in {time.monotonic() - t0:.0f} s ({dev} on {mnt})")
+        return mnt
+
+    def asan(self):
+        """The sanitized executor; builds it when missing."""
+        if self.asan_ex:
+            return self.asan_ex
+        if self.asan_error:
+            raise Fail(self.asan_error)
+        d = self.asan_build
+        if not (d / "nspawn-runner").exists() or not (d / "nspawn-runner-init").exists():
+            self.say(f"# building the sanitized build in {d} …")
+            r = subprocess.run(["make", "-C", str(REPO), f"B={os.path.relpath(d, REPO)}", f"SANITIZE={SANITIZE}", "all"],
+                               capture_output=True, stdin=subprocess.DEVNULL, timeout=900)
+            if r.returncode != 0:
+                msg = short(r.stderr or r.stdout, 300)
+                if not (d / "nspawn-runner").exists():
+                    self.asan_error = f"make of the sanitized build failed: {msg}"
+                    raise Fail(self.asan_error)
+                self.asan_incomplete = f"make B={d.name} SANITIZE=… all failed: {msg}"
+        if (d / "nspawn-runner-init").exists():
+            binary = d / "nspawn-runner"
+        else:
+            # The init is never sanitized (it is linked statically): pair the sanitized CLI with the
+            # ordinary init in a directory of our own, so that the sanitizer pass can still run.
+            own = self.tmproot / "asan"
+            own.mkdir(exist_ok=True)
+            shutil.copy2(d / "nspawn-runner", own / "nspawn-runner")
+            shutil.copy2(self.build / "nspawn-runner-init", own / "nspawn-runner-init")
+            binary = own / "nspawn-runner"
+        self.asan_ex = Executor(self, binary, asan=True)
+        return self.asan_ex
+
+    # -- teardown --
+    def state_dirs(self):
+        return list(self.backends.values()) + self.extra_state_dirs
+
+    def machines_left(self):
+        left = []
+        for sd in self.state_dirs():
+            m = Path(sd) / ".machines"
+            if m.is_dir():
+                left += [str(m / n) for n in os.listdir(m)]
+        return left
+
+    def mounts_under_tmproot(self):
+        root = str(self.tmproot) + "/"
+        return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
+
+    def teardown(self):
+        """Takes down whatever this run left, in any state; idempotent. Returns what it had to do."""
+        if self.torn_down:
+            return []
+        self.torn_down = True
+        notes = []
+        for sd in self.state_dirs():
+            m = Path(sd) / ".machines"
+            if not m.is_dir():
+                continue
+            for n in sorted(os.listdir(m)):
+                notes.append(f"machine {m / n} left: ran cleanup")
+                try:
+                    subprocess.run([self.ex.binary, "--state-dir", str(sd), "cleanup", "--id", n], capture_output=True,
+                                   timeout=60, env=self.clean_env(), stdin=subprocess.DEVNULL)
+                except Exception as e:
+                    notes.append(f"cleanup of {n}: {e}")
+        procs = self.our_processes()
+        for (pid, start), desc in procs.items():
+            notes.append(f"process left, killed: {desc}")
+            st = proc_stat(pid)
+            if st and st[1] == start:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 5
+        while procs and time.monotonic() < deadline and self.our_processes():
+            time.sleep(0.1)
+        for n in self.propagate_dirs():
+            notes.append(f"{PROPAGATE_DIR / n} left: removed")
+            shutil.rmtree(PROPAGATE_DIR / n, ignore_errors=True)
+        for mp in reversed(self.mounts_under_tmproot()):
+            if mp not in self.own_mounts:
+                notes.append(f"mount left: {mp}")
+            r = subprocess.run(["umount", mp], capture_output=True)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", mp], capture_output=True)
+        for dev, backing in self.loops:
+            r = subprocess.run(["losetup", "-j", backing], capture_output=True, text=True)
+            if dev in r.stdout:
+                subprocess.run(["losetup", "-d", dev], capture_output=True)
+        if not self.mounts_under_tmproot():
+            shutil.rmtree(self.tmproot, ignore_errors=True)
+        else:
+            notes.append(f"{self.tmproot} kept: mounts remain under it")
+        return notes
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tests. Each takes the suite and raises Fail with a short reason.
+
+def end_job(s, job):
+    """cleanup succeeds and leaves nothing of the job."""
+    r = job.cleanup()
+    check(r.rc == 0, f"cleanup of job {job.id}: {r.describe()}")
+    s.wait_job_gone(job)
+
+
+def expect_system_failure(r, what):
+    lines = stderr_lines(r.err)
+    check(r.rc == SYSTEM_FAILURE, f"{what}: expected exit {SYSTEM_FAILURE}, got {r.describe()}")
+    check(len(lines) == 1, f"{what}: expected one line on stderr, got {len(lines)}: {short(r.err)}")
+
+
+def t_gitlab_config(s, ex):
+    version = ex.raw(["--version"])
+    check(version.rc == 0 and version.text.startswith("nspawn-runner "), f"--version: {version.describe()}")
+    sd = s.tmproot / "config-state"
+    job = Job(s, ex, sd)
+    with job:
+        cfg = job.gitlab_config()
+        r = job.call(["gitlab-config"])
+        check(stderr_lines(r.err) == [], f"gitlab-config wrote to stderr: {short(r.err)}")
+    for key, typ in (("builds_dir", str), ("cache_dir", str), ("builds_dir_is_shared", bool), ("hostname", str),
+                     ("driver", dict)):
+        check(isinstance(cfg.get(key), typ), f"gitlab-config: {key} missing or not {typ.__name__}: {cfg}")
+    check(cfg["builds_dir"] == "/builds" and cfg["cache_dir"] == "/cache",
+          f"builds_dir/cache_dir: {cfg['builds_dir']!r}, {cfg['cache_dir']!r}")
+    check(cfg["builds_dir_is_shared"] is False, "builds_dir_is_shared is not false")
+    check(cfg["hostname"] == f"nspawn-runner-{job.id}", f"hostname {cfg['hostname']!r} is not the machine's name")
+    drv = cfg["driver"]
+    check(drv.get("name") == "nspawn-runner", f"driver.name {drv.get('name')!r}")
+    check(isinstance(drv.get("version"), str) and version.text.split()[-1] == drv["version"],
+          f"driver.version {drv.get('version')!r} differs from --version {version.text.strip()!r}")
+    # Without a job id the host name stands in.
+    r = ex.raw(["--state-dir", str(sd), "gitlab-config"])
+    check(r.rc == 0, f"gitlab-config without a job: {r.describe()}")
+    check(json.loads(r.out).get("hostname") == socket.gethostname(), f"hostname without a job: {short(r.out)}")
+    check(not sd.exists(), "gitlab-config created the state dir")
+
+
+def t_toml(s, ex):
+    binary = os.path.realpath(ex.binary)
+    weird = str(s.tmproot / "we\"ird \\ dir ü")
+
+    def parse(args, env=None):
+        r = ex.raw(args, env=env)
+        check(r.rc == 0, f"toml {args}: {r.describe()}")
+        try:
+            return tomllib.loads(r.text)
+        except tomllib.TOMLDecodeError as e:
+            raise Fail(f"toml output does not parse ({e}): {short(r.out)}")
+
+    def custom_of(doc, state_dir):
+        check(isinstance(doc.get("runners"), list) and len(doc["runners"]) == 1, f"no single [[runners]]: {doc}")
+        r0 = doc["runners"][0]
+        check(r0.get("executor") == "custom", f"executor {r0.get('executor')!r}")
+        check(r0.get("builds_dir") == "/builds" and r0.get("cache_dir") == "/cache", "builds_dir/cache_dir in toml")
+        c = r0.get("custom") or {}
+        for key, cmd in (("config", "gitlab-config"), ("prepare", "prepare"), ("run", "run"), ("cleanup", "cleanup")):
+            check(isinstance(c.get(f"{key}_exec"), str) and os.path.realpath(c[f"{key}_exec"]) == binary,
+                  f"{key}_exec {c.get(f'{key}_exec')!r} is not {binary}")
+            a = c.get(f"{key}_args")
+            want = (["--state-dir", state_dir] if state_dir else []) + [cmd]
+            check(a == want, f"{key}_args {a!r}, expected {want!r}")
+        for key in ("config_exec_timeout", "prepare_exec_timeout", "cleanup_exec_timeout", "graceful_kill_timeout",
+                    "force_kill_timeout"):
+            check(isinstance(c.get(key), int) and c[key] > 0, f"{key} missing or not a positive integer: {c.get(key)!r}")
+        return c
+
+    c = custom_of(parse(["--state-dir", str(s.tmproot / "toml-state"), "toml"]), str(s.tmproot / "toml-state"))
+    # What the snippet says to run must work as written.
+    r = ex.raw(c["config_args"], env=s.clean_env())
+    check(r.rc == 0 and isinstance(json.loads(r.out), dict), f"running config_exec with config_args: {r.describe()}")
+    custom_of(parse(["--state-dir", weird, "toml"]), weird)
+    env = s.clean_env()
+    env["NSPAWN_RUNNER_STATE_DIR"] = str(s.tmproot / "env-state")
+    custom_of(parse(["toml"], env=env), str(s.tmproot / "env-state"))
+    custom_of(parse(["toml"]), None)  # the default state dir needs no option
+
+
+def stage_plan(job, marker):
+    """Commands per stage of a full successful job; every stage appends its name to a log."""
+    log = "/root/.stages.log"
+    guard = ("if gitlab-runner --version >/dev/null 2>&1; then gitlab-runner {0}; "
+             "else echo 'WARNING: gitlab-runner not found, skipping {0}'; fi")
+    return [
+        ("prepare_script", [f"echo prepare_script >> {log}", "echo \"Running on $(cat /proc/sys/kernel/hostname)\"",
+                            "echo tmp-fs=$(stat -f -c %T /tmp)"]),
+        ("get_sources", [f"echo get_sources >> {log}", "mkdir -p \"$CI_PROJECT_DIR\"", "cd \"$CI_PROJECT_DIR\"",
+                         "git init -q .", f"echo {marker} > README", "git add README",
+                         "git -c user.email=ci@example.invalid -c user.name=ci commit -q -m init",
+                         "echo commits=$(git rev-list --count HEAD)"]),
+        ("restore_cache", [f"echo restore_cache >> {log}", guard.format("cache-extractor")]),
+        ("download_artifacts", [f"echo download_artifacts >> {log}", guard.format("artifacts-downloader")]),
+        ("build_script", [f"echo build_script >> {log}", "echo cwd=$PWD", "cat README",
+                          "printf 'var=%s\\n' \"$MY_VAR\"", "echo job=$CI_JOB_ID",
+                          "echo built > artifact.txt"]),
+        ("step_release", [f"echo step_release >> {log}", "cat artifact.txt"]),
+        ("after_script", [f"echo after_script >> {log}", "echo after=$(cat artifact.txt)"]),
+        ("archive_cache", [f"echo archive_cache >> {log}", guard.format("cache-archiver")]),
+        ("upload_artifacts_on_success", [f"echo upload_artifacts_on_success >> {log}",
+                                         guard.format("artifacts-uploader")]),
+        ("cleanup_file_variables", [f"echo cleanup_file_variables >> {log}", f"cat {log}",
+                                    "echo driver-env=$(env | grep -c -e '^CUSTOM_ENV_' -e '^JOB_RESPONSE_FILE=' -e '^BUILD_EXIT_CODE_FILE=' || true)",
+                                    f"test -e {job.tmpdir}/response.json && echo response-visible || echo response-hidden"]),
+    ]
+
+
+def t_success(s, ex, backend, storage=None):
+    sd = s.state_dir(backend)
+    marker = f"readme-{secrets.token_hex(6)}"
+    with Job(s, ex, sd, prepare_args=["--storage", storage] if storage else []) as job:
+        cfg = job.gitlab_config()
+        r = job.prepare()
+        check(f"nspawn-runner-{job.id}" in r.text, f"prepare did not name the machine: {short(r.out)}")
+        check(stderr_lines(r.err) == [], f"prepare wrote to stderr: {short(r.err)}")
+        want_backend = storage or backend
+        got = job.state().get("backend")
+        check(got == want_backend, f"machine storage is {got!r}, expected {want_backend}")
+        outs = {}
+        for stage, cmds in stage_plan(job, marker):
+            outs[stage] = job.run_ok(stage, cmds).lines
+        check(f"Running on {cfg['hostname']}" in outs["prepare_script"],
+              f"hostname in the machine differs from config's {cfg['hostname']!r}: {outs['prepare_script']}")
+        check("tmp-fs=tmpfs" not in outs["prepare_script"] and any(x.startswith("tmp-fs=") for x in outs["prepare_script"]),
+              f"/tmp in the machine: {[x for x in outs['prepare_script'] if x.startswith('tmp-fs=')]}, expected the machine's disk")
+        check("commits=1" in outs["get_sources"], f"git in get_sources: {outs['get_sources']}")
+        check(f"cwd={job.project_dir}" in outs["build_script"], f"build_script cwd: {outs['build_script']}")
+        check(marker in outs["build_script"], "the checkout of get_sources is not there in build_script")
+        check(f"var={job.user_vars['MY_VAR']}" in outs["build_script"], f"variable mangled: {outs['build_script']}")
+        check(f"job={job.id}" in outs["build_script"], "CI_JOB_ID not seen in the script")
+        check("built" in outs["step_release"] and "after=built" in outs["after_script"], "files did not persist")
+        for st in ("restore_cache", "download_artifacts", "archive_cache", "upload_artifacts_on_success"):
+            check(any(line.startswith("WARNING: gitlab-runner not found") for line in outs[st]),
+                  f"{st}: a gitlab-runner was found in the machine although the host has none")
+        order = [line for line in outs["cleanup_file_variables"] if line in STAGES_SUCCESS]
+        check(order == STAGES_SUCCESS, f"stages ran as {order}")
+        check("driver-env=0" in outs["cleanup_file_variables"], "the driver's environment leaks into the stage")
+        check("response-hidden" in outs["cleanup_file_variables"], "the job response file (with the token) is visible in the machine")
+        # What proves a machine gone later must see this one now.
+        st = job.state()
+        seen = {pid for pid, _ in s.job_processes(job)}
+        check({int(st.get("nspawn_pid", 0)), int(st.get("init_pid", 0))} <= seen,
+              f"the leftover check does not see the machine's processes ({st}, seen {sorted(seen)})")
+        end_job(s, job)
+
+
+def t_failure(s, ex, backend, storage=None):
+    sd = s.state_dir(backend)
+    with Job(s, ex, sd, prepare_args=["--storage", storage] if storage else []) as job:
+        job.prepare()
+        job.run_ok("get_sources", ["mkdir -p \"$CI_PROJECT_DIR\""])
+        r = job.run("build_script", ["echo before-fail", "exit 42", "echo not-reached"])
+        check(r.rc == BUILD_FAILURE, f"failing script: expected exit {BUILD_FAILURE}, got {r.describe()}")
+        check("before-fail" in r.lines and "not-reached" not in r.lines, f"script output: {short(r.out)}")
+        check(r.exit_file is not None, "BUILD_EXIT_CODE_FILE was not written")
+        # gitlab-runner reads the first line as an integer: that is what allow_failure: exit_codes matches.
+        first = r.exit_file.splitlines()[0] if r.exit_file else ""
+        check(re.fullmatch(r"[0-9]+", first) is not None, f"BUILD_EXIT_CODE_FILE holds {r.exit_file!r}")
+        check(int(first) == 42, f"BUILD_EXIT_CODE_FILE says {first}, the script exited 42")
+        allowed = int(first) in [42]
+        check(allowed, "allow_failure: exit_codes [42] would not match")
+        # After a failure: after_script and the *_on_failure stages run in the same machine.
+        job.run_ok("after_script", ["echo after-ran"])
+        job.run_ok("archive_cache_on_failure", ["echo archiving"])
+        job.run_ok("upload_artifacts_on_failure", ["echo uploading"])
+        # A later failure with another code rewrites the file.
+        r = job.run("step_extra", ["echo more", "exit 3"])
+        check(r.rc == BUILD_FAILURE and (r.exit_file or "").strip() == "3", f"second failure: {r.describe()}, file {r.exit_file!r}")
+        end_job(s, job)
+
+
+def t_signal_exit(s, ex, backend):
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        r = job.run("build_script", ["echo dying", "kill -9 $$"])
+        check(r.rc == BUILD_FAILURE, f"shell killed by SIGKILL: {r.describe()}")
+        check((r.exit_file or "").strip() == "137", f"BUILD_EXIT_CODE_FILE {r.exit_file!r}, expected 137 (128+9)")
+        job.run_ok("after_script", ["true"])
+        end_job(s, job)
+
+
+def t_persistence(s, ex, backend, storage=None):
+    port = free_port()
+    token = secrets.token_hex(8)
+    with Job(s, ex, s.state_dir(backend), prepare_args=["--storage", storage] if storage else []) as job:
+        job.prepare()
+        job.run_ok("prepare_script", ["mkdir -p /srv/www", f"echo served-{token} > /srv/www/index.html",
+                                      f"busybox httpd -p 127.0.0.1:{port} -h /srv/www >/dev/null 2>&1 </dev/null"])
+        job.run_ok("get_sources", ["mkdir -p \"$CI_PROJECT_DIR\"", f"echo file-{token} > /root/persist",
+                                   f"echo project-{token} > \"$CI_PROJECT_DIR/p.txt\""])
+        r = job.run_ok("build_script", ["cat /root/persist", "cat p.txt",
+                                        f"busybox wget -qO- http://127.0.0.1:{port}/index.html"])
+        for want in (f"file-{token}", f"project-{token}", f"served-{token}"):
+            check(want in r.lines, f"{want.split('-')[0]} did not persist across stages: {short(r.out)}")
+        r = job.run_ok("after_script", [f"busybox wget -qO- http://127.0.0.1:{port}/index.html"])
+        check(f"served-{token}" in r.lines, "the background server is gone in after_script")
+        check(port_open(port), "the background server does not answer on the host's loopback (shared network)")
+        end_job(s, job)
+        check(not port_open(port), f"the job's server still listens on port {port} after cleanup")
+
+
+def t_concurrent(s, ex, backend, n=8):
+    sd = s.state_dir(backend)
+    image = os.path.realpath(Path(sd) / IMAGE)
+    before = tree_snapshot(image)
+    barrier = threading.Barrier(n, timeout=180)
+    errors = []
+    jobs = [Job(s, ex, sd, concurrent_id=i) for i in range(n)]
+    markers = {job.id: f"1000.{job.id}" for job in jobs}
+
+    def worker(i, job):
+        try:
+            job.prepare()
+            job.run_ok("get_sources", ["mkdir -p \"$CI_PROJECT_DIR\"", f"echo {job.id} > /root/mine-{job.id}",
+                                       f"echo {job.id} > \"$CI_BUILDS_DIR/owner\"",
+                                       f"sleep {markers[job.id]} >/dev/null 2>&1 </dev/null &",
+                                       "echo changed > /etc/hostname-of-job",
+                                       "rm /etc/debian_version" if i % 2 == 0 else "true"])
+            barrier.wait()
+            r = job.run_ok("build_script", [
+                "ls /root | grep '^mine-' || true",
+                "cat \"$CI_BUILDS_DIR/owner\"",
+                "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -o 'sleep 1000\\.[0-9]*' || true",
+                "test -f /etc/debian_version && echo has-debian-version || echo no-debian-version",
+            ])
+            lines = r.lines
+            mine = [line for line in lines if line.startswith("mine-")]
+            if mine != [f"mine-{job.id}"]:
+                errors.append(f"job {job.id} sees files {mine}")
+            if job.id not in lines:
+                errors.append(f"job {job.id}: its builds dir holds another job's file")
+            sleeps = sorted(set(line for line in lines if line.startswith("sleep 1000.")))
+            if sleeps != [f"sleep {markers[job.id]}"]:
+                errors.append(f"job {job.id} sees processes {sleeps}")
+            want = "no-debian-version" if i % 2 == 0 else "has-debian-version"
+            if want not in lines:
+                errors.append(f"job {job.id}: another job's deletion leaked in ({[x for x in lines if 'debian-version' in x]})")
+            barrier.wait()
+            r = job.cleanup()
+            if r.rc != 0:
+                errors.append(f"cleanup of job {job.id}: {r.describe()}")
+        except threading.BrokenBarrierError:
+            errors.append(f"job {job.id}: another job failed first")
+        except Fail as e:
+            errors.append(str(e))
+            barrier.abort()
+        except Exception as e:
+            errors.append(f"job {job.id}: {type(e).__name__}: {e}")
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for job in jobs:
+            job.__exit__(None, None, None)
+    if errors:
+        first = [e for e in errors if "failed first" not in e] or errors
+        raise Fail("; ".join(first)[:400])
+    for job in jobs:
+        s.wait_job_gone(job)
+    left = {m: p for m in markers.values() for p in s.our_processes([m], []).values()}
+    check(not left, f"job processes survived cleanup: {list(left.values())[:3]}")
+    after = tree_snapshot(image)
+    d = diff_dicts(before, after, "base chroot")
+    check(not d, f"the base chroot changed: {d}")
+
+
+def t_cancel(s, ex, backend, sig=signal.SIGTERM, ignore_term=False):
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        job.run_ok("get_sources", ["mkdir -p \"$CI_PROJECT_DIR\"", "echo kept > /root/keep"])
+        marker = f"1000.{job.id}1"
+        bg_marker = f"1000.{job.id}2"
+        cmds = ([f"trap '' TERM"] if ignore_term else []) + [
+            f"sleep {bg_marker} >/dev/null 2>&1 &", "echo started", f"sleep {marker}"]
+        call = job.start_run("build_script", cmds)
+        if not call.wait_output(b"started\n", 30) or not s.wait_marker(marker, 10):
+            call.abort()
+            raise Fail(f"the stage did not start: {short(call.err)}")
+        t0 = time.monotonic()
+        call.kill_group(sig)
+        try:
+            call.p.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            call.abort()
+            raise Fail(f"run did not exit within 3 s of {sig.name}")
+        rc = call.p.returncode
+        s.diag(f"run exited {rc} {time.monotonic() - t0:.2f} s after {sig.name}")
+        left = s.wait_no_marker(marker, 3.0 - (time.monotonic() - t0))
+        left.update(s.wait_no_marker(bg_marker, 0.5))
+        check(not left, f"stage processes survive the cancel by more than 3 s: {list(left.values())[:2]}")
+        call.wait(10)
+        err = bytes(call.err)
+        ex.check_sanitizer(err, "cancelled run")
+        if sig == signal.SIGTERM:
+            check(rc in (BUILD_FAILURE, SYSTEM_FAILURE), f"cancelled run: exit {rc} (not a failure code gitlab-runner knows), stderr: {short(err)}")
+        # gitlab-runner goes on with after_script and the *_on_failure stages in the same machine.
+        r = job.run_ok("after_script", ["cat /root/keep"])
+        check("kept" in r.lines, f"after_script ran in another machine: {short(r.out)}")
+        job.run_ok("upload_artifacts_on_failure", ["echo uploading"])
+        end_job(s, job)
+
+
+def t_stdin(s, ex, backend):
+    data = b"".join(b"%06d %s\n" % (i, secrets.token_hex(24).encode()) for i in range(4000)) + bytes(range(256))
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        r = job.run("build_script", [], stdin_data=data,
+                    raw_script="#!/usr/bin/env bash\nset -o errexit\ncat\n")
+        check(r.rc == 0, f"cat stage: {r.describe()}")
+        check(r.out == data, f"stdin came back changed: {len(r.out)} of {len(data)} bytes, first difference at "
+                             f"{next((i for i, (a, b) in enumerate(zip(r.out, data)) if a != b), min(len(r.out), len(data)))}")
+        # gitlab-runner's own script reads /dev/null even while the caller's stdin stays open.
+        r = job.run("build_script", ["cat", "echo after-cat"], stdin_data=b"not for the script\n", stdin_hold=True,
+                    timeout=30)
+        check(r.rc == 0 and "after-cat" in r.lines and "not for the script" not in r.lines,
+              f"script with stdin from /dev/null: {r.describe()}, stdout {short(r.out)}")
+        end_job(s, job)
+
+
+def t_cache(s, ex, backend):
+    sd = s.state_dir(backend)
+    token = secrets.token_hex(8)
+    with Job(s, ex, sd) as a:
+        a.prepare()
+        a.run_ok("archive_cache", ["mkdir -p /cache/group/project", f"echo {token} > /cache/group/project/c-{token}",
+                                   "mkdir -p /builds/x && echo junk > /builds/x/junk"])
+        end_job(s, a)
+    host_file = Path(sd) / ".cache" / "group" / "project" / f"c-{token}"
+    check(host_file.exists() and host_file.read_text().strip() == token, f"{host_file} not on the host")
+    with Job(s, ex, sd) as b:
+        b.prepare()
+        r = b.run_ok("restore_cache", [f"cat /cache/group/project/c-{token}", "echo builds=$(ls -A /builds 2>/dev/null | wc -l)"])
+        check(token in r.lines, f"the cache of the first job is not in the second: {short(r.out)}")
+        check("builds=0" in r.lines, f"the builds dir is not fresh per job: {short(r.out)}")
+        end_job(s, b)
+    check(host_file.exists(), "the cache did not survive the second job's cleanup")
+
+
+def t_host_gitlab_runner(s, ex, backend):
+    token = secrets.token_hex(8)
+    bindir = s.tmproot / f"fakebin-{token}"
+    bindir.mkdir()
+    fake = bindir / "gitlab-runner"
+    content = f"#!/bin/sh\necho \"fake-gitlab-runner {token} $*\"\n"
+    fake.write_text(content)
+    fake.chmod(0o755)
+    with Job(s, ex, s.state_dir(backend), path_prefix=str(bindir)) as job:
+        job.prepare()
+        r = job.run_ok("restore_cache", [
+            "if gitlab-runner --version >/dev/null 2>&1; then gitlab-runner cache-extractor --file x; else echo no-runner; fi",
+            "command -v gitlab-runner",
+            "if (echo tampered >> /usr/local/bin/gitlab-runner) 2>/dev/null; then echo writable; else echo read-only; fi",
+            "if (rm -f /usr/local/bin/gitlab-runner) 2>/dev/null && test ! -e /usr/local/bin/gitlab-runner; then echo removable; else echo kept; fi",
+        ])
+        check(f"fake-gitlab-runner {token} cache-extractor --file x" in r.lines, f"host gitlab-runner not run in the machine: {short(r.out)}")
+        check("/usr/local/bin/gitlab-runner" in r.lines, f"gitlab-runner not at /usr/local/bin: {short(r.out)}")
+        check("read-only" in r.lines and "kept" in r.lines, f"gitlab-runner is not read-only in the machine: {short(r.out)}")
+        check(fake.read_text() == content, "the host's gitlab-runner was changed by the job")
+        end_job(s, job)
+
+
+def t_no_systemd(s, ex, backend):
+    sd = s.state_dir(backend)
+    image = Path(os.path.realpath(Path(sd) / IMAGE))
+    check(not (image / "lib/systemd/systemd").exists() and not (image / "usr/lib/systemd/systemd").exists(),
+          f"{image} has systemd: this test needs a chroot without it")
+    with Job(s, ex, sd) as job:
+        job.prepare()
+        r = job.run_ok("build_script", ["test ! -e /lib/systemd/systemd && echo no-systemd",
+                                        "tr '\\0' ' ' < /proc/1/cmdline; echo", "echo works"])
+        check("no-systemd" in r.lines and "works" in r.lines, f"job in a chroot without systemd: {short(r.out)}")
+        check(any(line.strip() == "/run/nspawn-runner-init" for line in r.lines), f"PID 1 is not nspawn-runner-init: {short(r.out)}")
+        end_job(s, job)
+
+
+def t_kill_nspawn(s, ex, backend):
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        job.run_ok("get_sources", ["echo alive > /root/alive"])
+        st = job.state()
+        check("nspawn_pid" in st, f"no nspawn_pid in the state file: {st}")
+        pid = int(st["nspawn_pid"])
+        pst = proc_stat(pid)
+        check(pst is not None and pst[2] == "systemd-nspawn", f"nspawn_pid {pid} is {pst}")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(not process_alive(pid), "systemd-nspawn survived SIGKILL")
+        r = job.run("build_script", ["cat /root/alive"])
+        check(r.rc == 0 and "alive" in r.lines, f"the stage after systemd-nspawn was killed: {r.describe()}, stdout {short(r.out)}")
+        end_job(s, job)
+
+
+def t_kill_prepare(s, ex, backend, delay):
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.gitlab_config()
+        job.prepared = True
+        c = job.start(["prepare"])
+        time.sleep(delay)
+        c.kill_group(signal.SIGKILL)
+        rc = c.wait(30)
+        s.diag(f"prepare killed after {delay * 1000:.0f} ms: exit {rc}, machine dir {'exists' if os.path.exists(job.machine_dir) else 'absent'}")
+        end_job(s, job)
+        # gitlab-runner's retry of prepare must start from nothing.
+        job.cleaned = False
+        job.prepare()
+        r = job.run_ok("build_script", ["echo again"])
+        check("again" in r.lines, "the job does not work after the retry")
+        end_job(s, job)
+
+
+def t_term_prepare(s, ex, backend, delay):
+    """gitlab-runner's prepare timeout: SIGTERM to the group while the machine starts."""
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.gitlab_config()
+        job.prepared = True
+        c = job.start(["prepare"])
+        time.sleep(delay)
+        c.kill_group(signal.SIGTERM)
+        rc = c.wait(30)
+        err = bytes(c.err)
+        ex.check_sanitizer(err, "prepare")
+        if rc == 0:
+            s.diag(f"prepare finished within {delay * 1000:.0f} ms, before SIGTERM")
+        else:
+            lines = stderr_lines(err)
+            check(rc == SYSTEM_FAILURE and len(lines) == 1,
+                  f"prepare stopped by SIGTERM: exit {rc}, stderr {short(err)} (expected exit 2 with one line)")
+            # A failed prepare takes down what it made, without waiting for cleanup.
+            s.wait_job_gone(job)
+        end_job(s, job)
+
+
+def t_kill_init(s, ex, backend):
+    """The machine dies (its PID 1 is killed) while a stage runs: a system failure, then cleanup."""
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        marker = f"1000.{job.id}3"
+        call = job.start_run("build_script", ["echo started", f"sleep {marker}"])
+        if not call.wait_output(b"started\n", 30) or not s.wait_marker(marker, 10):
+            call.abort()
+            raise Fail(f"the stage did not start: {short(call.err)}")
+        init = int(job.state()["init_pid"])
+        check(proc_stat(init) is not None and proc_stat(init)[2].startswith("nspawn-runner-i"), f"init_pid {init} is {proc_stat(init)}")
+        os.kill(init, signal.SIGKILL)
+        try:
+            call.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            call.abort()
+            raise Fail("run did not notice within 5 s that the machine died")
+        rc = call.wait(10)
+        r = Result(call.argv, rc, bytes(call.out), bytes(call.err))
+        ex.check_sanitizer(r.err, "run")
+        expect_system_failure(r, "run while the machine died")
+        r = job.run("after_script", ["echo must-not-run"])
+        expect_system_failure(r, "run in a dead machine")
+        check("must-not-run" not in r.lines, "a stage ran in a dead machine")
+        end_job(s, job)
+        check(not s.our_processes([marker], []), "the stage's process survived its machine")
+
+
+def t_big_script_and_stage_names(s, ex, backend):
+    """gitlab-runner puts every variable into the script, and a driver must take any stage name."""
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        # (Only in the script: the environment of a call cannot hold that much.)
+        blob = secrets.token_hex(2 * 1024 * 1024 // 2)
+        r = job.run_ok("build_script", [f"BIG={blob}", "echo big=${#BIG}", "printf '%s' \"$BIG\" | sha256sum | cut -c1-64"])
+        check(f"big={len(blob)}" in r.lines and hashlib.sha256(blob.encode()).hexdigest() in r.lines,
+              f"a 2 MiB script did not arrive whole: {short(r.out)}")
+        for stage in ("step_my-step.2", "some_future_stage", "s" * 64, "step_ünïcode"):
+            r = job.run_ok(stage, ["echo stage-ok"])
+            check("stage-ok" in r.lines, f"stage {stage!r}: {short(r.out)}")
+        end_job(s, job)
+
+
+def t_btrfs_plain_image(s, ex, backend):
+    """On btrfs, an image that is not a subvolume falls back to overlayfs; --storage btrfs refuses it."""
+    sd = s.state_dir(backend)
+    with Job(s, ex, sd, image="debian:plain") as job:
+        job.prepare()
+        check(job.state().get("backend") == "overlay", f"plain image on btrfs: storage {job.state().get('backend')!r}")
+        r = job.run_ok("build_script", ["cat /etc/debian_version"])
+        check(any(re.fullmatch(r"[0-9]+(\.[0-9]+)*", line) for line in r.lines), f"no Debian in the machine: {short(r.out)}")
+        end_job(s, job)
+
+
+def t_unusual_state_dirs(s, ex, backend):
+    """A state dir with a long path works (the control socket's path is longer than sun_path); one
+    whose path overlayfs cannot take fails cleanly."""
+    chroot = s.chroot()
+    long_sd = s.tmproot / ("long-" + "d" * 60) / ("e" * 60) / ("f" * 60) / "state"
+    long_sd.mkdir(parents=True)
+    (long_sd / IMAGE).symlink_to(chroot)
+    s.extra_state_dirs.append(long_sd)
+    with Job(s, ex, long_sd) as job:
+        check(len(f"{job.machine_dir}/control/control.sock") > 108, "the path is not long enough to test")
+        job.prepare()
+        r = job.run_ok("build_script", ["echo long-ok"])
+        check("long-ok" in r.lines, f"job in a long state dir: {short(r.out)}")
+        end_job(s, job)
+    bad_sd = s.tmproot / "state,with:colon"
+    bad_sd.mkdir()
+    (bad_sd / IMAGE).symlink_to(chroot)
+    s.extra_state_dirs.append(bad_sd)
+    with Job(s, ex, bad_sd) as job:
+        r = job.prepare(expect=None)
+        expect_system_failure(r, "prepare in a state dir with ',' and ':'")
+        s.wait_job_gone(job)
+        check(job.cleanup().rc == 0, "cleanup failed")
+
+
+def t_corrupt_state(s, ex, backend):
+    """cleanup finds and stops the machine even when its state file is garbage."""
+    for garbage in ("", "garbage without an equals sign\n", "nspawn_pid=abc\ninit_pid=-1\n", "\0\0\0"):
+        with Job(s, ex, s.state_dir(backend)) as job:
+            job.prepare()
+            job.run_ok("build_script", ["true"])
+            check(s.job_processes(job), "no machine processes seen")
+            Path(job.machine_dir, "state").write_text(garbage)
+            r = job.cleanup()
+            check(r.rc == 0, f"cleanup with state {garbage!r}: {r.describe()}")
+            s.wait_job_gone(job)
+
+
+def t_exit_codes_from_env(s, ex, backend):
+    """The exit codes come from BUILD_FAILURE_EXIT_CODE and SYSTEM_FAILURE_EXIT_CODE."""
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.env_override.update(BUILD_FAILURE_EXIT_CODE="7", SYSTEM_FAILURE_EXIT_CODE="9")
+        job.prepare()
+        r = job.run("build_script", ["exit 5"])
+        check(r.rc == 7 and (r.exit_file or "").strip() == "5", f"script failure: {r.describe()}, file {r.exit_file!r}")
+        r = job.call(["run", "/nonexistent", "build_script"])
+        check(r.rc == 9, f"system failure: {r.describe()}")
+        r = job.call(["frobnicate"])
+        check(r.rc == 9, f"unknown command: {r.describe()}")
+        end_job(s, job)
+
+
+def t_big_output(s, ex, backend):
+    with Job(s, ex, s.state_dir(backend)) as job:
+        job.prepare()
+        r = job.run("build_script", [], raw_script="#!/usr/bin/env bash\nhead -c 16777216 /dev/zero | tr '\\0' x\n"
+                                                   "echo; echo to-stderr >&2\n")
+        check(r.rc == 0, f"big output: {r.describe()}")
+        check(r.out == b"x" * 16777216 + b"\n", f"16 MiB of output came back as {len(r.out)} bytes")
+        check(r.err == b"to-stderr\n", f"stderr of the stage: {short(r.err)}")
+        end_job(s, job)
+
+
+def t_cleanup_twice(s, ex, backend):
+    sd = s.state_dir(backend)
+    with Job(s, ex, sd) as job:
+        job.prepare()
+        job.run_ok("build_script", ["true"])
+        r1 = job.cleanup()
+        r2 = job.cleanup()
+        check(r1.rc == 0, f"first cleanup: {r1.describe()}")
+        check(r2.rc == 0, f"second cleanup: {r2.describe()}")
+        s.wait_job_gone(job)
+    with Job(s, ex, sd) as job:
+        before = s.snapshot(sd)
+        r = job.cleanup()
+        check(r.rc == 0, f"cleanup without prepare: {r.describe()}")
+        d = s.snapshot_diff(before, s.snapshot(sd))
+        check(not d, f"cleanup without prepare changed the host: {d}")
+
+
+def t_long_id(s, ex, backend):
+    job_id = str(random.randrange(10**19, 10**20))
+    with Job(s, ex, s.state_dir(backend), job_id=job_id) as job:
+        job.prepare()
+        r = job.run_ok("build_script", ["cat /proc/sys/kernel/hostname"])
+        check(f"nspawn-runner-{job_id}" in r.lines, f"hostname for a 20-digit id: {short(r.out)}")
+        end_job(s, job)
+
+
+def t_image_refs(s, ex, backend):
+    sd = s.state_dir(backend)
+    cases = [({"CUSTOM_ENV_CI_JOB_IMAGE": f"registry.example:5000/group/base:{IMAGE}@sha256:" + "ab" * 32}, []),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": None}, [f"debian:{IMAGE}"]),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": ""}, ["--default-image", IMAGE])]
+    for env, args in cases:
+        with Job(s, ex, sd) as job:
+            job.gitlab_config()
+            job.env_override.update(env)
+            job.prepare_args = args
+            job.prepare()
+            check(job.state().get("image") == IMAGE, f"image {env} {args} became {job.state().get('image')!r}")
+            job.run_ok("build_script", ["true"])
+            end_job(s, job)
+
+
+def bad_input(s, ex, backend, args, env=None):
+    """A call with bad input: exit 2, one line on stderr, and the host as it was."""
+    sd = s.state_dir(backend)
+    with Job(s, ex, sd) as job:
+        job.gitlab_config()
+        job.env_override.update(env or {})
+        script = job.script_file(job.stage_script("build_script", ["echo must-not-run"]))
+        args = [str(script) if a == "{script}" else a for a in args]
+        before = s.snapshot(sd)
+        r = job.call(args, timeout=30)
+        after = s.snapshot(sd)
+        expect_system_failure(r, " ".join(args)[:60])
+        check(b"must-not-run" not in r.out, "the script ran")
+        d = s.snapshot_diff(before, after)
+        check(not d, f"the host changed: {d}")
+
+
+def t_prepare_twice(s, ex, backend):
+    sd = s.state_dir(backend)
+    with Job(s, ex, sd) as job:
+        job.prepare()
+        job.run_ok("get_sources", ["echo first > /root/first"])
+        state_before = Path(job.machine_dir, "state").read_text()
+        before = s.snapshot(sd)
+        r = job.call(["prepare"], timeout=60)
+        after = s.snapshot(sd)
+        expect_system_failure(r, "second prepare")
+        d = s.snapshot_diff(before, after)
+        check(not d, f"the second prepare changed the host: {d}")
+        check(Path(job.machine_dir, "state").read_text() == state_before, "the second prepare rewrote the state file")
+        r = job.run_ok("build_script", ["cat /root/first"])
+        check("first" in r.lines, "the first machine is not usable after the second prepare")
+        end_job(s, job)
+
+
+BAD_INPUTS = [
+    # (name, args, env overrides, needs a script file)
+    ("prepare: unknown image", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:no-such-image"}),
+    ("prepare: image with '/' after reduction", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/base"}),
+    ("prepare: image argument with '/'", ["prepare", "registry.example/x/base"], {}),
+    ("prepare: image '..'", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": ".."}),
+    ("prepare: image with '..' inside", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:a..b"}),
+    ("prepare: image '.machines' (leading dot)", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:.machines"}),
+    ("prepare: image '.cache' (leading dot)", ["prepare", ".cache"], {}),
+    ("prepare: image name of 65 characters", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry.example/x:" + "a" * 65}),
+    ("prepare: image with a bad character", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:book worm"}),
+    ("prepare: image with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:book\nworm"}),
+    ("prepare: image with an empty tag", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:"}),
+    ("prepare: no image and no default", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": None}),
+    ("prepare: no job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": None}),
+    ("prepare: non-numeric job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12a4"}),
+    ("prepare: empty job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": ""}),
+    ("prepare: negative job id", ["prepare", "--id", "-5"], {}),
+    ("prepare: job id with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12\n34"}),
+    ("prepare: job id of 21 digits", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "1" * 21}),
+    ("prepare: image that is a file", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:notadir"}),
+    ("prepare: image that is a dangling symlink", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:dangling"}),
+    ("prepare: --storage btrfs off btrfs", ["prepare", "--storage", "btrfs"], {}),
+    ("prepare: unknown storage", ["prepare", "--storage", "zfs"], {}),
+    ("prepare: unknown option", ["prepare", "--frobnicate"], {}),
+    ("run: without prepare", ["run", "{script}", "build_script"], {}),
+    ("run: missing script", ["run", "/nonexistent/script", "build_script"], {}),
+    ("run: script is a directory", ["run", "/", "build_script"], {}),
+    ("run: stage name of 65 characters", ["run", "{script}", "s" * 65], {}),
+    ("run: no job id", ["run", "{script}", "build_script"], {"CUSTOM_ENV_CI_JOB_ID": None}),
+    ("cleanup: job id with a path", ["cleanup", "--id", "1/../.."], {}),
+    ("cleanup: job id of 21 digits", ["cleanup"], {"CUSTOM_ENV_CI_JOB_ID": "9" * 21}),
+    ("cleanup: option of another command", ["cleanup", "--storage", "tmpfs"], {}),
+    ("unknown option before the command", ["--frobnicate", "gitlab-config"], {}),
+    ("unknown command", ["frobnicate"], {}),
+    ("unknown command with a newline", ["frob\nnicate"], {}),
+    ("no command", [], {}),
+    ("gitlab-config with an argument", ["gitlab-config", "extra"], {}),
+    ("relative state dir", ["--state-dir", "relative/state", "gitlab-config"], {}),
+]
+
+
+def chroot_create_fails(s, ex, backend, name, extra, timeout=300, interrupt_after=None):
+    sd = s.state_dir(backend)
+    before = s.snapshot(sd)
+    image_before = tree_snapshot(os.path.realpath(Path(sd) / IMAGE)) if name == IMAGE else None
+    argv = [ex.binary, "--state-dir", str(sd), "chroot-create", name] + extra
+    c = Call(argv, str(s.tmproot), s.clean_env())
+    try:
+        if interrupt_after is not None:
+            deadline = time.monotonic() + interrupt_after
+            tmp = Path(sd) / f".create-{name}"
+            # Interrupt once debootstrap is at work (its target exists), at the latest after the delay.
+            while time.monotonic() < deadline and not tmp.exists() and c.p.poll() is None:
+                time.sleep(0.05)
+            time.sleep(2.0)
+            if c.p.poll() is not None:
+                raise Fail(f"chroot-create ended before the interruption: {short(c.err)}")
+            c.kill_group(signal.SIGTERM)
+            try:
+                c.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise Fail("chroot-create did not stop within 30 s of SIGTERM")
+        rc = c.wait(timeout)
+    finally:
+        if c.p.poll() is None:
+            c.kill_group(signal.SIGKILL)
+            c.p.wait()
+    ex.check_sanitizer(bytes(c.err), "chroot-create")
+    check(rc != 0, f"chroot-create {name} {extra} succeeded")
+    check(rc > 0, f"chroot-create {name} {extra} was killed by signal {-rc} instead of failing")
+    check(len(stderr_lines(c.err)) >= 1, "chroot-create failed silently")
+    deadline = time.monotonic() + 5
+    while True:
+        # The image's lock file (an empty .locks/NAME) is the locking mechanism, not a leftover of the
+        # create: nothing else may appear.
+        after = s.snapshot(sd)
+        lock = after["files"].get(f".locks/{name}")
+        check(lock is None or (stat.S_ISREG(lock[0]) and lock[3] == 0), f".locks/{name} is not an empty file: {lock}")
+        d = s.snapshot_diff(before, after, ignore_files=lambda p: p in (".locks", f".locks/{name}"))
+        if not d or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    check(not d, f"a failed chroot-create left: {d}")
+    left = s.our_processes([f"/.create-{name}"], [f"/.create-{name}"])
+    check(not left, f"debootstrap processes left: {list(left.values())[:2]}")
+    if image_before is not None:
+        check(tree_snapshot(os.path.realpath(Path(sd) / IMAGE)) == image_before, "the existing image was changed")
+    return rc
+
+
+def t_chroot_create_invalid_names(s, ex, backend):
+    for name in ("../evil", ".hidden", "a/b", "x" * 65, "", "bad name"):
+        chroot_create_fails(s, ex, backend, name, [], timeout=30)
+
+
+def t_final_host_clean(s):
+    problems = []
+    left = s.machines_left()
+    if left:
+        problems.append(f"machines left: {left[:4]}")
+    procs = s.our_processes()
+    if procs:
+        problems.append("processes left: " + "; ".join(list(procs.values())[:4]))
+    prop = s.propagate_dirs()
+    if prop:
+        problems.append(f"propagate dirs left: {prop[:4]}")
+    stray = [m for m in s.mounts_under_tmproot() if m not in s.own_mounts]
+    if stray:
+        problems.append(f"mounts left: {stray[:4]}")
+    notes = s.teardown()
+    for n in notes:
+        s.diag(f"teardown: {n}")
+    remaining = s.mounts_under_tmproot()
+    if remaining:
+        problems.append(f"mounts remain after teardown: {remaining[:4]}")
+    for dev, backing in s.loops:
+        r = subprocess.run(["losetup", "-a"], capture_output=True, text=True)
+        if any(line.startswith(dev + ":") for line in r.stdout.splitlines()):
+            problems.append(f"loop device {dev} still attached")
+    if s.tmproot.exists():
+        problems.append(f"{s.tmproot} not removed")
+    check(not problems, "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------------
+
+TEST_GITLAB_CONFIG = "gitlab-config prints valid JSON with builds_dir, cache_dir, builds_dir_is_shared, hostname, driver"
+TEST_TOML = "toml parses and carries all execs, args, timeouts and --state-dir"
+TEST_FINAL = "host is clean: no machines, processes, mounts, loop devices, propagate dirs or temp dirs left"
+NO_CHROOT = {TEST_GITLAB_CONFIG, TEST_TOML, "asan: the sanitized build builds completely", "asan: gitlab-config and toml",
+             TEST_FINAL}
+
+
+def build_tests(s):
+    """(name, function) in run order."""
+    tests = []
+
+    def add(name, fn, *a, **kw):
+        tests.append((name, lambda: fn(s, *a, **kw)))
+
+    ex = s.ex
+    add(TEST_GITLAB_CONFIG, t_gitlab_config, ex)
+    add(TEST_TOML, t_toml, ex)
+    for backend in ("overlay", "btrfs"):
+        p = f"{backend}: "
+        add(p + "success through all stages", t_success, ex, backend)
+        add(p + "failing script exit 42 gives exit 1 and 42 in BUILD_EXIT_CODE_FILE", t_failure, ex, backend)
+        add(p + "shell killed by a signal reports 128+N", t_signal_exit, ex, backend)
+        add(p + "files and a background server persist across stages", t_persistence, ex, backend)
+        add(p + "8 concurrent jobs are isolated and leave the base chroot unchanged", t_concurrent, ex, backend)
+        add(p + "SIGTERM to run cancels the stage, after_script still runs", t_cancel, ex, backend)
+        add(p + "cancel of a stage that ignores SIGTERM (SIGKILL after the grace)", t_cancel, ex, backend, ignore_term=True)
+        add(p + "SIGKILL to run's process group stops the stage", t_cancel, ex, backend, sig=signal.SIGKILL)
+        add(p + "stdin is passed through to the stage", t_stdin, ex, backend)
+        add(p + "cache dir persists across jobs, builds dir is fresh", t_cache, ex, backend)
+        add(p + "host gitlab-runner is visible and read-only in the machine", t_host_gitlab_runner, ex, backend)
+        add(p + "chroot without systemd runs jobs", t_no_systemd, ex, backend)
+        add(p + "kill -9 of systemd-nspawn: next stage works, cleanup leaves nothing", t_kill_nspawn, ex, backend)
+        for delay in (0.005, 0.03, 0.08):
+            add(p + f"kill -9 of prepare after {delay * 1000:.0f} ms, then cleanup leaves nothing", t_kill_prepare, ex, backend, delay)
+        add(p + "SIGTERM to prepare while the machine starts: exit 2, nothing left", t_term_prepare, ex, backend, 0.03)
+        add(p + "kill -9 of the machine's init mid-stage: exit 2, then cleanup leaves nothing", t_kill_init, ex, backend)
+        add(p + "2 MiB script and unusual stage names", t_big_script_and_stage_names, ex, backend)
+        add(p + "cleanup twice, and cleanup without prepare, succeed", t_cleanup_twice, ex, backend)
+        add(p + "prepare twice: the second fails, the first machine is untouched", t_prepare_twice, ex, backend)
+    add("btrfs: an image that is not a subvolume runs on overlayfs", t_btrfs_plain_image, ex, "btrfs")
+    add("btrfs: --storage overlay on a btrfs state dir", t_success, ex, "btrfs", storage="overlay")
+    add("bad input: btrfs: --storage btrfs with an image that is not a subvolume", bad_input, ex, "btrfs",
+        ["prepare", "--storage", "btrfs"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:plain"})
+    add("overlay: long state dir path works; one with ',' and ':' fails cleanly", t_unusual_state_dirs, ex, "overlay")
+    add("overlay: cleanup with a garbage state file leaves nothing", t_corrupt_state, ex, "overlay")
+    add("overlay: exit codes follow BUILD_FAILURE_EXIT_CODE and SYSTEM_FAILURE_EXIT_CODE", t_exit_codes_from_env, ex, "overlay")
+    add("overlay: 16 MiB of output and stderr pass through", t_big_output, ex, "overlay")
+    add("tmpfs: success through all stages", t_success, ex, "overlay", storage="tmpfs")
+    add("tmpfs: failing script exit 42", t_failure, ex, "overlay", storage="tmpfs")
+    add("tmpfs: files and a background server persist across stages", t_persistence, ex, "overlay", storage="tmpfs")
+    add("overlay: a 20-digit job id works", t_long_id, ex, "overlay")
+    add("overlay: image references reduce to the chroot name (tag, digest, argument, default)", t_image_refs, ex, "overlay")
+    for name, args, env in BAD_INPUTS:
+        add(f"bad input: {name}", bad_input, ex, "overlay", args, env)
+    add("chroot-create: invalid names fail and leave nothing", t_chroot_create_invalid_names, ex, "overlay")
+    add("chroot-create: existing name fails and leaves the image alone", chroot_create_fails, ex, "overlay", IMAGE, [])
+    add("chroot-create: unknown suite fails and leaves nothing", chroot_create_fails, ex, "overlay", "nosuite",
+        ["--suite", "no-such-suite"])
+    add("chroot-create: --mirror file:///nonexistent fails and leaves nothing", chroot_create_fails, ex, "overlay",
+        "nomirror", ["--suite", IMAGE, "--mirror", "file:///nonexistent"])
+    add("chroot-create: btrfs, --mirror file:///nonexistent fails and leaves no subvolume", chroot_create_fails, ex,
+        "btrfs", "nomirror", ["--suite", IMAGE, "--mirror", "file:///nonexistent"])
+    add("chroot-create: SIGTERM during debootstrap leaves nothing", chroot_create_fails, ex, "overlay", "interrupted",
+        ["--suite", IMAGE], interrupt_after=30)
+
+    # The sanitizer pass: the same scenarios with the ASan/UBSan build.
+    def asan_test(name, fn, *a, **kw):
+        tests.append((f"asan: {name}", lambda: fn(s, s.asan(), *a, **kw)))
+
+    def asan_complete():
+        s.asan()
+        check(s.asan_incomplete is None, s.asan_incomplete or "")
+
+    tests.append(("asan: the sanitized build builds completely", asan_complete))
+    asan_test("success through all stages", t_success, "overlay")
+    asan_test("failing script exit 42", t_failure, "overlay")
+    asan_test("8 concurrent jobs", t_concurrent, "overlay")
+    asan_test("SIGTERM to run cancels the stage", t_cancel, "overlay")
+    asan_test("kill -9 of prepare after 30 ms", t_kill_prepare, "overlay", 0.03)
+    asan_test("SIGTERM to prepare while the machine starts", t_term_prepare, "overlay", 0.03)
+    asan_test("gitlab-config and toml", lambda s_, ex_: (t_gitlab_config(s_, ex_), t_toml(s_, ex_)))
+    for name, args, env in BAD_INPUTS:
+        asan_test(f"bad input: {name}", bad_input, "overlay", args, env)
+    asan_test("prepare twice", t_prepare_twice, "overlay")
+    return tests
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build", help="build directory with nspawn-runner and nspawn-runner-init")
+    ap.add_argument("--asan-build", default="build-asan", help="sanitized build directory (built when missing)")
+    ap.add_argument("--cache-dir", default="tests/cache",
+                    help="where the shared chroot is kept between runs (made when missing; default tests/cache)")
+    ap.add_argument("-k", dest="pattern", help="run only tests whose name matches this regular expression")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print("tests/integration/run.py must run as root (it starts systemd-nspawn machines).", file=sys.stderr)
+        return 2
+    build = Path(args.build) if Path(args.build).is_absolute() else REPO / args.build
+    for f in ("nspawn-runner", "nspawn-runner-init"):
+        if not os.access(build / f, os.X_OK):
+            print(f"{build / f} is missing: run make first.", file=sys.stderr)
+            return 2
+    s = Suite(args)
+    atexit.register(s.teardown)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    tests = build_tests(s)
+    if args.pattern:
+        rx = re.compile(args.pattern, re.I)
+        tests = [(n, f) for n, f in tests if rx.search(n)]
+    tests.append((TEST_FINAL, lambda: t_final_host_clean(s)))
+
+    passed = failed = 0
+    t_start = time.monotonic()
+    s.say(f"# nspawn-runner integration tests: {len(tests)} tests, build {s.build}, temp {s.tmproot}")
+    try:
+        if any(name not in NO_CHROOT for name, _ in tests):
+            try:
+                s.chroot()  # made (once) before the first test, which would otherwise carry its time
+            except Fail as e:
+                s.say(f"# {e}")
+        for i, (name, fn) in enumerate(tests, 1):
+            t0 = time.monotonic()
+            reason = None
+            try:
+                fn()
+            except Fail as e:
+                reason = str(e)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:
+                reason = f"{type(e).__name__}: {e}"
+                s.diag(traceback.format_exc())
+            dt = time.monotonic() - t0
+            if reason is None:
+                passed += 1
+                s.say(f"ok {i} - {name}")
+            else:
+                failed += 1
+                s.say(f"not ok {i} - {name}: {reason.replace(chr(10), ' ')}")
+            if dt >= 5:
+                s.diag(f"took {dt:.1f} s")
+            for line in s.pending_diag:
+                s.say(line)
+            s.pending_diag.clear()
+    except KeyboardInterrupt:
+        s.say("# interrupted: tearing down")
+        s.teardown()
+        failed += 1
+    finally:
+        for n in s.teardown():
+            s.say(f"# teardown: {n}")
+    s.say(f"# total time {time.monotonic() - t_start:.0f} s")
+    s.say(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
