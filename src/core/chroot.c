@@ -28,11 +28,11 @@ static int check_name(const char *name) {
         return 0;
 }
 
-static int lock_maintenance(const Context *c, const char *name, int *ret_fd) {
+static int lock_maintenance(const Context *c, const char *name, ImageLockHandle *ret) {
         int r = mkdir_p(c->state_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", c->state_dir);
-        r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, ret_fd);
+        r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, ret);
         if (r == -EBUSY)
                 return log_error_errno(r, "Image %s is being created or changed by another command.", name);
         if (r < 0)
@@ -43,7 +43,8 @@ static int lock_maintenance(const Context *c, const char *name, int *ret_fd) {
 int chroot_create(const Context *c, const char *name, const ChrootCreateOptions *o) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
         _cleanup_free_ char *target = NULL, *playbook = NULL, *include = NULL;
-        _cleanup_close_ int lock = -EBADF, sigfd = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
+        _cleanup_close_ int sigfd = -EBADF;
         ImageSettings s = {};
         struct timespec t0, t1;
         uint64_t freed = 0;
@@ -113,7 +114,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
 
 int chroot_login(const Context *c, const char *name) {
         _cleanup_free_ char *current = NULL, *path = NULL;
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         const char *arch = NULL;
         unsigned gen;
         int r;

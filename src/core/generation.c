@@ -275,7 +275,8 @@ void generation_discard(const Context *c, const char *name, unsigned gen) {
                 return;
         (void) rm_rf(path);
         (void) unlink(info);
-        (void) rmdir(dir); /* when this was the image's first */
+        if (rmdir(dir) >= 0) /* when this was the image's first */
+                (void) rmdir_parent(dir);
 }
 
 int playbook_find(const Context *c, const char *name, char **ret_path) {

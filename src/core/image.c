@@ -29,9 +29,8 @@ void image_info_done(ImageInfo *i) {
         *i = (ImageInfo) {};
 }
 
-int image_lock(const Context *c, const char *name, ImageLock which, int op, int *ret_fd) {
+int image_lock(const Context *c, const char *name, ImageLock which, int op, ImageLockHandle *ret) {
         _cleanup_free_ char *dir = path_join(c->state_dir, ".locks"), *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (!dir || !(path = strprintf("%s/%s%s", dir, name, lock_suffix[which])))
@@ -39,17 +38,33 @@ int image_lock(const Context *c, const char *name, ImageLock which, int op, int 
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return r;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        while (flock(fd, op) < 0) {
-                if (errno == EWOULDBLOCK)
-                        return -EBUSY;
-                if (errno != EINTR)
+        for (;;) {
+                _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                struct stat a, b;
+
+                if (fd < 0)
                         return -errno;
+                if (flock(fd, op) < 0) {
+                        if (errno == EWOULDBLOCK)
+                                return -EBUSY;
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                /* The previous exclusive holder may have removed the file we locked: take the new one. */
+                if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                        continue;
+                *ret = (ImageLockHandle) { .fd = TAKE_FD(fd), .path = TAKE_PTR(path), .exclusive = (op & LOCK_EX) != 0 };
+                return 0;
         }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+}
+
+void image_unlock(ImageLockHandle *h) {
+        if (h->fd >= 0 && h->exclusive && h->path && unlink(h->path) >= 0)
+                (void) rmdir_parent(h->path);
+        closep(&h->fd);
+        free(h->path);
+        *h = (ImageLockHandle) IMAGE_LOCK_HANDLE_INIT;
 }
 
 char *image_generation_path(const Context *c, const char *name, unsigned gen) {
@@ -288,7 +303,7 @@ static int collect_entry(const Context *c, const char *dir, const char *entry, u
 
 int image_collect_generations_locked(const Context *c, const char *name, uint64_t *freed) {
         _cleanup_free_ char *dir = strprintf("%s/" IMAGES_DIR "/%s", c->state_dir, name);
-        _cleanup_close_ int gens = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         unsigned current = 0;
         struct dirent *de;
         DIR *d;
@@ -311,12 +326,14 @@ int image_collect_generations_locked(const Context *c, const char *name, uint64_
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         (void) collect_entry(c, dir, de->d_name, current, freed);
         closedir(d);
-        (void) rmdir(dir); /* only once the image is gone altogether */
+        /* Only once the image is gone altogether. */
+        if (rmdir(dir) >= 0)
+                (void) rmdir_parent(dir);
         return 0;
 }
 
 int image_collect_generations(const Context *c, const char *name, uint64_t *freed) {
-        _cleanup_close_ int maint = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle maint = IMAGE_LOCK_HANDLE_INIT;
         int r;
 
         r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, &maint);

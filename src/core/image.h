@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,9 +29,19 @@ typedef struct ImageInfo {
 
 void image_info_done(ImageInfo *i);
 
+typedef struct ImageLockHandle {
+        int fd;
+        char *path;
+        bool exclusive;
+} ImageLockHandle;
+
+#define IMAGE_LOCK_HANDLE_INIT { .fd = -EBADF }
+
 /* flock()s one of the image's locks with op (LOCK_SH or LOCK_EX, plus LOCK_NB to fail with
  * -EBUSY instead of waiting). */
-int image_lock(const Context *c, const char *name, ImageLock which, int op, int *ret_fd);
+int image_lock(const Context *c, const char *name, ImageLock which, int op, ImageLockHandle *ret);
+/* Releases a lock; the holder of an exclusive one removes its file, so locks leave nothing behind. */
+void image_unlock(ImageLockHandle *h);
 
 /* The real path of the image's current generation; logs when there is no such image. */
 int image_resolve(const Context *c, const char *name, char **ret_path);

@@ -423,7 +423,8 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
                             *cache = context_cache_dir(c), *state = NULL, *control = NULL;
-        _cleanup_close_ int gens = -EBADF, dir_fd = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
+        _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
         int r;
 
@@ -437,11 +438,16 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
                 r = mkdir_p(cache, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", machines);
+        r = image_resolve(c, image, &s.image_path);
+        if (r < 0)
+                return r;
         /* Held until the machine's state names its generation, so the generation is not collected
-         * in between. */
+         * in between; the generation may have changed while we waited for it. */
         r = image_lock(c, image, IMAGE_LOCK_GENERATIONS, LOCK_SH, &gens);
         if (r < 0)
                 return log_error_errno(r, "Cannot lock image %s: %m", image);
+        free(s.image_path);
+        s.image_path = NULL;
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;
@@ -473,7 +479,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         r = machine_state_save(state, &s);
         if (r < 0)
                 r = log_error_errno(r, "Cannot write %s: %m", state);
-        closep(&gens);
+        image_unlock(&gens);
         if (r >= 0)
                 r = create_storage(&s, dir);
         if (r >= 0 && mkdir(control, 0700) < 0)

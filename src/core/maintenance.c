@@ -58,7 +58,7 @@ static int build(const Context *c, const char *name, unsigned gen, bool fresh, c
 static MaintResult maintain_one(const Context *c, const char *name, int sigfd, int *ret_error) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
         _cleanup_free_ char *playbook = NULL;
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         ImageInfo info = {};
         ImageSettings s;
         unsigned cur = 0, gen;

@@ -219,3 +219,16 @@ int open_parent_dir(const char *path, const char **ret_name, int *ret_fd) {
         *ret_fd = fd;
         return 0;
 }
+
+int rmdir_parent(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return -EINVAL;
+        *slash = 0;
+        return RET_NERRNO(rmdir(dir));
+}

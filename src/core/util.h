@@ -44,6 +44,8 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode);
 int read_one_line_file(const char *path, char **ret);
 
 int mkdir_p(const char *path, mode_t mode);
+/* Removes the directory that holds path if it is empty. */
+int rmdir_parent(const char *path);
 /* Opens the directory that holds path; *ret_name points at path's last component. */
 int open_parent_dir(const char *path, const char **ret_name, int *ret_fd);
 /* Writes all of buf, retrying on EINTR and short writes. */
