@@ -2,12 +2,13 @@
 VERSION := 0.1.0
 PREFIX ?= /usr
 LIBEXECDIR ?= $(PREFIX)/libexec/nspawn-runner
+DATADIR ?= $(PREFIX)/share/nspawn-runner
 
 B ?= build
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -Isrc/core
+CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
 LIBS := -lsystemd -lyaml
 
@@ -19,7 +20,7 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible
 
 .PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runner-init
@@ -105,6 +106,8 @@ bench: setup all
 install: all
 	install -D -m 0755 $(B)/nspawn-runner $(DESTDIR)$(PREFIX)/bin/nspawn-runner
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
+	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
+		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py
 
 clean:
 	rm -rf build build-asan build-fuzz
