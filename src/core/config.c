@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "context.h"
+#include "kv.h"
+#include "log.h"
+#include "util.h"
+
+#define DEFAULT_METRICS_FILE "/var/lib/prometheus/node-exporter/nspawn-runner.prom"
+
+void hw_spec_done(HwSpec *h) {
+        free(h->path);
+        free(h->chip);
+        free(h->line);
+        *h = (HwSpec) { .kind = HW_NONE };
+}
+
+void config_init(Config *c) {
+        *c = (Config) {
+                .state_dir = strdup(DEFAULT_STATE_DIR),
+                .led = { .kind = HW_AUTO },
+                .button = { .kind = HW_NONE },
+                .button_hold_sec = 5,
+                .maintenance_minute = 3 * 60 + 30,
+                .gc_threshold = 90,
+                .disk_attention_percent = 95,
+                .drain_timeout_sec = 3600,
+                .metrics_file = strdup(DEFAULT_METRICS_FILE),
+        };
+}
+
+void config_done(Config *c) {
+        free(c->state_dir);
+        free(c->metrics_file);
+        hw_spec_done(&c->led);
+        hw_spec_done(&c->button);
+        *c = (Config) {};
+}
+
+static bool word_ok(const char *s) {
+        if (isempty(s) || strlen(s) > 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.", *p)))
+                        return false;
+        return true;
+}
+
+int hw_spec_parse(const char *s, bool allow_sysfs, HwSpec *ret) {
+        _cleanup_free_ char *copy = NULL;
+        HwSpec h = { .kind = HW_NONE };
+        const char *rest;
+        char *chip, *line, *flag;
+
+        if (strcasecmp(s, "none") == 0) {
+                *ret = h;
+                return 0;
+        }
+        if (allow_sysfs && strcasecmp(s, "auto") == 0) {
+                *ret = (HwSpec) { .kind = HW_AUTO };
+                return 0;
+        }
+        if (allow_sysfs && (rest = startswith(s, "sysfs:"))) {
+                if (rest[0] != '/' || strstr(rest, "..") || strlen(rest) > 256)
+                        return -EINVAL;
+                h.kind = HW_SYSFS;
+                h.path = strdup(rest);
+                if (!h.path)
+                        return -ENOMEM;
+                *ret = h;
+                return 0;
+        }
+        rest = startswith(s, "gpio:");
+        if (!rest)
+                return -EINVAL;
+        copy = strdup(rest);
+        if (!copy)
+                return -ENOMEM;
+        chip = copy;
+        line = strchr(chip, ':');
+        if (!line)
+                return -EINVAL;
+        *line++ = 0;
+        flag = strchr(line, ':');
+        if (flag) {
+                *flag++ = 0;
+                if (strcasecmp(flag, "active-low") != 0)
+                        return -EINVAL;
+                h.active_low = true;
+        }
+        if (!word_ok(chip) || !word_ok(line))
+                return -EINVAL;
+        h.kind = HW_GPIO;
+        h.chip = strdup(chip);
+        h.line = strdup(line);
+        if (!h.chip || !h.line) {
+                hw_spec_done(&h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *ret) {
+        uint64_t u;
+        if (safe_atou64(v, &u) < 0 || u < min || u > max)
+                return -EINVAL;
+        *ret = (unsigned) u;
+        return 0;
+}
+
+static int parse_time_of_day(const char *v, int *ret) {
+        int h, m;
+
+        if (strcasecmp(v, "off") == 0) {
+                *ret = -1;
+                return 0;
+        }
+        if (strlen(v) != 5 || v[2] != ':')
+                return -EINVAL;
+        for (size_t i = 0; i < 5; i++)
+                if (i != 2 && (v[i] < '0' || v[i] > '9'))
+                        return -EINVAL;
+        h = (v[0] - '0') * 10 + (v[1] - '0');
+        m = (v[3] - '0') * 10 + (v[4] - '0');
+        if (h > 23 || m > 59)
+                return -EINVAL;
+        *ret = h * 60 + m;
+        return 0;
+}
+
+static int set_path(char **field, const char *v, bool allow_off) {
+        char *s;
+
+        if (allow_off && strcasecmp(v, "off") == 0) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        if (v[0] != '/' || strlen(v) > 1024)
+                return -EINVAL;
+        s = strdup(v);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+typedef struct ConfigKey {
+        const char *name;
+        const char *expect; /* what a bad value is told it should be */
+        int (*parse)(Config *c, const char *v);
+} ConfigKey;
+
+static int p_state_dir(Config *c, const char *v) {
+        return set_path(&c->state_dir, v, false);
+}
+static int p_metrics_file(Config *c, const char *v) {
+        return set_path(&c->metrics_file, v, true);
+}
+static int p_led(Config *c, const char *v) {
+        HwSpec h;
+        int r = hw_spec_parse(v, true, &h);
+        if (r >= 0) {
+                hw_spec_done(&c->led);
+                c->led = h;
+        }
+        return r;
+}
+static int p_button(Config *c, const char *v) {
+        HwSpec h;
+        int r = hw_spec_parse(v, false, &h);
+        if (r >= 0) {
+                hw_spec_done(&c->button);
+                c->button = h;
+        }
+        return r;
+}
+static int p_hold(Config *c, const char *v) {
+        return parse_uint(v, 1, 60, &c->button_hold_sec);
+}
+static int p_maintenance(Config *c, const char *v) {
+        return parse_time_of_day(v, &c->maintenance_minute);
+}
+static int p_gc(Config *c, const char *v) {
+        return parse_uint(v, 1, 100, &c->gc_threshold);
+}
+static int p_attention(Config *c, const char *v) {
+        return parse_uint(v, 1, 100, &c->disk_attention_percent);
+}
+static int p_drain(Config *c, const char *v) {
+        return parse_uint(v, 0, 7 * 24 * 3600, &c->drain_timeout_sec);
+}
+
+static const ConfigKey keys[] = {
+        { "state_dir", "an absolute path", p_state_dir },
+        { "led", "none, auto, sysfs:/sys/class/leds/NAME or gpio:CHIP:LINE[:active-low]", p_led },
+        { "button", "none or gpio:CHIP:LINE[:active-low]", p_button },
+        { "button_hold_seconds", "a number of seconds from 1 to 60", p_hold },
+        { "maintenance_time", "HH:MM (24 h, local time) or off", p_maintenance },
+        { "gc_threshold", "a percentage from 1 to 100", p_gc },
+        { "disk_attention_percent", "a percentage from 1 to 100", p_attention },
+        { "drain_timeout_seconds", "a number of seconds up to a week", p_drain },
+        { "metrics_file", "an absolute path or off", p_metrics_file },
+};
+
+typedef struct ParseContext {
+        const char *file;
+        Config *config;
+} ParseContext;
+
+static int assignment(const char *key, const char *value, unsigned line, void *userdata) {
+        ParseContext *pc = userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                int r;
+                if (strcasecmp(key, keys[i].name) != 0)
+                        continue;
+                r = keys[i].parse(pc->config, value);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(EINVAL, "%s:%u: %s must be %s, not '%.60s'.", pc->file, line, keys[i].name,
+                                               keys[i].expect, value);
+                return 0;
+        }
+        return log_error_errno(EINVAL, "%s:%u: unknown key '%.60s'.", pc->file, line, key);
+}
+
+int config_parse(const char *file, const char *text, size_t size, Config *c) {
+        ParseContext pc = { .file = file, .config = c };
+        unsigned line = 0;
+        int r;
+
+        if (size > CONFIG_SIZE_MAX)
+                return log_error_errno(EFBIG, "%s: larger than %u KiB.", file, CONFIG_SIZE_MAX / 1024);
+        r = kv_parse(text, size, assignment, &pc, &line);
+        if (r == -EBADMSG)
+                return log_error_errno(EINVAL, "%s:%u: expected key=value.", file, line);
+        if (r == -E2BIG)
+                return log_error_errno(EINVAL, "%s:%u: line too long.", file, line);
+        return r;
+}
+
+int config_load(const char *path, Config *c) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIG_SIZE_MAX, &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: larger than %u KiB.", path, CONFIG_SIZE_MAX / 1024);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        return config_parse(path, text, size, c);
+}

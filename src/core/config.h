@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
+ * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
+ * the line: the daemon refuses to start rather than guess. */
+
+#define CONFIG_FILE_NAME "nspawn-runner.conf"
+#define CONFIG_SIZE_MAX (64U * 1024U)
+
+typedef enum HwKind {
+        HW_NONE,  /* not present: run on without it */
+        HW_AUTO,  /* the Pi 4's on-board LED when there is one */
+        HW_SYSFS, /* a kernel LED class directory */
+        HW_GPIO,  /* a GPIO line through libgpiod */
+        _HW_KIND_MAX,
+        _HW_KIND_INVALID = -22,
+} HwKind;
+
+typedef struct HwSpec {
+        HwKind kind;
+        char *path;  /* HW_SYSFS: the LED's directory */
+        char *chip;  /* HW_GPIO: chip label, name or path */
+        char *line;  /* HW_GPIO: line name or offset */
+        bool active_low;
+} HwSpec;
+
+typedef struct Config {
+        char *state_dir;
+        HwSpec led;
+        HwSpec button;
+        unsigned button_hold_sec;
+        int maintenance_minute; /* minutes after local midnight; -1: no scheduled maintenance */
+        unsigned gc_threshold;  /* percent */
+        unsigned disk_attention_percent;
+        unsigned drain_timeout_sec;
+        char *metrics_file; /* NULL: none */
+} Config;
+
+void config_init(Config *c);
+void config_done(Config *c);
+/* Parses the text of a configuration file over the defaults in *c. On error, logs one line
+ * "FILE:LINE: …" and returns -EINVAL. */
+int config_parse(const char *file, const char *text, size_t size, Config *c);
+/* Loads path; a missing file leaves the defaults. */
+int config_load(const char *path, Config *c);
+/* Parses "none", "auto", "sysfs:DIR", "gpio:CHIP:LINE[:active-low]". */
+int hw_spec_parse(const char *s, bool allow_sysfs, HwSpec *ret);
+void hw_spec_done(HwSpec *h);
