@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS := -lsystemd -lyaml
+LIBS := -lsystemd -lyaml -lgpiod
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
@@ -20,10 +20,10 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev
 
 .PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
-all: $(B)/nspawn-runner $(B)/nspawn-runner-init
+all: $(B)/nspawn-runner $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
 	@mkdir -p $(@D)
@@ -37,6 +37,10 @@ $(B)/libnspawn-runner.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+# For a person at a real board, see tests/hw/README.md.
+$(B)/nspawn-runner-hwtest: src/hw-test/nspawn-runner-hwtest.c $(B)/libnspawn-runner.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 # Runs as PID 1 inside chroots of any libc and architecture: static, never sanitized.
