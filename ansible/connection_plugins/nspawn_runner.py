@@ -18,6 +18,7 @@ DOCUMENTATION = """
 """
 
 import os
+import secrets
 import shlex
 import subprocess
 
@@ -41,8 +42,10 @@ class Connection(ConnectionBase):
         return self
 
     def _nspawn(self, argv):
+        # A name of its own: nspawn would name it after the directory ("3"), the same for every
+        # image's generation 3, and two maintenances at once would share its runtime directory.
         cmd = ["systemd-nspawn", "--quiet", "--register=no", f"--directory={self.root}",
-               "--console=pipe", "--link-journal=no"]
+               f"--machine=nspawn-runner-maint-{secrets.token_hex(4)}", "--console=pipe", "--link-journal=no"]
         # Outside a systemd host, nspawn must stay in the caller's cgroup.
         if not os.path.isdir("/run/systemd/system"):
             cmd.append("--keep-unit")

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <elf.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -64,6 +65,8 @@ int arch_of_chroot(const char *root, const char **ret) {
                 if (pread(fd, ident, sizeof(ident), 0) != sizeof(ident) || memcmp(ident, ELFMAG, SELFMAG) != 0 ||
                     pread(fd, &machine, sizeof(machine), offsetof(Elf64_Ehdr, e_machine)) != sizeof(machine))
                         return -ENOEXEC;
+                /* e_machine is in the file's byte order (s390x is big-endian). */
+                machine = ident[EI_DATA] == ELFDATA2MSB ? be16toh(machine) : le16toh(machine);
                 for (size_t k = 0; k < ELEMENTSOF(arches); k++)
                         if (arches[k].machine == machine && arches[k].class == ident[EI_CLASS]) {
                                 *ret = arches[k].dpkg;

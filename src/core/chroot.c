@@ -47,7 +47,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         _cleanup_close_ int sigfd = -EBADF;
         ImageSettings s = {};
         struct timespec t0, t1;
-        uint64_t freed = 0;
+        CollectStats collected = {};
         unsigned gen;
         int r;
 
@@ -88,7 +88,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         if (sigfd < 0)
                 return log_error_errno(sigfd, "Cannot block signals: %m");
         /* What a killed create of this image left. */
-        (void) image_collect_generations_locked(c, name, &freed);
+        (void) image_collect_generations_locked(c, name, &collected);
         r = image_next_generation(c, name, &gen);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the generations of %s: %m", name);
@@ -172,25 +172,10 @@ typedef struct ImageRow {
         time_t refreshed;
 } ImageRow;
 
-static int os_release_cb(const char *key, const char *value, unsigned line, void *userdata) {
-        char **suite = userdata;
-        size_t l = strlen(value);
-
-        (void) line;
-        if (!streq(key, "VERSION_CODENAME") || *suite)
-                return 0;
-        if (l >= 2 && (value[0] == '"' || value[0] == '\'') && value[l - 1] == value[0])
-                *suite = strndup(value + 1, l - 2);
-        else
-                *suite = strdup(value);
-        return 0;
-}
-
 static void row_fill(const Context *c, const char *name, ImageRow *row) {
-        _cleanup_free_ char *path = NULL, *osr = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL;
         ImageInfo info = {};
         struct stat st;
-        size_t size;
 
         row->name = strdup(name);
         if (image_resolve(c, name, &path) < 0)
@@ -200,8 +185,8 @@ static void row_fill(const Context *c, const char *name, ImageRow *row) {
                 row->suite = TAKE_PTR(info.suite);
                 row->refreshed = info.refreshed;
         }
-        if (!row->suite && (osr = path_join(path, "etc/os-release")) && read_full_file(osr, 64 * 1024, &text, &size) >= 0)
-                (void) kv_parse(text, size, os_release_cb, &row->suite, NULL);
+        if (!row->suite)
+                (void) chroot_codename(path, &row->suite);
         if (!row->refreshed && stat(path, &st) >= 0)
                 row->refreshed = st.st_mtime;
         (void) arch_of_chroot(path, &row->arch);

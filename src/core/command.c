@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,19 +19,49 @@
 
 #define LINE_MAX_SCAN 4096
 
+static pid_t forward_to;
+
+static void forward_signal(int sig) {
+        if (forward_to > 0)
+                (void) kill(forward_to, sig);
+}
+
+/* Passes SIGTERM and SIGINT on to pid, and returns its exit status as ours would be. */
+static int wait_forwarding(pid_t pid) {
+        struct sigaction sa = { .sa_handler = forward_signal };
+        sigset_t none;
+        int status;
+
+        forward_to = pid;
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGINT, &sa, NULL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (;;) {
+                pid_t p = waitpid(-1, &status, 0);
+                if (p < 0 && errno == EINTR)
+                        continue;
+                if (p < 0)
+                        return 127;
+                if (p == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+}
+
 _noreturn_ static void child(char *const *argv, char *const *env, CommandFlags flags, int out_fd) {
+        sigset_t all;
+        pid_t pid;
         int r;
 
-        /* Dies with us: a killed maintenance must not leave debootstrap writing into a generation
-         * that the next gc removes. */
+        /* Dies with us; and all the command starts lives in a PID namespace whose init dies with
+         * this process, so that nothing of a killed maintenance outlives it. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-        if (flags & COMMAND_PRIVATE_MOUNTS) {
-                r = mount_namespace_private();
-                if (r < 0) {
-                        log_error_errno(r, "Cannot create a mount namespace: %m");
-                        _exit(EXIT_FAILURE);
-                }
+        /* Its own mounts (debootstrap's /proc in the target, and the namespace's own /proc below)
+         * go away with it. */
+        r = mount_namespace_private();
+        if (r < 0 && (flags & COMMAND_PRIVATE_MOUNTS)) {
+                log_error_errno(r, "Cannot create a mount namespace: %m");
+                _exit(EXIT_FAILURE);
         }
         if (out_fd >= 0)
                 (void) dup2(out_fd, STDOUT_FILENO);
@@ -42,9 +74,32 @@ _noreturn_ static void child(char *const *argv, char *const *env, CommandFlags f
         }
         for (char *const *e = env; e && *e; e++)
                 (void) putenv(*e);
-        execvp(argv[0], argv);
-        log_error_errno(errno, "Cannot execute %s: %m", argv[0]);
-        _exit(127);
+
+        /* Until the forwarding handlers are in place, signals wait. */
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        if (unshare(CLONE_NEWPID) >= 0 && (pid = fork()) >= 0) {
+                if (pid > 0)
+                        _exit(wait_forwarding(pid));
+                /* PID 1 of the new namespace: its parent is outside, invisible (getppid() is 0).
+                 * A /proc of the namespace, for programs (systemd-nspawn) that look themselves up. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (r >= 0)
+                        (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+                pid = fork();
+                if (pid > 0)
+                        _exit(wait_forwarding(pid));
+        } else
+                pid = 0; /* no PID namespace here: run the command directly */
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                execvp(argv[0], argv);
+                log_error_errno(errno, "Cannot execute %s: %m", argv[0]);
+                _exit(127);
+        }
+        _exit(EXIT_FAILURE);
 }
 
 /* Passes what arrived on fd through to our stdout, handing complete lines to cb. */

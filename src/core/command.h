@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 typedef enum CommandFlags {
-        COMMAND_PRIVATE_MOUNTS = 1 << 0, /* in a mount namespace of its own: its mounts die with it */
+        COMMAND_PRIVATE_MOUNTS = 1 << 0, /* fail unless it gets a mount namespace of its own */
         COMMAND_QUIET = 1 << 1,          /* its stdout and stderr to /dev/null */
 } CommandFlags;
 
@@ -12,7 +12,8 @@ typedef enum CommandFlags {
 typedef void (*command_line_cb_t)(const char *line, void *userdata);
 
 /* Runs argv (searched in PATH) with extra environment assignments env (NULL-terminated, or NULL) and
- * waits for it. SIGTERM/SIGINT/SIGHUP on sigfd stop it (-EINTR). Returns 0 on exit status 0, else
+ * waits for it. It runs in a mount and a PID namespace of its own, whose init dies with the calling
+ * process: whatever it starts ends with it, even when the caller is SIGKILLed. SIGTERM/SIGINT/SIGHUP on sigfd stop it (-EINTR). Returns 0 on exit status 0, else
  * logs and returns -ECHILD. */
 int command_run(char *const *argv, char *const *env, CommandFlags flags, command_line_cb_t cb, void *userdata,
                 int sigfd);

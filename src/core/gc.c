@@ -68,12 +68,12 @@ static void collect_generations(const Context *c, GcStats *st) {
         if (!dir || !(d = opendir(dir)))
                 return;
         while ((de = readdir(d))) {
-                uint64_t before = st->freed;
+                CollectStats cs = {};
                 if (de->d_name[0] == '.')
                         continue;
-                (void) image_collect_generations(c, de->d_name, &st->freed);
-                if (st->freed > before)
-                        st->generations++;
+                (void) image_collect_generations(c, de->d_name, &cs);
+                st->generations += cs.generations;
+                st->freed += cs.freed;
         }
         closedir(d);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,12 +27,17 @@
 static char *const nspawn_env[] = { (char *) "SYSTEMD_NSPAWN_LOCK=0", NULL };
 
 int nspawn_in(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd) {
-        _cleanup_free_ char *dir_arg = strprintf("--directory=%s", root), *pers_arg = NULL;
+        _cleanup_free_ char *dir_arg = strprintf("--directory=%s", root), *pers_arg = NULL, *name_arg = NULL;
         const char *personality = arch ? arch_personality(arch) : NULL;
         const char *args[64];
+        uint32_t id = 0;
         size_t n = 0;
 
-        if (!dir_arg)
+        /* A name of its own: nspawn would name it after the directory ("3"), the same for every
+         * image's generation 3. */
+        (void) getrandom(&id, sizeof(id), 0);
+        name_arg = strprintf("--machine=nspawn-runner-maint-%08x", id);
+        if (!dir_arg || !name_arg)
                 return log_oom();
         args[n++] = "systemd-nspawn";
         args[n++] = "--quiet";
@@ -39,6 +45,7 @@ int nspawn_in(const char *root, const char *arch, char *const *argv, bool intera
         if (!unit_manager_available())
                 args[n++] = "--keep-unit";
         args[n++] = dir_arg;
+        args[n++] = name_arg;
         args[n++] = "--link-journal=no";
         if (!interactive)
                 args[n++] = "--console=pipe";
@@ -263,6 +270,9 @@ int generation_commit(const Context *c, const char *name, unsigned gen, const Im
         r = image_info_save(c, name, gen, &info);
         if (r >= 0)
                 r = image_switch(c, name, gen);
+        if (r == -EBUSY)
+                return log_error_errno(r, "%s is a plain directory that jobs run on: it can be replaced by generations "
+                                          "only when they have ended.", name);
         if (r < 0)
                 return log_error_errno(r, "Cannot make generation %u of %s current: %m", gen, name);
         return 0;

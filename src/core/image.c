@@ -158,10 +158,24 @@ int image_switch(const Context *c, const char *name, unsigned gen) {
         if (symlink(target, tmp) < 0)
                 return -errno;
         if (lstat(path, &st) >= 0 && S_ISDIR(st.st_mode)) {
-                /* A plain directory becomes generation 0's place; callers make sure nobody uses it. */
+                /* A plain directory becomes generation 0, to be collected: only when no job runs on
+                 * it, as jobs know it by the path that is about to name the new generation. */
+                _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
                 _cleanup_free_ char *old = image_generation_path(c, name, 0);
+                char resolved[PATH_MAX];
+                int r;
+
                 if (!old)
                         return -ENOMEM;
+                r = image_lock(c, name, IMAGE_LOCK_GENERATIONS, LOCK_EX, &gens);
+                if (r < 0)
+                        return r;
+                if (!realpath(path, resolved))
+                        return -errno;
+                if (image_count_users(c, resolved) > 0) {
+                        (void) unlink(tmp);
+                        return -EBUSY;
+                }
                 if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) < 0 || rename(tmp, old) < 0)
                         return -errno;
         } else if (rename(tmp, path) < 0) {
@@ -265,7 +279,7 @@ int image_count_users(const Context *c, const char *path) {
 }
 
 /* Removes one entry of .images/<name>/ that is not the current generation, unless a job uses it. */
-static int collect_entry(const Context *c, const char *dir, const char *entry, unsigned current, uint64_t *freed) {
+static int collect_entry(const Context *c, const char *dir, const char *entry, unsigned current, CollectStats *st) {
         _cleanup_free_ char *path = path_join(dir, entry), *num = strndup(entry, strcspn(entry, "."));
         unsigned g = 0;
         uint64_t size = 0;
@@ -295,13 +309,15 @@ static int collect_entry(const Context *c, const char *dir, const char *entry, u
                 if (info)
                         (void) unlink(info);
         }
-        if (size > 0)
+        if (g != 0 && streq(entry, num)) {
                 log_info("Removed %s (%.1f MiB).", path, (double) size / (1 << 20));
-        *freed += size;
+                st->generations++;
+        }
+        st->freed += size;
         return 0;
 }
 
-int image_collect_generations_locked(const Context *c, const char *name, uint64_t *freed) {
+int image_collect_generations_locked(const Context *c, const char *name, CollectStats *st) {
         _cleanup_free_ char *dir = strprintf("%s/" IMAGES_DIR "/%s", c->state_dir, name);
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         unsigned current = 0;
@@ -324,7 +340,7 @@ int image_collect_generations_locked(const Context *c, const char *name, uint64_
                 return errno == ENOENT ? 0 : -errno;
         while ((de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) collect_entry(c, dir, de->d_name, current, freed);
+                        (void) collect_entry(c, dir, de->d_name, current, st);
         closedir(d);
         /* Only once the image is gone altogether. */
         if (rmdir(dir) >= 0)
@@ -332,7 +348,7 @@ int image_collect_generations_locked(const Context *c, const char *name, uint64_
         return 0;
 }
 
-int image_collect_generations(const Context *c, const char *name, uint64_t *freed) {
+int image_collect_generations(const Context *c, const char *name, CollectStats *st) {
         _cleanup_(image_unlock) ImageLockHandle maint = IMAGE_LOCK_HANDLE_INIT;
         int r;
 
@@ -341,7 +357,7 @@ int image_collect_generations(const Context *c, const char *name, uint64_t *free
                 return 0; /* its maintenance collects when done */
         if (r < 0)
                 return r;
-        return image_collect_generations_locked(c, name, freed);
+        return image_collect_generations_locked(c, name, st);
 }
 
 static int compare_names(const struct dirent **a, const struct dirent **b) {
@@ -378,3 +394,37 @@ int image_list_names(const Context *c, char ***ret_names) {
         return 0;
 }
 
+
+static int os_release_cb(const char *key, const char *value, unsigned line, void *userdata) {
+        char **suite = userdata;
+        size_t l = strlen(value);
+
+        (void) line;
+        if (!streq(key, "VERSION_CODENAME") || *suite)
+                return 0;
+        if (l >= 2 && (value[0] == '"' || value[0] == '\'') && value[l - 1] == value[0])
+                *suite = strndup(value + 1, l - 2);
+        else
+                *suite = strdup(value);
+        return 0;
+}
+
+int chroot_codename(const char *root, char **ret) {
+        _cleanup_free_ char *path = path_join(root, "etc/os-release"), *text = NULL;
+        char *codename = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &text, &size);
+        if (r < 0)
+                return r;
+        r = kv_parse(text, size, os_release_cb, &codename, NULL);
+        if (r < 0 || !codename) {
+                free(codename);
+                return r < 0 ? r : -ENOENT;
+        }
+        *ret = codename;
+        return 0;
+}

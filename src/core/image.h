@@ -56,13 +56,21 @@ int image_switch(const Context *c, const char *name, unsigned gen);
 int image_info_load(const Context *c, const char *name, unsigned gen, ImageInfo *ret);
 int image_info_save(const Context *c, const char *name, unsigned gen, const ImageInfo *info);
 
+/* The Debian codename of the chroot at root (VERSION_CODENAME of its os-release). */
+int chroot_codename(const char *root, char **ret);
+
 /* The images in the state dir, sorted; *ret_names is NULL-terminated. */
 int image_list_names(const Context *c, char ***ret_names);
 
 /* How many machines in the state dir run on the directory at path. */
 int image_count_users(const Context *c, const char *path);
-/* Deletes the image's generations that are neither current nor used by a machine; adds the bytes
- * freed to *freed. Skips the image while it is being maintained. */
-int image_collect_generations(const Context *c, const char *name, uint64_t *freed);
+typedef struct CollectStats {
+        unsigned generations; /* generations removed */
+        uint64_t freed;       /* bytes */
+} CollectStats;
+
+/* Deletes the image's generations that are neither current nor used by a machine, adding to *st.
+ * Skips the image while it is being maintained. */
+int image_collect_generations(const Context *c, const char *name, CollectStats *st);
 /* The same, for a caller that holds the image's maintenance lock. */
-int image_collect_generations_locked(const Context *c, const char *name, uint64_t *freed);
+int image_collect_generations_locked(const Context *c, const char *name, CollectStats *st);

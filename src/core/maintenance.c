@@ -57,20 +57,20 @@ static int build(const Context *c, const char *name, unsigned gen, bool fresh, c
 
 static MaintResult maintain_one(const Context *c, const char *name, int sigfd, int *ret_error) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
-        _cleanup_free_ char *playbook = NULL;
+        _cleanup_free_ char *playbook = NULL, *current = NULL;
         _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         ImageInfo info = {};
         ImageSettings s;
         unsigned cur = 0, gen;
         bool exists, changed = false;
-        uint64_t freed = 0;
+        CollectStats collected = {};
         int r;
 
         r = image_lock(c, name, IMAGE_LOCK_MAINTENANCE, LOCK_EX | LOCK_NB, &lock);
         if (r == -EBUSY)
                 log_error("%s is being changed by another command.", name);
         if (r >= 0) /* what a killed maintenance left */
-                (void) image_collect_generations_locked(c, name, &freed);
+                (void) image_collect_generations_locked(c, name, &collected);
         if (r >= 0 && (r = playbook_find(c, name, &playbook)) > 0)
                 r = playbook_load(playbook, &pb);
         if (r >= 0)
@@ -82,6 +82,8 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
         exists = image_current_generation(c, name, &cur) >= 0;
         if (cur > 0)
                 (void) image_info_load(c, name, cur, &info);
+        else if (exists && image_resolve(c, name, &current) >= 0)
+                (void) chroot_codename(current, &info.suite); /* a plain directory has no info */
         s = (ImageSettings) {
                 .suite = pb.suite ?: info.suite ?: name,
                 .mirror = pb.mirror,
@@ -97,7 +99,7 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
                 generation_discard(c, name, gen);
         image_info_done(&info);
         /* The generation just replaced goes now if no job runs on it, else with its last job. */
-        (void) image_collect_generations_locked(c, name, &freed);
+        (void) image_collect_generations_locked(c, name, &collected);
         if (r < 0) {
                 *ret_error = r;
                 return MAINT_FAILED;

@@ -151,7 +151,7 @@ static int parse_document(const char *file, yaml_document_t *doc, Playbook *p) {
         const yaml_node_t *first;
 
         if (!root)
-                return log_error_errno(EINVAL, "%s: the playbook is empty.", file);
+                return log_error_errno(EINVAL, "%s:1: the playbook is empty: expected a list of plays.", file);
         if (root->type != YAML_SEQUENCE_NODE || root->data.sequence.items.start == root->data.sequence.items.top)
                 return log_error_errno(EINVAL, "%s:%u: a playbook must be a non-empty list of plays.", file, line_of(root));
 
