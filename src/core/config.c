@@ -14,8 +14,7 @@
 
 void hw_spec_done(HwSpec *h) {
         free(h->path);
-        free(h->chip);
-        free(h->line);
+        gpio_spec_done(&h->gpio);
         *h = (HwSpec) { .kind = HW_NONE };
 }
 
@@ -41,23 +40,12 @@ void config_done(Config *c) {
         *c = (Config) {};
 }
 
-static bool word_ok(const char *s) {
-        if (isempty(s) || strlen(s) > 64)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.", *p)))
-                        return false;
-        return true;
-}
-
-int hw_spec_parse(const char *s, bool allow_sysfs, HwSpec *ret) {
-        _cleanup_free_ char *copy = NULL;
-        HwSpec h = { .kind = HW_NONE };
+int hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret) {
         const char *rest;
-        char *chip, *line, *flag;
+        int r;
 
         if (strcasecmp(s, "none") == 0) {
-                *ret = h;
+                *ret = (HwSpec) { .kind = HW_NONE };
                 return 0;
         }
         if (allow_sysfs && strcasecmp(s, "auto") == 0) {
@@ -67,42 +55,17 @@ int hw_spec_parse(const char *s, bool allow_sysfs, HwSpec *ret) {
         if (allow_sysfs && (rest = startswith(s, "sysfs:"))) {
                 if (rest[0] != '/' || strstr(rest, "..") || strlen(rest) > 256)
                         return -EINVAL;
-                h.kind = HW_SYSFS;
-                h.path = strdup(rest);
-                if (!h.path)
-                        return -ENOMEM;
-                *ret = h;
-                return 0;
+                *ret = (HwSpec) { .kind = HW_SYSFS, .path = strdup(rest) };
+                return ret->path ? 0 : -ENOMEM;
         }
         rest = startswith(s, "gpio:");
         if (!rest)
                 return -EINVAL;
-        copy = strdup(rest);
-        if (!copy)
-                return -ENOMEM;
-        chip = copy;
-        line = strchr(chip, ':');
-        if (!line)
-                return -EINVAL;
-        *line++ = 0;
-        flag = strchr(line, ':');
-        if (flag) {
-                *flag++ = 0;
-                if (strcasecmp(flag, "active-low") != 0)
-                        return -EINVAL;
-                h.active_low = true;
-        }
-        if (!word_ok(chip) || !word_ok(line))
-                return -EINVAL;
-        h.kind = HW_GPIO;
-        h.chip = strdup(chip);
-        h.line = strdup(line);
-        if (!h.chip || !h.line) {
-                hw_spec_done(&h);
-                return -ENOMEM;
-        }
-        *ret = h;
-        return 0;
+        *ret = (HwSpec) { .kind = HW_GPIO };
+        r = gpio_spec_parse(rest, active_low_default, &ret->gpio);
+        if (r < 0)
+                *ret = (HwSpec) { .kind = HW_NONE };
+        return r;
 }
 
 static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *ret) {
@@ -165,7 +128,7 @@ static int p_metrics_file(Config *c, const char *v) {
 }
 static int p_led(Config *c, const char *v) {
         HwSpec h;
-        int r = hw_spec_parse(v, true, &h);
+        int r = hw_spec_parse(v, true, false, &h);
         if (r >= 0) {
                 hw_spec_done(&c->led);
                 c->led = h;
@@ -174,7 +137,8 @@ static int p_led(Config *c, const char *v) {
 }
 static int p_button(Config *c, const char *v) {
         HwSpec h;
-        int r = hw_spec_parse(v, false, &h);
+        /* A button is wired to ground with the pull-up on: pressed reads low. */
+        int r = hw_spec_parse(v, false, true, &h);
         if (r >= 0) {
                 hw_spec_done(&c->button);
                 c->button = h;
@@ -199,8 +163,8 @@ static int p_drain(Config *c, const char *v) {
 
 static const ConfigKey keys[] = {
         { "state_dir", "an absolute path", p_state_dir },
-        { "led", "none, auto, sysfs:/sys/class/leds/NAME or gpio:CHIP:LINE[:active-low]", p_led },
-        { "button", "none or gpio:CHIP:LINE[:active-low]", p_button },
+        { "led", "none, auto, sysfs:/sys/class/leds/NAME or gpio:CHIP:LINE[:active-low|:active-high]", p_led },
+        { "button", "none or gpio:CHIP:LINE[:active-low|:active-high]", p_button },
         { "button_hold_seconds", "a number of seconds from 1 to 60", p_hold },
         { "maintenance_time", "HH:MM (24 h, local time) or off", p_maintenance },
         { "gc_threshold", "a percentage from 1 to 100", p_gc },

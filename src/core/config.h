@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gpio-spec.h"
+
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
  * the line: the daemon refuses to start rather than guess. */
@@ -22,10 +24,8 @@ typedef enum HwKind {
 
 typedef struct HwSpec {
         HwKind kind;
-        char *path;  /* HW_SYSFS: the LED's directory */
-        char *chip;  /* HW_GPIO: chip label, name or path */
-        char *line;  /* HW_GPIO: line name or offset */
-        bool active_low;
+        char *path;    /* HW_SYSFS: the LED's directory */
+        GpioSpec gpio; /* HW_GPIO */
 } HwSpec;
 
 typedef struct Config {
@@ -47,6 +47,7 @@ void config_done(Config *c);
 int config_parse(const char *file, const char *text, size_t size, Config *c);
 /* Loads path; a missing file leaves the defaults. */
 int config_load(const char *path, Config *c);
-/* Parses "none", "auto", "sysfs:DIR", "gpio:CHIP:LINE[:active-low]". */
-int hw_spec_parse(const char *s, bool allow_sysfs, HwSpec *ret);
+/* Parses "none", "auto", "sysfs:DIR" (where allow_sysfs) or "gpio:CHIP:LINE[:active-low|:active-high]";
+ * active_low_default is what a GPIO line is without a flag. */
+int hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret);
 void hw_spec_done(HwSpec *h);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         config_init(&c);
         if (config_parse("fuzz.conf", (const char *) data, size, &c) >= 0) {
                 if (c.button_hold_sec < 1 || c.button_hold_sec > 60 || c.maintenance_minute >= 24 * 60 ||
-                    (c.led.kind == HW_GPIO && (!c.led.chip || !c.led.line)) || !c.state_dir || c.state_dir[0] != '/')
+                    (c.led.kind == HW_GPIO && (!c.led.gpio.chip || !c.led.gpio.line)) || !c.state_dir || c.state_dir[0] != '/')
                         __builtin_trap();
         }
         config_done(&c);

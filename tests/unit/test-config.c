@@ -23,10 +23,11 @@ int main(void) {
                     "state_dir=/srv/nspawn-runner\ndrain_timeout_seconds=0\n",
                     &c) == 0,
               "a full file with CRLF and mixed-case keys parses");
-        CHECK(c.led.kind == HW_GPIO && strcmp(c.led.chip, "pinctrl-bcm2711") == 0 && strcmp(c.led.line, "GPIO27") == 0 &&
-                      !c.led.active_low,
-              "LED on a GPIO line");
-        CHECK(c.button.kind == HW_GPIO && c.button.active_low && strcmp(c.button.line, "GPIO17") == 0, "active-low button");
+        CHECK(c.led.kind == HW_GPIO && strcmp(c.led.gpio.chip, "pinctrl-bcm2711") == 0 &&
+                      strcmp(c.led.gpio.line, "GPIO27") == 0 && !c.led.gpio.active_low,
+              "LED on a GPIO line, active-high by default");
+        CHECK(c.button.kind == HW_GPIO && c.button.gpio.active_low && strcmp(c.button.gpio.line, "GPIO17") == 0,
+              "active-low button");
         CHECK(c.button_hold_sec == 3 && c.maintenance_minute == 23 * 60 + 5 && c.gc_threshold == 80 && !c.metrics_file &&
                       strcmp(c.state_dir, "/srv/nspawn-runner") == 0 && c.drain_timeout_sec == 0,
               "numbers, time of day, off and paths");
@@ -50,8 +51,10 @@ int main(void) {
         CHECK(parse("led=sysfs:/sys/class/leds/../../etc\n", &c) == -EINVAL, "a sysfs path with .. is refused");
         CHECK(parse("led=gpio:a b:1\n", &c) == -EINVAL, "a chip name with a blank is refused");
 
-        CHECK(hw_spec_parse("none", false, &h) == 0 && h.kind == HW_NONE, "none");
-        CHECK(hw_spec_parse("auto", false, &h) == -EINVAL, "auto only where allowed");
+        CHECK(hw_spec_parse("none", false, false, &h) == 0 && h.kind == HW_NONE, "none");
+        CHECK(hw_spec_parse("auto", false, false, &h) == -EINVAL, "auto only where allowed");
+        CHECK(hw_spec_parse("gpio:gpiochip0:17", false, true, &h) == 0 && h.gpio.active_low, "a button defaults to active-low");
+        hw_spec_done(&h);
         config_done(&c);
         return tap_done();
 }
