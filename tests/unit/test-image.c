@@ -23,7 +23,7 @@ int main(void) {
         Context c = { .state_dir = state };
         ImageInfo info = { .suite = (char *) "bookworm", .arch = (char *) "amd64", .refreshed = 1700000000 }, got = {};
         unsigned gen = 99;
-        uint64_t freed = 0;
+        CollectStats freed = {};
         char *path, *resolved = NULL;
         const char *arch = NULL;
 
