@@ -23,7 +23,7 @@ DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-co
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev
 
 .PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
-all: $(B)/nspawn-runner $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
+all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
 	@mkdir -p $(@D)
@@ -37,6 +37,9 @@ $(B)/libnspawn-runner.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+$(B)/nspawn-runnerd: src/nspawn-runnerd/main.c $(B)/libnspawn-runner.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 # For a person at a real board, see tests/hw/README.md.
@@ -68,6 +71,7 @@ check-asan:
 
 check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
+	python3 tests/integration/daemon.py --build $(B)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -109,6 +113,9 @@ bench: setup all
 
 install: all
 	install -D -m 0755 $(B)/nspawn-runner $(DESTDIR)$(PREFIX)/bin/nspawn-runner
+	install -D -m 0755 $(B)/nspawn-runnerd $(DESTDIR)$(PREFIX)/bin/nspawn-runnerd
+	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runnerd.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runnerd.service
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
 	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
 		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py

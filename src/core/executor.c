@@ -13,6 +13,7 @@
 #include "executor.h"
 #include "gc.h"
 #include "image-name.h"
+#include "job-stats.h"
 #include "log.h"
 #include "machine.h"
 #include "proto.h"
@@ -66,6 +67,15 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
         r = job_id_resolve(id_arg, &id);
         if (r < 0)
                 return c->system_failure_exit_code;
+        {
+                _cleanup_free_ char *flag = path_join(c->state_dir, DRAINING_FLAG);
+                if (!flag)
+                        return log_oom(), c->system_failure_exit_code;
+                if (access(flag, F_OK) >= 0) {
+                        log_error("This runner is draining for a power-off (%s exists): it takes no new jobs.", flag);
+                        return c->system_failure_exit_code;
+                }
+        }
         r = resolve_image(image_arg, default_image, &image);
         if (r < 0)
                 return c->system_failure_exit_code;
@@ -146,7 +156,32 @@ static int wait_stage(int sock, int sigfd, Msg *ret) {
         }
 }
 
+/* Leaves a mark in the machine's dir for cleanup to count the job as failed: a failure of the job's
+ * own steps, or of the runner; gitlab-runner ignores after_script and the cache/artifact stages'
+ * failures for the job's result. */
+static int mark_failed(const Context *c, const char *id, const char *stage, int code) {
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *flag = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (code == 0 || (code == c->build_failure_exit_code && !streq(stage, "build_script") && !startswith(stage, "step_")))
+                return code;
+        if (!dir || !(flag = path_join(dir, JOB_FAILED_FLAG)))
+                return code;
+        fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        return code;
+}
+
+static int executor_run_stage(const Context *c, const char *id_arg, const char *script, const char *stage);
+
 int executor_run(const Context *c, const char *id_arg, const char *script, const char *stage) {
+        const char *id;
+
+        if (job_id_resolve(id_arg, &id) < 0)
+                return c->system_failure_exit_code;
+        return mark_failed(c, id, stage, executor_run_stage(c, id, script, stage));
+}
+
+static int executor_run_stage(const Context *c, const char *id_arg, const char *script, const char *stage) {
         _cleanup_close_ int sigfd = -EBADF, script_fd = -EBADF, sock = -EBADF;
         const char *id;
         int fds[_RUN_FD_MAX];
@@ -211,6 +246,8 @@ int executor_run(const Context *c, const char *id_arg, const char *script, const
 }
 
 int executor_cleanup(const Context *c, const char *id_arg) {
+        _cleanup_free_ char *dir = NULL, *flag = NULL;
+        bool existed, failed;
         GcStats st;
         const char *id;
         int r;
@@ -218,9 +255,18 @@ int executor_cleanup(const Context *c, const char *id_arg) {
         r = job_id_resolve(id_arg, &id);
         if (r < 0)
                 return c->system_failure_exit_code;
+        dir = context_machine_dir(c, id);
+        flag = dir ? path_join(dir, JOB_FAILED_FLAG) : NULL;
+        if (!flag)
+                return log_oom(), c->system_failure_exit_code;
+        existed = access(dir, F_OK) >= 0;
+        failed = access(flag, F_OK) >= 0;
         r = machine_destroy(c, id);
         if (r < 0)
                 return c->system_failure_exit_code;
+        r = existed ? job_stats_record(c->state_dir, failed) : 0;
+        if (r < 0)
+                log_warning_errno(r, "Cannot count the job in %s/" JOB_STATS_FILE ": %m", c->state_dir);
         /* What this job was the last to use, and what crashed jobs left. */
         (void) gc_run(c, GC_THRESHOLD_DEFAULT, &st);
         return 0;

@@ -16,6 +16,10 @@ static const struct {
         [MSG_CANCEL] = { sizeof(struct msg_header), 0 },
         [MSG_EXIT] = { sizeof(struct msg_exit), 0 },
         [MSG_ERROR] = { sizeof(struct msg_error), 0 },
+        [MSG_DAEMON_STATUS] = { sizeof(struct msg_header), 0 },
+        [MSG_DAEMON_STATUS_REPLY] = { sizeof(struct msg_daemon_status_reply), 0 },
+        [MSG_DAEMON_REFRESH] = { sizeof(struct msg_header), 0 },
+        [MSG_DAEMON_REFRESH_REPLY] = { sizeof(struct msg_daemon_refresh_reply), 0 },
 };
 
 void msg_init(Msg *m, MsgType type) {
@@ -44,6 +48,10 @@ int msg_validate(const void *buf, size_t size, size_t n_fds) {
         if (h.type == MSG_RUN && !memchr(m.run.stage, 0, sizeof(m.run.stage)))
                 return -EBADMSG;
         if (h.type == MSG_ERROR && !memchr(m.error.message, 0, sizeof(m.error.message)))
+                return -EBADMSG;
+        if (h.type == MSG_DAEMON_STATUS_REPLY && !memchr(m.status_reply.status, 0, sizeof(m.status_reply.status)))
+                return -EBADMSG;
+        if (h.type == MSG_DAEMON_REFRESH_REPLY && m.refresh_reply.result >= _REFRESH_RESULT_MAX)
                 return -EBADMSG;
         return h.type;
 }

@@ -25,6 +25,11 @@ typedef enum MsgType {
         MSG_CANCEL,       /* host → init: stop the running stage */
         MSG_EXIT,         /* init → host: the stage ended */
         MSG_ERROR,        /* init → host: the stage could not be started */
+        /* The same framing serves the appliance daemon's control socket (nspawn-runnerd). */
+        MSG_DAEMON_STATUS,         /* CLI → daemon: what are you doing? */
+        MSG_DAEMON_STATUS_REPLY,   /* daemon → CLI */
+        MSG_DAEMON_REFRESH,        /* CLI → daemon: refresh the images now */
+        MSG_DAEMON_REFRESH_REPLY,  /* daemon → CLI */
         _MSG_TYPE_MAX,
         _MSG_TYPE_INVALID = -1,
 } MsgType;
@@ -68,12 +73,39 @@ struct msg_error {
         char message[PROTO_MESSAGE_MAX]; /* NUL-terminated */
 };
 
+#define PROTO_STATUS_MAX 200
+
+struct msg_daemon_status_reply {
+        struct msg_header header;
+        uint32_t jobs_running;
+        uint32_t images;
+        int32_t last_refresh;       /* 1 succeeded, 0 failed, -1 none since the daemon started */
+        uint32_t refreshing;        /* 1 while a refresh runs */
+        int64_t last_refresh_time;  /* seconds since the epoch, 0 for none */
+        char status[PROTO_STATUS_MAX]; /* the STATUS= text, NUL-terminated */
+};
+
+typedef enum RefreshResult {
+        REFRESH_STARTED,
+        REFRESH_ALREADY_RUNNING,
+        REFRESH_REFUSED, /* draining for power-off */
+        _REFRESH_RESULT_MAX,
+} RefreshResult;
+
+struct msg_daemon_refresh_reply {
+        struct msg_header header;
+        uint32_t result; /* RefreshResult */
+        uint32_t reserved;
+};
+
 typedef union Msg {
         struct msg_header header;
         struct msg_hello_reply hello_reply;
         struct msg_run run;
         struct msg_exit exit;
         struct msg_error error;
+        struct msg_daemon_status_reply status_reply;
+        struct msg_daemon_refresh_reply refresh_reply;
 } Msg;
 
 /* Fills in a header for a message of the given type. */

@@ -120,3 +120,35 @@ int unit_stop(const char *unit) {
         sd_bus_error_free(&error);
         return r;
 }
+
+int unit_kill(const char *unit, const char *whom, int signo) {
+        _cleanup_bus_ sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &error, NULL, "ssi", unit,
+                               whom, (int32_t) signo);
+        if (r < 0)
+                log_error_errno(r, "Cannot signal unit %s: %s", unit, error.message ?: "unknown error");
+        sd_bus_error_free(&error);
+        return r;
+}
+
+int unit_start(const char *unit, const char *mode) {
+        _cleanup_bus_ sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartUnit", &error, NULL, "ss", unit,
+                               mode);
+        if (r < 0)
+                log_error_errno(r, "Cannot start unit %s: %s", unit, error.message ?: "unknown error");
+        sd_bus_error_free(&error);
+        return r;
+}

@@ -12,3 +12,7 @@ int unit_start_transient(const char *unit, const char *description, char *const 
 /* 1 when the unit is activating or active, 0 when it ended (or never existed). */
 int unit_is_running(const char *unit);
 int unit_stop(const char *unit);
+/* Sends signo to whom ("main", "control", "all") of the unit. */
+int unit_kill(const char *unit, const char *whom, int signo);
+/* Starts a unit with the job mode ("replace", "replace-irreversibly", …). */
+int unit_start(const char *unit, const char *mode);

@@ -8,6 +8,7 @@
 
 #include "chroot.h"
 #include "context.h"
+#include "daemon.h"
 #include "executor.h"
 #include "gc.h"
 #include "gitlab.h"
@@ -29,6 +30,7 @@ enum {
         ARG_ARCH,
         ARG_JSON,
         ARG_THRESHOLD,
+        ARG_CONTROL_SOCKET,
 };
 
 typedef struct Args {
@@ -37,6 +39,7 @@ typedef struct Args {
         StorageBackend storage;
         bool json;
         unsigned threshold;
+        const char *control_socket;
 } Args;
 
 static void help(void) {
@@ -55,7 +58,10 @@ static void help(void) {
                "  chroot-list [--json]              List the images\n"
                "  chroot-maintenance [NAME]         Create, refresh or recreate every image (or NAME)\n"
                "  gc [--threshold PERCENT]          Remove leftovers, unused generations, old caches\n"
-               "  toml                              Print a config.toml section for gitlab-runner\n\n"
+               "  toml                              Print a config.toml section for gitlab-runner\n"
+               "Commands that talk to nspawn-runnerd (the appliance daemon):\n"
+               "  status [--control-socket PATH]    Show what the daemon does\n"
+               "  refresh [--control-socket PATH]   Refresh the images now\n\n"
                "Options:\n"
                "  -v, --verbose        Say more\n"
                "      --debug          Say everything\n"
@@ -81,6 +87,7 @@ static const struct option options[] = {
         { "arch", required_argument, NULL, ARG_ARCH },
         { "json", no_argument, NULL, ARG_JSON },
         { "threshold", required_argument, NULL, ARG_THRESHOLD },
+        { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
         {},
 };
 
@@ -101,6 +108,8 @@ static bool option_allowed(const char *cmd, int opt) {
                 return streq(cmd, "chroot-list");
         case ARG_THRESHOLD:
                 return streq(cmd, "gc");
+        case ARG_CONTROL_SOCKET:
+                return streq(cmd, "status") || streq(cmd, "refresh");
         default:
                 return true;
         }
@@ -169,6 +178,9 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                         a->threshold = (unsigned) v;
                         break;
                 }
+                case ARG_CONTROL_SOCKET:
+                        a->control_socket = optarg;
+                        break;
                 case '?':
                         return log_error_errno(EINVAL, "Unknown option %s (see --help).", argv[optind - 1]);
                 default:
@@ -248,6 +260,14 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
                        st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
                 return 0;
         }
+        if (streq(cmd, "status")) {
+                WANT(0, 0);
+                return daemon_client_status(a->control_socket) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "refresh")) {
+                WANT(0, 0);
+                return daemon_client_refresh(a->control_socket) < 0 ? 1 : 0;
+        }
         if (streq(cmd, "machine-exec")) {
                 WANT(1, 1);
                 if (job_id_check(pos[0]) < 0)
@@ -270,6 +290,7 @@ int main(int argc, char **argv) {
                 },
                 .storage = _STORAGE_BACKEND_INVALID,
                 .threshold = GC_THRESHOLD_DEFAULT,
+                .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
         };
         const char *cmd;
         int r;

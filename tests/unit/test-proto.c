@@ -35,6 +35,29 @@ int main(void) {
         CHECK(msg_validate(&m, sizeof(struct msg_header), 0) == -EBADMSG, "a size that lies is refused");
         CHECK(msg_validate(&m, 3, 0) == -EBADMSG, "less than a header is refused");
 
+        /* The daemon's messages. */
+        msg_init(&m, MSG_DAEMON_STATUS);
+        CHECK(msg_validate(&m, sizeof(struct msg_header), 0) == MSG_DAEMON_STATUS, "DAEMON_STATUS is valid");
+        CHECK(msg_validate(&m, sizeof(struct msg_header), 1) == -EBADMSG, "DAEMON_STATUS with an fd is not");
+        CHECK(msg_validate(&m, sizeof(struct msg_header) + 1, 0) == -EBADMSG, "a long DAEMON_STATUS is not");
+        msg_init(&m, MSG_DAEMON_REFRESH);
+        CHECK(msg_validate(&m, sizeof(struct msg_header), 0) == MSG_DAEMON_REFRESH, "DAEMON_REFRESH is valid");
+        msg_init(&m, MSG_DAEMON_STATUS_REPLY);
+        snprintf(m.status_reply.status, sizeof(m.status_reply.status), "idle, 3 images");
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_status_reply), 0) == MSG_DAEMON_STATUS_REPLY, "STATUS_REPLY is valid");
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_status_reply) - 1, 0) == -EBADMSG, "a short STATUS_REPLY is not");
+        CHECK(msg_validate(&m, sizeof(struct msg_header), 0) == -EBADMSG, "a bare-header STATUS_REPLY is not");
+        memset(m.status_reply.status, 'x', sizeof(m.status_reply.status));
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_status_reply), 0) == -EBADMSG, "an unterminated status is not");
+        msg_init(&m, MSG_DAEMON_REFRESH_REPLY);
+        m.refresh_reply.result = REFRESH_ALREADY_RUNNING;
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_refresh_reply), 0) == MSG_DAEMON_REFRESH_REPLY, "REFRESH_REPLY is valid");
+        m.refresh_reply.result = _REFRESH_RESULT_MAX;
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_refresh_reply), 0) == -EBADMSG, "an unknown refresh result is not");
+        msg_init(&m, MSG_DAEMON_STATUS);
+        m.header.size = sizeof(struct msg_daemon_status_reply);
+        CHECK(msg_validate(&m, sizeof(struct msg_daemon_status_reply), 0) == -EBADMSG, "a STATUS request of reply size is not");
+
         CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
         for (int i = 0; i < _RUN_FD_MAX; i++)
                 fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);

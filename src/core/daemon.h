@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* nspawn-runnerd: the appliance daemon (status LED, button, scheduled maintenance, metrics, control
+ * socket), on sd-event. */
+
+#define DAEMON_CONFIG_FILE_DEFAULT "/etc/nspawn-runner/nspawn-runner.conf"
+#define DAEMON_CONTROL_SOCKET_DEFAULT "/run/nspawn-runner/daemon.sock"
+
+typedef struct DaemonOptions {
+        const char *config_file;
+        const char *state_dir; /* NULL: from the config */
+        const char *control_socket;
+} DaemonOptions;
+
+/* Runs until SIGTERM or SIGINT; returns 0 then, or a negative errno when it cannot start (logged). */
+int daemon_run(const DaemonOptions *o);
+
+/* The CLI's side of the control socket: print the daemon's status, ask for a refresh. Log one line
+ * and return a negative errno when the daemon is not there. */
+int daemon_client_status(const char *socket_path);
+int daemon_client_refresh(const char *socket_path);

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* <state-dir>/.stats: how many jobs ended and how many of them failed, as "jobs_total=N\n
+ * jobs_failed=M\n", updated by cleanup under flock() and read by nspawn-runnerd for its metrics. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define JOB_STATS_FILE ".stats"
+/* In a job's machine dir: a stage of the job failed. */
+#define JOB_FAILED_FLAG "failed"
+/* In the state dir: nspawn-runnerd drains for a power-off; prepare refuses new jobs. */
+#define DRAINING_FLAG ".draining"
+
+int job_stats_load(const char *state_dir, uint64_t *ret_total, uint64_t *ret_failed);
+int job_stats_record(const char *state_dir, bool failed);

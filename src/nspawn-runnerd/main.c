@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nspawn-runnerd: the appliance daemon. This file only parses the command line. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "daemon.h"
+#include "log.h"
+
+enum {
+        ARG_CONFIG = 0x100,
+        ARG_STATE_DIR,
+        ARG_CONTROL_SOCKET,
+        ARG_DEBUG,
+        ARG_VERSION,
+};
+
+static void help(void) {
+        printf("Usage: nspawn-runnerd [OPTIONS]\n\n"
+               "The nspawn-runner appliance daemon: status LED, button, scheduled image maintenance,\n"
+               "metrics, and the control socket for 'nspawn-runner status' and 'nspawn-runner refresh'.\n\n"
+               "Options:\n"
+               "      --config FILE           Configuration (default " DAEMON_CONFIG_FILE_DEFAULT ")\n"
+               "      --state-dir DIR         Images and machines (overrides the configuration)\n"
+               "      --control-socket PATH   Control socket (default " DAEMON_CONTROL_SOCKET_DEFAULT ")\n"
+               "  -v, --verbose               Say more\n"
+               "      --debug                 Say everything\n"
+               "  -h, --help                  Show this help\n"
+               "      --version               Show the version\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
+                { "verbose", no_argument, NULL, 'v' },
+                { "debug", no_argument, NULL, ARG_DEBUG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        DaemonOptions o = {
+                .config_file = DAEMON_CONFIG_FILE_DEFAULT,
+                .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
+        };
+        int c;
+
+        log_set_prefix("nspawn-runnerd");
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_CONFIG:
+                        o.config_file = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        o.state_dir = optarg;
+                        break;
+                case ARG_CONTROL_SOCKET:
+                        o.control_socket = optarg;
+                        break;
+                case 'v':
+                        if (log_get_max_level() < LOG_LEVEL_INFO)
+                                log_set_max_level(LOG_LEVEL_INFO);
+                        break;
+                case ARG_DEBUG:
+                        log_set_max_level(LOG_LEVEL_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("nspawn-runnerd " VERSION "\n");
+                        return 0;
+                case '?':
+                        log_error("Unknown option %s (see --help).", argv[optind - 1]);
+                        return 2;
+                default:
+                        log_error("Option %s needs a value.", argv[optind - 1]);
+                        return 2;
+                }
+        if (optind < argc) {
+                log_error("nspawn-runnerd takes no arguments (see --help).");
+                return 2;
+        }
+        return daemon_run(&o) < 0 ? 1 : 0;
+}

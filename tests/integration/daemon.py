@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end test of nspawn-runnerd as a process: notify protocol, sysfs LED, control socket,
+refresh, metrics, job counting, bad configuration, SIGTERM. Runs without systemd as PID 1 and without
+LED or GPIO hardware: the LED is a temporary directory laid out like /sys/class/leds/NAME.
+
+    python3 tests/integration/daemon.py --build build
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+passed = failed = 0
+
+
+def check(cond, msg):
+    global passed, failed
+    n = passed + failed + 1
+    if cond:
+        passed += 1
+        print(f"ok {n} - {msg}", flush=True)
+    else:
+        failed += 1
+        print(f"not ok {n} - {msg}", flush=True)
+    return cond
+
+
+def wait_for(pred, timeout, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class Notify:
+    """An AF_UNIX datagram socket in the role of systemd's notify socket."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.extend(data.decode(errors="replace").split("\n"))
+
+    def seen(self, pred):
+        with self.lock:
+            return [m for m in self.messages if pred(m)]
+
+    def statuses(self):
+        return [m[len("STATUS="):] for m in self.seen(lambda m: m.startswith("STATUS="))]
+
+    def last_status(self):
+        s = self.statuses()
+        return s[-1] if s else None
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def led_samples(led, seconds, step=0.01):
+    """Samples the LED's brightness for a while: (fraction on, number of changes)."""
+    on = total = changes = 0
+    last = None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        v = (read(os.path.join(led, "brightness")) or "").strip()
+        if v:
+            total += 1
+            lit = v != "0"
+            on += lit
+            if last is not None and lit != last:
+                changes += 1
+            last = lit
+        time.sleep(step)
+    return (on / total if total else 0.0), changes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    daemon_bin = os.path.join(build, "nspawn-runnerd")
+    cli = os.path.join(build, "nspawn-runner")
+    if os.geteuid() != 0:
+        print("daemon.py: must run as root", file=sys.stderr)
+        return 2
+
+    tmp = tempfile.mkdtemp(prefix="nspawn-runnerd-test-")
+    os.chmod(tmp, 0o755)  # the non-root peer test connects to the socket in here
+    proc = None
+    notify = None
+    try:
+        led = os.path.join(tmp, "led")
+        state = os.path.join(tmp, "state")
+        os.makedirs(led)
+        os.makedirs(state)
+        with open(os.path.join(led, "trigger"), "w") as f:
+            f.write("none [heartbeat] mmc0\n")
+        with open(os.path.join(led, "brightness"), "w") as f:
+            f.write("0\n")
+        with open(os.path.join(led, "max_brightness"), "w") as f:
+            f.write("255\n")
+        metrics = os.path.join(tmp, "metrics.prom")
+        sock = os.path.join(tmp, "daemon.sock")
+        conf = os.path.join(tmp, "nspawn-runner.conf")
+        with open(conf, "w") as f:
+            f.write(f"# test\nled=sysfs:{led}\nbutton=none\nmetrics_file={metrics}\nmaintenance_time=off\n"
+                    "disk_attention_percent=100\n")
+        # A drain flag left from before: the daemon removes it at start.
+        open(os.path.join(state, ".draining"), "w").close()
+
+        notify = Notify(os.path.join(tmp, "notify"))
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
+        env.pop("WATCHDOG_PID", None)
+        env.pop("JOURNAL_STREAM", None)
+        errlog = open(os.path.join(tmp, "daemon.err"), "w+")
+        argv = [daemon_bin, "-v", "--config", conf, "--state-dir", state, "--control-socket", sock]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errlog)
+
+        def log():
+            errlog.flush()
+            return read(errlog.name) or ""
+
+        def cli_run(*a, user=None):
+            cmd = [cli, *a, "--control-socket", sock]
+            if user:
+                cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+        check(wait_for(lambda: notify.seen(lambda m: m == "READY=1"), 10), "READY=1 arrives")
+        check(notify.last_status() == "idle, 0 images", f"STATUS= says idle, 0 images ({notify.last_status()!r})")
+        check(wait_for(lambda: notify.seen(lambda m: m == "WATCHDOG=1"), 3), "WATCHDOG=1 pings with WATCHDOG_USEC=1 s")
+        check(not os.path.exists(os.path.join(state, ".draining")), "a leftover .draining flag is removed at start")
+        check((read(os.path.join(led, "trigger")) or "").strip() == "none", "the LED is taken from its trigger")
+        frac, changes = led_samples(led, 3.5)
+        check(changes >= 1 and frac < 0.3, f"IDLE: the LED blips (on {frac:.0%} of the time, {changes} changes)")
+        check("No button configured" in log(), "no button: said once")
+
+        r = cli_run("status")
+        check(r.returncode == 0 and "status: idle, 0 images" in r.stdout and "jobs running: 0" in r.stdout
+              and "images: 0" in r.stdout, f"nspawn-runner status ({r.stdout.strip()!r} {r.stderr.strip()!r})")
+
+        m = wait_for(lambda: read(metrics), 3) or ""
+        check("# TYPE nspawn_runner_jobs_running gauge" in m and "\nnspawn_runner_jobs_running 0\n" in m
+              and "nspawn_runner_jobs_total 0" in m and "nspawn_runner_jobs_failed_total 0" in m,
+              "metrics file written with HELP/TYPE lines")
+
+        t0 = time.time()
+        r = cli_run("refresh")
+        check(r.returncode == 0 and "refresh: started" in r.stdout, f"nspawn-runner refresh starts one ({r.stdout.strip()!r})")
+        ok = wait_for(lambda: "last refresh: succeeded" in cli_run("status").stdout, 15, 0.2)
+        check(ok, "the refresh completes and status says it succeeded")
+        check("maintenance: no images" in log(), "the refresh ran chroot-maintenance (no images)")
+        check("refreshing" in notify.statuses(), "STATUS= said refreshing while it ran")
+        m = wait_for(lambda: "nspawn_runner_last_refresh_success" in (read(metrics) or "") and read(metrics), 5) or ""
+        ts = [line.split()[1] for line in m.splitlines() if line.startswith("nspawn_runner_last_refresh_timestamp_seconds ")]
+        check("\nnspawn_runner_last_refresh_success 1\n" in m, "metrics: last refresh succeeded")
+        check(ts and t0 - 2 <= int(ts[0]) <= time.time() + 2, f"metrics: last refresh timestamp is now ({ts})")
+
+        os.makedirs(os.path.join(state, ".machines", "123"), exist_ok=True)
+        check(wait_for(lambda: notify.last_status() == "1 job running, 0 images", 5),
+              f"a job dir makes STATUS= say 1 job running ({notify.last_status()!r})")
+        time.sleep(0.2)
+        frac, changes = led_samples(led, 2.5)
+        check(changes >= 2 and frac > 0.6, f"BUSY: the LED is mostly on (on {frac:.0%} of the time, {changes} changes)")
+        check("LED: busy" in log(), "the LED state is busy")
+        r = cli_run("status")
+        check("jobs running: 1" in r.stdout, "status says 1 job running")
+        check(wait_for(lambda: "\nnspawn_runner_jobs_running 1\n" in (read(metrics) or ""), 5), "metrics: 1 job running")
+        os.rmdir(os.path.join(state, ".machines", "123"))
+        check(wait_for(lambda: notify.last_status() == "idle, 0 images", 5), "the job's end makes it idle again")
+
+        if shutil.which("setpriv"):
+            r = cli_run("status", user="65534")
+            check(r.returncode != 0 and "status:" not in r.stdout and r.stderr.strip().count("\n") == 0,
+                  f"a non-root peer gets no answer ({r.stderr.strip()!r})")
+            check(wait_for(lambda: "refused a connection from uid 65534" in log(), 3), "the daemon logs the refused peer")
+
+        r = subprocess.run([cli, "status", "--control-socket", os.path.join(tmp, "nothing.sock")], capture_output=True,
+                           text=True, timeout=10)
+        check(r.returncode != 0 and "not running" in r.stderr and r.stderr.count("\n") == 1,
+              f"no daemon: one clear line ({r.stderr.strip()!r})")
+
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 0, f"SIGTERM: exits 0 ({rc})")
+        check((read(os.path.join(led, "trigger")) or "").strip() == "heartbeat", "the LED goes back to its trigger")
+        check(not os.path.exists(sock), "the control socket is removed")
+        check(notify.seen(lambda m: m == "STOPPING=1"), "STOPPING=1 sent")
+        proc = None
+
+        # prepare refuses new jobs while draining
+        open(os.path.join(state, ".draining"), "w").close()
+        r = subprocess.run([cli, "--state-dir", state, "prepare", "--id", "7", "debian"], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 2 and "draining" in r.stderr and r.stderr.count("\n") == 1,
+              f"prepare refuses while draining ({r.returncode}, {r.stderr.strip()!r})")
+        os.unlink(os.path.join(state, ".draining"))
+
+        # A bad configuration: one line naming file and line, and no start.
+        bad = os.path.join(tmp, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("button=none\nled=blinky\n")
+        r = subprocess.run([daemon_bin, "--config", bad, "--state-dir", state, "--control-socket", sock],
+                           capture_output=True, text=True, timeout=10, env=env)
+        check(r.returncode != 0 and f"{bad}:2:" in r.stderr and r.stderr.count("\n") == 1,
+              f"a bad config is refused with file:line ({r.returncode}, {r.stderr.strip()!r})")
+        check(not os.path.exists(sock), "… and nothing listens")
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        if notify:
+            notify.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
