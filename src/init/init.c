@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "seccomp-filter.h"
 #include "util.h"
 
 #define CLIENTS_MAX 32
@@ -292,9 +293,10 @@ static bool handle_signals(int sfd) {
         return true;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
         _cleanup_close_ int sfd = -EBADF, listen_fd = -EBADF;
         sigset_t mask;
+        int r;
 
         log_set_prefix("nspawn-runner-init");
         sigemptyset(&mask);
@@ -315,6 +317,12 @@ int main(void) {
         listen_fd = setup_socket();
         if (listen_fd < 0)
                 return 1;
+        /* Asked for when systemd-nspawn was told to skip its own filter. */
+        if (argc > 1 && streq(argv[1], "--seccomp")) {
+                r = seccomp_install_denylist();
+                if (r < 0)
+                        return log_error_errno(r, "Cannot install the seccomp filter: %m"), 1;
+        }
 
         for (;;) {
                 struct pollfd p[2 + CLIENTS_MAX];

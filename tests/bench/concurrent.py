@@ -3,7 +3,8 @@
 
 Usage: concurrent.py N TIMEOUT_S OUT.json -- COMMAND [ARG...]
 
-Writes {"jobs": N, "wall": s, "times": [s per job], "failed": n, "timed_out": bool} to OUT.json: wall is
+Writes {"jobs": N, "wall": s, "times": [s per job], "failed": n, "exit_codes": [of the failed jobs],
+"timed_out": bool} to OUT.json: wall is
 from the first start to the last exit; each job's time from its own start to its own exit. Jobs still
 running after TIMEOUT_S are sent SIGTERM (then SIGKILL) and count as failed. Exits 0 even when jobs
 failed: the report says so.
@@ -57,9 +58,10 @@ def main() -> int:
         raise
     wall = max(ends.values()) - t0
     times = sorted(ends[pid] - starts[pid] for pid in ends)
-    failed = sum(1 for c in codes.values() if c != 0)
+    failed = sorted(c for c in codes.values() if c != 0)
     with open(out, "w") as f:
-        json.dump({"jobs": n, "wall": wall, "times": times, "failed": failed, "timed_out": timed_out}, f)
+        json.dump({"jobs": n, "wall": wall, "times": times, "failed": len(failed), "exit_codes": failed,
+                   "timed_out": timed_out}, f)
     return 0
 
 

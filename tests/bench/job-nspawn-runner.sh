@@ -1,6 +1,6 @@
 #!/bin/bash
 # One GitLab job as gitlab-runner drives nspawn-runner: gitlab-config, prepare, one run per stage of a
-# script that is just `true`, cleanup. Called by tests/bench.sh (through hyperfine or
+# script that is just `true`, cleanup. Called by tests/bench.sh (through tests/bench/single.py or
 # tests/bench/concurrent.py) with:
 #   BENCH_RUNNER  the nspawn-runner binary      BENCH_SCRIPT  the stage script
 #   BENCH_WORK    the bench's scratch directory (jobs/, logs/, phases-*.txt)
@@ -18,11 +18,15 @@ echo "$state" > "$BENCH_WORK/jobs/$id" # for the bench's cleanup, should this jo
 exec 2>>"$log"
 
 fail() {
+        trap - EXIT
         echo "job $id: $1 failed" >&2
         "$BENCH_RUNNER" --state-dir "$state" cleanup >/dev/null
         rm -f "$BENCH_WORK/jobs/$id"
         exit 1
 }
+
+finished=
+trap '[ -n "$finished" ] || fail "the job script (exited unexpectedly)"' EXIT
 
 t0=$EPOCHREALTIME
 "$BENCH_RUNNER" --state-dir "$state" gitlab-config >/dev/null || fail gitlab-config
@@ -38,3 +42,4 @@ t4=$EPOCHREALTIME
 
 rm -f "$BENCH_WORK/jobs/$id" "$log"
 echo "$t0 $t1 $t2 $t3 $t4" >> "$BENCH_WORK/phases-$label.txt"
+finished=1
