@@ -218,17 +218,13 @@ static char *info_path(const Context *c, const char *name, unsigned gen) {
 }
 
 int image_info_load(const Context *c, const char *name, unsigned gen, ImageInfo *ret) {
-        _cleanup_free_ char *path = info_path(c, name, gen), *text = NULL;
+        _cleanup_free_ char *path = info_path(c, name, gen);
         ImageInfo i = {};
-        size_t size;
         int r;
 
         if (!path)
                 return -ENOMEM;
-        r = read_full_file(path, 64 * 1024, &text, &size);
-        if (r < 0)
-                return r;
-        r = kv_parse(text, size, info_cb, &i, NULL);
+        r = kv_parse_file(path, 64 * 1024, info_cb, &i, NULL);
         if (r < 0) {
                 image_info_done(&i);
                 return r;
@@ -410,17 +406,13 @@ static int os_release_cb(const char *key, const char *value, unsigned line, void
 }
 
 int chroot_codename(const char *root, char **ret) {
-        _cleanup_free_ char *path = path_join(root, "etc/os-release"), *text = NULL;
+        _cleanup_free_ char *path = path_join(root, "etc/os-release");
         char *codename = NULL;
-        size_t size;
         int r;
 
         if (!path)
                 return -ENOMEM;
-        r = read_full_file(path, 64 * 1024, &text, &size);
-        if (r < 0)
-                return r;
-        r = kv_parse(text, size, os_release_cb, &codename, NULL);
+        r = kv_parse_file(path, 64 * 1024, os_release_cb, &codename, NULL);
         if (r < 0 || !codename) {
                 free(codename);
                 return r < 0 ? r : -ENOENT;

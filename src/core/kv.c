@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kv.h"
+#include "util.h"
 
 static char *strip(char *s, char *end) {
         while (s < end && (*s == ' ' || *s == '\t'))
@@ -56,4 +57,15 @@ int kv_parse(const char *text, size_t size, kv_callback_t cb, void *userdata, un
         if (r < 0 && ret_line)
                 *ret_line = line;
         return r < 0 ? r : 0;
+}
+
+int kv_parse_file(const char *path, size_t max_size, kv_callback_t cb, void *userdata, unsigned *ret_line) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, max_size, &text, &size);
+        if (r < 0)
+                return r;
+        return kv_parse(text, size, cb, userdata, ret_line);
 }

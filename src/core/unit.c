@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
@@ -105,50 +106,35 @@ int unit_is_running(const char *unit) {
         return streq(state, "active") || streq(state, "activating") || streq(state, "reloading");
 }
 
-int unit_stop(const char *unit) {
+/* Calls a method of systemd's manager; a unit it does not know is no error when missing_ok. */
+static int manager_call(const char *method, bool missing_ok, const char *types, ...) {
         _cleanup_bus_ sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
         int r;
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
-                return r;
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit", &error, NULL, "ss", unit,
-                               "replace");
-        if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        va_start(ap, types);
+        r = sd_bus_call_methodv(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method, &error, NULL, types, ap);
+        va_end(ap);
+        if (r < 0 && missing_ok && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
                 r = 0;
+        else if (r < 0)
+                log_error_errno(r, "systemd refused %s: %s", method, error.message ?: "unknown error");
         sd_bus_error_free(&error);
         return r;
+}
+
+int unit_stop(const char *unit) {
+        return manager_call("StopUnit", true, "ss", unit, "replace");
 }
 
 int unit_kill(const char *unit, const char *whom, int signo) {
-        _cleanup_bus_ sd_bus *bus = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %m");
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &error, NULL, "ssi", unit,
-                               whom, (int32_t) signo);
-        if (r < 0)
-                log_error_errno(r, "Cannot signal unit %s: %s", unit, error.message ?: "unknown error");
-        sd_bus_error_free(&error);
-        return r;
+        return manager_call("KillUnit", false, "ssi", unit, whom, (int32_t) signo);
 }
 
 int unit_start(const char *unit, const char *mode) {
-        _cleanup_bus_ sd_bus *bus = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %m");
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartUnit", &error, NULL, "ss", unit,
-                               mode);
-        if (r < 0)
-                log_error_errno(r, "Cannot start unit %s: %s", unit, error.message ?: "unknown error");
-        sd_bus_error_free(&error);
-        return r;
+        return manager_call("StartUnit", false, "ss", unit, mode);
 }
