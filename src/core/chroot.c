@@ -81,6 +81,12 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
                 .playbook = playbook,
         };
 
+        /* What would fail only after a minute of debootstrap fails now. */
+        r = arch_check_runnable(s.arch ?: arch_host());
+        if (r >= 0 && playbook)
+                r = ansible_check_installed(playbook);
+        if (r < 0)
+                return r;
         r = lock_maintenance(c, name, &lock);
         if (r < 0)
                 return r;

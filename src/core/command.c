@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define LINE_MAX_SCAN 4096
+#define NSPAWN_RUNTIME_DIR "/run/systemd/nspawn"
 
 static pid_t forward_to;
 
@@ -63,6 +64,10 @@ _noreturn_ static void child(char *const *argv, char *const *env, CommandFlags f
                 log_error_errno(r, "Cannot create a mount namespace: %m");
                 _exit(EXIT_FAILURE);
         }
+        /* systemd-nspawn keeps per-container state below /run/systemd/nspawn, which it cannot remove
+         * when SIGKILLed: give the containers this command starts a directory that dies with it. */
+        if (r >= 0 && mkdir_p(NSPAWN_RUNTIME_DIR, 0755) >= 0)
+                (void) mount("tmpfs", NSPAWN_RUNTIME_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
         if (out_fd >= 0)
                 (void) dup2(out_fd, STDOUT_FILENO);
         if (flags & COMMAND_QUIET) {

@@ -171,6 +171,13 @@ static void count_changes(const char *line, void *userdata) {
                 *changed += (unsigned) strtoul(p + 9, NULL, 10);
 }
 
+int ansible_check_installed(const char *playbook) {
+        if (access("/usr/bin/ansible-playbook", X_OK) < 0)
+                return log_error_errno(ENOENT, "%s needs Ansible, which is not installed (apt-get install ansible).",
+                                       playbook);
+        return 0;
+}
+
 static int run_playbook(const char *root, const char *arch, const char *playbook, unsigned *changed, int sigfd) {
         _cleanup_free_ char *plugins = NULL, *plugins_env = NULL, *inventory = NULL, *personality = NULL;
         const char *p = arch_personality(arch);
@@ -178,9 +185,9 @@ static int run_playbook(const char *root, const char *arch, const char *playbook
         size_t n = 0;
         int r;
 
-        if (access("/usr/bin/ansible-playbook", X_OK) < 0)
-                return log_error_errno(ENOENT, "%s needs Ansible, which is not installed (apt-get install ansible).",
-                                       playbook);
+        r = ansible_check_installed(playbook);
+        if (r < 0)
+                return r;
         r = find_plugins(&plugins);
         if (r < 0)
                 return log_oom();

@@ -73,6 +73,8 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
                 (void) image_collect_generations_locked(c, name, &collected);
         if (r >= 0 && (r = playbook_find(c, name, &playbook)) > 0)
                 r = playbook_load(playbook, &pb);
+        if (r >= 0 && playbook)
+                r = ansible_check_installed(playbook);
         if (r >= 0)
                 r = image_next_generation(c, name, &gen);
         if (r < 0) {

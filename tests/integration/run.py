@@ -6,7 +6,9 @@ Replays what gitlab-runner does with a custom executor (see /work/shared/docs/gi
 config → prepare → run per stage → cleanup, each call in its own process group with the job's $TMPDIR as
 working directory and gitlab-runner's environment, scripts shaped like gitlab-runner's bash scripts.
 Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a loop-mounted file system)
-and on tmpfs, all made from ONE debootstrapped chroot cached in tests/cache/.
+and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
+The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
+and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
 
 Usage (as root, from the repository root):
     python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
@@ -24,16 +26,20 @@ import fcntl
 import hashlib
 import json
 import os
+import pty
 import random
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import tomllib
@@ -42,6 +48,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE = "bookworm"
+IMAGE_I386 = "bookworm-i386"  # the cached i386 chroot (made once, with chroot-create --arch i386)
 BUILD_FAILURE = 1
 SYSTEM_FAILURE = 2
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -508,6 +515,7 @@ class Suite:
         self.own_mounts = []
         self.backends = {}
         self.extra_state_dirs = []
+        self.lifecycles = []  # of the test that runs
         self.backend_errors = {}
         self.torn_down = False
         self.ex = Executor(self, self.build / "nspawn-runner")
@@ -670,17 +678,73 @@ class Suite:
         img = self.cache_state / IMAGE
         if "chroot" in self.backend_errors:
             raise Fail(self.backend_errors["chroot"])
-        if not img.is_dir():
-            try:
+        try:
+            if not img.is_dir():
                 self.create_chroot()
-            except Fail as e:
-                self.backend_errors["chroot"] = f"cached chroot: {e}"
-                raise Fail(self.backend_errors["chroot"])
+            self.ensure_python(img)
+        except Fail as e:
+            self.backend_errors["chroot"] = f"cached chroot: {e}"
+            raise Fail(self.backend_errors["chroot"])
         return img
 
-    def create_chroot(self):
-        img = self.cache_state / IMAGE
-        lock = self.cache_state / ".locks" / IMAGE
+    def ensure_python(self, img):
+        """The lifecycle tests run Ansible in copies of the chroot: a cache made before it included
+        python3 gets it, once, under the image's lock (the product's protocol: flock, then check that
+        the file locked is still the one at the path, and remove it when done)."""
+        if os.path.lexists(img / "usr/bin/python3"):
+            return
+        locks = self.cache_state / ".locks"
+        locks.mkdir(mode=0o700, exist_ok=True)
+        path = locks / IMAGE
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        try:
+            if os.path.lexists(img / "usr/bin/python3"):
+                return
+            self.say(f"# installing python3 into the cached chroot {img} (once) …")
+            t0 = time.monotonic()
+            cmd = ("export DEBIAN_FRONTEND=noninteractive; "
+                   "{ apt-get -q -y install python3 || { apt-get -q update && apt-get -q -y install python3; }; } "
+                   "&& apt-get clean")
+            r = subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(img),
+                                "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
+                               capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
+                               env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
+            if r.returncode != 0 or not os.path.lexists(img / "usr/bin/python3"):
+                raise Fail(f"installing python3 into {img}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
+            self.say(f"# python3 installed in {time.monotonic() - t0:.0f} s")
+        finally:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
+    def i386_chroot(self):
+        """The cached i386 chroot: <cache>/state/bookworm-i386, made once with the product's
+        chroot-create --arch i386 (about 45 s), like the shared chroot."""
+        img = self.cache_state / IMAGE_I386
+        if "i386" in self.backend_errors:
+            raise Fail(self.backend_errors["i386"])
+        if not img.is_dir():
+            try:
+                self.create_chroot(IMAGE_I386, ["--arch", "i386", "--suite", IMAGE])
+            except Fail as e:
+                self.backend_errors["i386"] = f"cached i386 chroot: {e}"
+                raise Fail(self.backend_errors["i386"])
+        return img
+
+    def create_chroot(self, name=IMAGE, extra=None):
+        img = self.cache_state / name
+        lock = self.cache_state / ".locks" / name
         if lock.exists():
             # Another chroot-create (an earlier or parallel run) may hold the image's lock: wait for it.
             with open(lock) as f:
@@ -693,9 +757,10 @@ class Suite:
             if img.is_dir():
                 return
         self.cache_state.mkdir(parents=True, exist_ok=True)
-        argv = [self.ex.binary, "--state-dir", str(self.cache_state), "chroot-create", IMAGE, "--suite", IMAGE,
-                "--include", "busybox"]
-        self.say(f"# creating the shared chroot (once, cached in {self.cache_state.parent}): {' '.join(argv)}")
+        if extra is None:
+            extra = ["--suite", IMAGE, "--include", "busybox,python3"]
+        argv = [self.ex.binary, "--state-dir", str(self.cache_state), "chroot-create", name] + list(extra)
+        self.say(f"# creating the cached chroot {name} (once, in {self.cache_state.parent}): {' '.join(argv)}")
         t0 = time.monotonic()
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              env=self.clean_env(), process_group=0)
@@ -1630,6 +1695,947 @@ def t_chroot_create_invalid_names(s, ex, backend):
         chroot_create_fails(s, ex, backend, name, [], timeout=30)
 
 
+# ---------------------------------------------------------------------------------------------------
+# The chroot lifecycle: images with generations, chroot-maintenance running real Ansible playbooks,
+# chroot-login, chroot-list, gc. Each test has a state dir and a config dir of its own. Images are
+# made the way the product lays them out (<state>/<name> -> .images/<name>/<N>, N.info beside it)
+# from the cached chroot: a copy on the host's file system, a snapshot of the btrfs state dir's
+# subvolume on btrfs. Only the cached i386 chroot is made by chroot-create (once).
+
+def lifecycle_run(s, fn, *a, **kw):
+    """Runs a lifecycle test; then removes its dirs and checks that its maintenance containers left
+    no runtime dirs (systemd-nspawn's /run/systemd/nspawn/propagate/<machine>) on the host."""
+    before = set(propagate_names())
+    try:
+        fn(*a, **kw)
+    finally:
+        for lc in s.lifecycles:
+            lc.remove()
+        s.lifecycles.clear()
+        left = sorted(n for n in set(propagate_names()) - before if n.startswith("nspawn-runner-maint-") or n.isdigit())
+        for n in left:
+            shutil.rmtree(PROPAGATE_DIR / n, ignore_errors=True)
+    check(not left, f"maintenance containers left {PROPAGATE_DIR}/{', '.join(left)} (removed)")
+
+
+def host_arch():
+    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+
+
+def marker_playbook(version, suite=IMAGE, long_task=None):
+    """Two plays (three with long_task): write /etc/marker, then read it back and check it."""
+    suite_var = f"    nspawn_runner_chroot_suite: {suite}\n" if suite else ""
+    text = f"""\
+# nspawn-runner test playbook
+- name: write the marker
+  hosts: all
+  gather_facts: false
+  vars:
+{suite_var}    other_variable: not ours
+  tasks:
+    - name: the marker file
+      copy:
+        content: "{version}\\n"
+        dest: /etc/marker
+        mode: "0644"
+- name: read the marker
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: read it
+      command: cat /etc/marker
+      register: marker
+      changed_when: false
+    - name: check it
+      assert:
+        that: marker.stdout == "{version}"
+"""
+    if long_task:
+        text += f"""\
+- name: a long task
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: sleep
+      shell: sleep {long_task}
+      changed_when: false
+"""
+    return text
+
+
+def py_fs_usage(path):
+    """What the product's fs_usage() counts: st_blocks of every entry below path (and path itself),
+    not following symlinks nor leaving the file system."""
+    st = os.stat(path)
+    dev = st.st_dev
+    total = st.st_blocks * 512
+    stack = [path]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                try:
+                    est = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                total += est.st_blocks * 512
+                if stat.S_ISDIR(est.st_mode) and est.st_dev == dev:
+                    stack.append(e.path)
+    return total
+
+
+def used_percent(path):
+    """The product's measure of how full a file system is."""
+    sv = os.statvfs(path)
+    return 100 - (sv.f_bavail * 100) // sv.f_blocks
+
+
+class Lifecycle:
+    """A state dir and a config dir of one lifecycle test, on the host's file system ('overlay') or
+    on the btrfs state dir's file system ('btrfs')."""
+
+    def __init__(self, s, ex, backend, tag):
+        self.s, self.ex, self.backend = s, ex, backend
+        token = secrets.token_hex(4)
+        if backend == "btrfs":
+            self.mnt = Path(s.state_dir("btrfs"))
+            base = self.mnt
+        else:
+            s.chroot()
+            self.mnt = None
+            base = s.tmproot
+        self.sd = base / f"lc-{tag}-{token}"
+        self.sd.mkdir()
+        s.extra_state_dirs.append(self.sd)
+        self.conf = s.tmproot / f"lc-conf-{tag}-{token}"
+        self.conf.mkdir()
+        s.lifecycles.append(self)
+
+    def remove(self):
+        """Removes the dirs once nothing runs in them (copies of the chroot add up); else teardown
+        takes care."""
+        machines = self.sd / ".machines"
+        if (machines.is_dir() and os.listdir(machines)) or self.processes():
+            return
+        shutil.rmtree(self.sd, ignore_errors=True)
+        shutil.rmtree(self.conf, ignore_errors=True)
+        if not self.sd.exists():
+            self.s.extra_state_dirs.remove(self.sd)
+
+    # -- the product --
+    def argv(self, args):
+        return [self.ex.binary, "--state-dir", str(self.sd), "--config-dir", str(self.conf)] + list(args)
+
+    def start(self, args):
+        return Call(self.argv(args), str(self.s.tmproot), self.s.clean_env())
+
+    def nr(self, args, timeout=300):
+        c = self.start(args)
+        rc = c.wait(timeout)
+        r = Result(c.argv, rc, bytes(c.out), bytes(c.err))
+        self.ex.check_sanitizer(r.err, args[0])
+        return r
+
+    def maintenance(self, name=None, want="updated", timeout=300):
+        """chroot-maintenance [NAME] of a single image, which must end as want."""
+        r = self.nr(["chroot-maintenance"] + ([name] if name else []), timeout=timeout)
+        name = name or self.images()[0]
+        counts = {k: int(k == want) for k in ("created", "updated", "unchanged", "FAILED")}
+        check(r.rc == (1 if want == "FAILED" else 0), f"chroot-maintenance {name}: {r.describe()}; stdout: {short(r.out)}")
+        lines = [line for line in r.lines if line.strip()]
+        check(f"[1/1] {name}: maintenance …" in lines, f"no progress line '[1/1] {name}: maintenance …': {short(r.out)}")
+        ends = [line for line in lines if line.startswith(f"[1/1] {name}: ") and not line.endswith("maintenance …")]
+        check(len(ends) == 1 and re.fullmatch(rf"\[1/1\] {re.escape(name)}: {want} in [0-9]+ s", ends[0]),
+              f"progress of {name}: {ends}, expected '{want} in N s'")
+        summary = (rf"maintenance: {counts['created']} created, {counts['updated']} updated, "
+                   rf"{counts['unchanged']} unchanged, {counts['FAILED']} failed in [0-9]+ s")
+        check(lines and re.fullmatch(summary, lines[-1]), f"last line {lines[-1] if lines else ''!r}, expected '{summary}'")
+        return r
+
+    # -- images --
+    def make_image(self, name, marker=None, gen=1, suite=IMAGE, refreshed=None):
+        """Generation gen of image name, from the cached chroot."""
+        d = self.sd / ".images" / name
+        d.mkdir(parents=True, exist_ok=True)
+        g = d / str(gen)
+        if self.backend == "btrfs":
+            self.s.sh(["btrfs", "-q", "subvolume", "snapshot", str(self.mnt / IMAGE), str(g)])
+        else:
+            g.mkdir()
+            self.s.sh(["cp", "-a", "--reflink=auto", f"{self.s.chroot()}/.", str(g)], timeout=600)
+        if marker is not None:
+            (g / "etc/marker").write_text(marker + "\n")
+        (d / f"{gen}.info").write_text(f"suite={suite}\narch={host_arch()}\nrefreshed={refreshed or int(time.time())}\n")
+        (self.sd / name).symlink_to(f".images/{name}/{gen}")
+        return g
+
+    def make_mini_image(self, name, gen=1, suite=IMAGE, refreshed=None, python=False):
+        """Generation gen of image name holding only what commands that do not start it look at: the
+        host's bash (its ELF header tells the architecture), an os-release, and on demand a python3
+        (only tested for being executable)."""
+        d = self.sd / ".images" / name
+        g = d / str(gen)
+        (g / "usr/bin").mkdir(parents=True)
+        (g / "etc").mkdir()
+        shutil.copy2("/usr/bin/bash", g / "usr/bin/bash")
+        (g / "etc/os-release").write_text(f'PRETTY_NAME="Debian GNU/Linux 12 ({IMAGE})"\nVERSION_CODENAME={IMAGE}\n')
+        if python:
+            (g / "usr/bin/python3").write_text("#!/bin/sh\nexit 1\n")
+            (g / "usr/bin/python3").chmod(0o755)
+        (d / f"{gen}.info").write_text(f"suite={suite}\narch={host_arch()}\nrefreshed={refreshed or int(time.time())}\n")
+        (self.sd / name).symlink_to(f".images/{name}/{gen}")
+        return g
+
+    def playbook(self, name, text, where="conf"):
+        p = (self.conf if where == "conf" else self.sd) / f"{name}.yaml"
+        p.write_text(text)
+        return p
+
+    def images(self):
+        return sorted(n for n in os.listdir(self.sd) if not n.startswith(".") and (self.sd / n).is_dir())
+
+    def current(self, name):
+        t = os.readlink(self.sd / name)
+        m = re.fullmatch(rf"\.images/{re.escape(name)}/([1-9][0-9]*)", t)
+        check(m is not None, f"{name} links to {t!r}, not to a generation")
+        return int(m.group(1))
+
+    def entries(self, name):
+        d = self.sd / ".images" / name
+        return sorted(os.listdir(d)) if d.is_dir() else []
+
+    def only_generation(self, name, gen, what):
+        e = self.entries(name)
+        check(e == sorted([str(gen), f"{gen}.info"]), f"{what}: .images/{name} holds {e}, expected only generation {gen}")
+
+    def lock_files(self):
+        d = self.sd / ".locks"
+        return sorted(os.listdir(d)) if d.is_dir() else []
+
+    def marker(self, name, gen=None):
+        p = self.sd / name if gen is None else self.sd / ".images" / name / str(gen)
+        try:
+            return (p / "etc/marker").read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def list_json(self):
+        r = self.nr(["chroot-list", "--json"], timeout=120)
+        check(r.rc == 0, f"chroot-list --json: {r.describe()}")
+        try:
+            data = json.loads(r.out)
+        except json.JSONDecodeError as e:
+            raise Fail(f"chroot-list --json printed invalid JSON ({e}): {short(r.out)}")
+        check(isinstance(data, list), f"chroot-list --json printed a {type(data).__name__}, not a list")
+        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "refreshed"}
+        for d in data:
+            check(isinstance(d, dict) and set(d) == keys, f"chroot-list --json: an entry is not an object with {sorted(keys)}: {d}")
+            check(all(isinstance(d[k], str) for k in ("name", "suite", "arch", "refreshed")) and
+                  all(isinstance(d[k], int) and not isinstance(d[k], bool) for k in ("size_bytes", "generation", "jobs")),
+                  f"chroot-list --json: wrong types in {d}")
+        return {d["name"]: d for d in data}
+
+    # -- processes --
+    def processes(self, markers=()):
+        """Live processes of this state dir's generations: their command line names one (cp,
+        ansible-playbook, systemd-nspawn, debootstrap), our playbooks or a marker, or their mount
+        namespace has one as a mount's root (what runs inside a container on a generation).
+        Machines of jobs are not counted."""
+        needle = str(self.sd) + "/.images/"
+        roots = [needle]
+        if self.mnt is not None:
+            roots.append("/" + os.path.relpath(self.sd, self.mnt) + "/.images/")
+        cmd_needles = [needle, str(self.conf) + "/"] + list(markers)
+        found = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == os.getpid():
+                continue
+            try:
+                st = proc_stat(d)
+                if st is None or st[0] in ("Z", "X"):
+                    continue
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                hit = any(n in cmd for n in cmd_needles)
+                if not hit and os.stat(f"/proc/{d}/ns/mnt").st_ino != self.s.host_mnt_ns:
+                    with open(f"/proc/{d}/mountinfo") as f:
+                        hit = any(len(line.split()) > 3 and any(line.split()[3].startswith(r) for r in roots) for line in f)
+            except OSError:
+                continue
+            if hit:
+                found[(int(d), st[1])] = f"{d} {st[2]}: {cmd[:140]}"
+        return found
+
+    def wait_no_processes(self, markers=(), timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            procs = self.processes(markers)
+            if not procs or time.monotonic() > deadline:
+                return procs
+            time.sleep(0.1)
+
+    def kill_processes(self, procs, markers=()):
+        """Takes down what a test found left (so that the host stays clean even when it failed)."""
+        for _ in range(3):
+            for (pid, start) in procs:
+                st = proc_stat(pid)
+                if st and st[1] == start:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            procs = self.wait_no_processes(markers, 5)
+            if not procs:
+                return
+
+
+def t_maint_refresh(s, ex, backend):
+    """A playbook of several plays refreshes an image into a new generation; run again with nothing
+    to change, it reports unchanged and keeps the generation."""
+    lc = Lifecycle(s, ex, backend, "refresh")
+    name = "pb"
+    lc.make_image(name, marker="version-0")
+    # On btrfs the playbook lives in the state dir, on overlay in the config dir: both are looked at.
+    lc.playbook(name, marker_playbook("version-1"), where="state" if backend == "btrfs" else "conf")
+    t0 = int(time.time())
+    r = lc.maintenance(name, "updated")
+    check("PLAY [write the marker]" in r.text and "PLAY [read the marker]" in r.text,
+          f"not both plays ran: {short(r.out)}")
+    check(lc.current(name) == 2, f"after the refresh {name} is at generation {lc.current(name)}, expected 2")
+    check(lc.marker(name) == "version-1", f"/etc/marker of the new generation is {lc.marker(name)!r}")
+    lc.only_generation(name, 2, "after the refresh (no job uses generation 1)")
+    info = parse_state((lc.sd / ".images" / name / "2.info").read_text())
+    check(info.get("suite") == IMAGE and info.get("arch") == host_arch(), f"2.info: {info}")
+    check(int(info.get("refreshed", 0)) >= t0, f"2.info: refreshed={info.get('refreshed')} is before the refresh ({t0})")
+    check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+    if backend == "btrfs":
+        check(os.stat(lc.sd / ".images" / name / "2").st_ino == 256, "the new generation on btrfs is not a subvolume")
+    # Nothing changed: every task is idempotent. Without a name, every image (and playbook) is done.
+    r = lc.maintenance(None, "unchanged")
+    check("PLAY [read the marker]" in r.text, f"the playbook did not run again: {short(r.out)}")
+    check(lc.current(name) == 2, f"an unchanged refresh switched {name} to generation {lc.current(name)}")
+    lc.only_generation(name, 2, "after an unchanged refresh")
+    check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+    left = lc.wait_no_processes()
+    check(not left, f"processes left: {list(left.values())[:3]}")
+
+
+def t_maint_while_job(s, ex, backend):
+    """A job keeps the generation it started on while maintenance switches the image; the old
+    generation goes with the job's cleanup, not before."""
+    lc = Lifecycle(s, ex, backend, "live")
+    name = "live"
+    lc.make_image(name, marker="version-1")
+    lc.playbook(name, marker_playbook("version-2"))
+    with Job(s, ex, lc.sd, image=f"debian:{name}") as a, Job(s, ex, lc.sd, image=f"debian:{name}") as b:
+        a.prepare()
+        r = a.run_ok("get_sources", ["cat /etc/marker"])
+        check("version-1" in r.lines, f"job A on generation 1 reads {short(r.out)}")
+        lst = lc.list_json()
+        check(lst[name]["generation"] == 1 and lst[name]["jobs"] == 1, f"chroot-list before the refresh: {lst[name]}")
+        lc.maintenance(name, "updated")
+        check(lc.current(name) == 2, f"{name} is at generation {lc.current(name)} after the refresh")
+        check((lc.sd / ".images" / name / "1").is_dir(), "generation 1 was removed while job A runs on it")
+        lst = lc.list_json()
+        check(lst[name]["generation"] == 2 and lst[name]["jobs"] == 0, f"chroot-list after the refresh: {lst[name]}")
+        r = a.run_ok("build_script", ["cat /etc/marker", "ls /usr/bin | wc -l"])
+        check("version-1" in r.lines, f"job A sees {short(r.out)} after the refresh, expected its generation's version-1")
+        check(any(re.fullmatch(r"[0-9]+", x) and int(x) > 100 for x in r.lines), f"job A's /usr/bin: {short(r.out)}")
+        b.prepare()
+        r = b.run_ok("build_script", ["cat /etc/marker"])
+        check("version-2" in r.lines, f"a new job reads {short(r.out)}, expected the new generation's version-2")
+        lst = lc.list_json()
+        check(lst[name]["generation"] == 2 and lst[name]["jobs"] == 1, f"chroot-list with a job on each generation: {lst[name]}")
+        g = lc.nr(["gc"])
+        check(g.rc == 0, f"gc: {g.describe()}")
+        check((lc.sd / ".images" / name / "1").is_dir(), "gc removed generation 1 while job A runs on it")
+        end_job(s, b)
+        check((lc.sd / ".images" / name / "1").is_dir(), "job B's cleanup removed generation 1 while job A runs on it")
+        r = a.run_ok("after_script", ["cat /etc/marker"])
+        check("version-1" in r.lines, f"job A's last stage reads {short(r.out)}")
+        end_job(s, a)
+    lc.only_generation(name, 2, "after the last job of generation 1 was cleaned up")
+    check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+
+
+def t_maint_plain_dir_while_job(s, ex):
+    """An image that is a plain directory (generation 0) is not replaced while a job runs on it (the
+    job keeps its files); once the job is gone, the refresh makes it generation 1, with the suite of
+    its os-release."""
+    lc = Lifecycle(s, ex, "overlay", "plain")
+    name = "plaindir"
+    lc.s.sh(["cp", "-a", "--reflink=auto", str(s.chroot()), str(lc.sd / name)], timeout=600)
+    (lc.sd / name / "etc/marker").write_text("version-1\n")
+    # (No suite in the playbook: the image's own, from its os-release, stays its suite.)
+    lc.playbook(name, marker_playbook("version-2", suite=None))
+    with Job(s, ex, lc.sd, image=f"debian:{name}") as a:
+        a.prepare()
+        outputs = lambda r: [line for line in r.lines if not line.startswith("\x1b")]  # not the echoed commands
+        r = a.run_ok("get_sources", ["ls /usr/bin | wc -l", "cat /etc/marker"])
+        before = outputs(r)
+        check("version-1" in before, f"the job reads {short(r.out)}")
+        r = lc.maintenance(name, "FAILED")
+        check(any("jobs" in line for line in stderr_lines(r.err)), f"the failure does not say jobs run on it: {short(r.err)}")
+        check(not (lc.sd / name).is_symlink() and (lc.sd / name / "usr/bin/bash").exists(),
+              "the plain directory was replaced while a job runs on it")
+        check(lc.entries(name) == [], f"the refused refresh left {lc.entries(name)}")
+        check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+        r = a.run_ok("build_script", ["ls /usr/bin | wc -l", "cat /etc/marker"])
+        check(outputs(r) == before, f"the running job's files changed: {outputs(r)}, before {before}")
+        end_job(s, a)
+    lc.maintenance(name, "updated")
+    check(lc.current(name) == 1, f"{name} is at generation {lc.current(name)}, expected 1")
+    check(lc.marker(name) == "version-2", f"the new generation's marker is {lc.marker(name)!r}")
+    lc.only_generation(name, 1, "after the refresh (the plain directory is collected)")
+    lst = lc.list_json()
+    check(lst[name]["suite"] == IMAGE and lst[name]["generation"] == 1,
+          f"chroot-list of the refreshed plain image: {lst[name]}, expected suite {IMAGE!r} (its os-release)")
+    with Job(s, ex, lc.sd, image=f"debian:{name}") as b:
+        b.prepare()
+        r = b.run_ok("build_script", ["cat /etc/marker"])
+        check("version-2" in r.lines, f"a new job reads {short(r.out)}")
+        end_job(s, b)
+
+
+def propagate_names():
+    try:
+        return os.listdir(PROPAGATE_DIR)
+    except FileNotFoundError:
+        return []
+
+
+def t_maint_kill(s, ex, backend, when):
+    """kill -9 of chroot-maintenance (the process alone, as a crash or the OOM killer would) after
+    `when` seconds or, for 'ansible', while a playbook task runs."""
+    lc = Lifecycle(s, ex, backend, "kill")
+    name = "k"
+    lc.make_image(name, marker="version-1")
+    sleep_marker = f"1000.{random.randrange(10**8, 10**9)}" if when == "ansible" else None
+    lc.playbook(name, marker_playbook("version-2", long_task=sleep_marker))
+    markers = [sleep_marker] if sleep_marker else []
+    propagate_before = set(propagate_names())
+    c = lc.start(["chroot-maintenance", name])
+    problems = []
+    try:
+        if when == "ansible":
+            if not s.wait_marker(sleep_marker, 120):
+                raise Fail(f"the playbook's long task did not start: {short(c.out + c.err)}")
+        else:
+            time.sleep(when)
+        at_work = sorted({desc.split(":")[0].split(" ", 1)[1] for desc in lc.processes(markers).values()})
+        running = c.p.poll() is None
+        os.kill(c.p.pid, signal.SIGKILL)
+        rc = c.p.wait(timeout=10)
+        s.diag(f"chroot-maintenance {'killed' if running else 'had ended (exit %d) before the kill' % rc} "
+               f"{'while a playbook task ran' if when == 'ansible' else f'after {when} s'} (at work: {', '.join(at_work) or '-'}); "
+               f".images/{name}: {lc.entries(name)}")
+        if when == "ansible":
+            check(running, "chroot-maintenance ended before the kill")
+        left = lc.wait_no_processes(markers, 5.0)
+        if left:
+            problems.append(f"processes of the killed maintenance still run 5 s later: {'; '.join(list(left.values())[:3])}")
+            lc.kill_processes(left, markers)
+            # systemd-nspawn, killed, leaves its propagation dir (named after the generation's dir).
+            for n in set(propagate_names()) - propagate_before:
+                if n.isdigit() and (lc.sd / ".images" / name / n).exists():
+                    shutil.rmtree(PROPAGATE_DIR / n, ignore_errors=True)
+    finally:
+        if c.p.poll() is None:
+            c.abort()
+        else:
+            c.kill_group(signal.SIGKILL)
+    cur = lc.current(name)
+    if cur == 1:
+        check(lc.marker(name) == "version-1", f"generation 1's marker is {lc.marker(name)!r}")
+    else:
+        # The kill came after the switch: the new generation must be complete.
+        check(lc.marker(name) == "version-2" and (lc.sd / ".images" / name / f"{cur}.info").exists(),
+              f"{name} is at generation {cur} with marker {lc.marker(name)!r} after the kill")
+    g = lc.nr(["gc"])
+    check(g.rc == 0 and re.fullmatch(r"gc: removed 0 leftover machine\(s\), [0-9]+ unused generation\(s\), 0 cache dir\(s\); "
+                                     r"freed [0-9.]+ MiB", g.text.strip()), f"gc: {g.describe()}, stdout {short(g.out)}")
+    lc.only_generation(name, cur, "after gc")
+    check(lc.lock_files() == [], f"lock files left after gc: {lc.lock_files()}")
+    with Job(s, ex, lc.sd, image=f"debian:{name}") as job:
+        job.prepare()
+        r = job.run_ok("build_script", ["cat /etc/marker"])
+        check(lc.marker(name) in r.lines, f"a job after the kill reads {short(r.out)}, expected {lc.marker(name)}")
+        end_job(s, job)
+    check(lc.lock_files() == [], f"lock files left after the job: {lc.lock_files()}")
+    check(not problems, "; ".join(problems))
+
+
+# (name, text, the lines the error may name (None: any), the key it must name)
+MALFORMED_PLAYBOOKS = [
+    ("invalid YAML", "- hosts: all\n  vars: [unclosed\n  tasks: []\n", {2, 3}, None),
+    ("bad indentation", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite: bookworm\n   tasks: []\n", {3, 4}, None),
+    ("a tab in the indentation", "- hosts: all\n\tvars: {}\n", {2}, None),
+    ("an empty file", "", None, None),
+    ("only comments", "# nothing here\n\n", None, None),
+    ("a top-level mapping", "hosts: all\ntasks: []\n", {1}, None),
+    ("a top-level scalar", "just a string\n", {1}, None),
+    ("an empty list", "[]\n", {1}, None),
+    ("a play that is not a mapping", "- hosts: all\n  tasks: []\n- just a string\n", {3}, None),
+    ("vars that is not a mapping", "- hosts: all\n  vars:\n    - nspawn_runner_chroot_suite\n", {2, 3}, "vars"),
+    ("a suite that is a list", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite:\n      - bookworm\n", {3, 4},
+     "nspawn_runner_chroot_suite"),
+    ("a suite that is a mapping", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite: {a: 1}\n", {3},
+     "nspawn_runner_chroot_suite"),
+    ("a suite that is null", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite:\n", {3, 4}, "nspawn_runner_chroot_suite"),
+    ("recreate that is a quoted string", "- hosts: all\n  vars:\n    nspawn_runner_maint_recreate: 'yes'\n", {3},
+     "nspawn_runner_maint_recreate"),
+    ("recreate that is not a boolean", "- hosts: all\n  vars:\n    nspawn_runner_maint_recreate: sometimes\n", {3},
+     "nspawn_runner_maint_recreate"),
+    ("include with a mapping item",
+     "- hosts: all\n  vars:\n    nspawn_runner_chroot_include:\n      - python3\n      - {name: curl}\n", {4, 5},
+     "nspawn_runner_chroot_include"),
+    ("an unknown nspawn_runner_ variable", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suit: bookworm\n", {3},
+     "nspawn_runner_chroot_suit"),
+    ("a template value", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite: \"{{ suite }}\"\n", {3},
+     "nspawn_runner_chroot_suite"),
+    ("two documents", "- hosts: all\n  tasks: []\n---\n- hosts: all\n  tasks: []\n", {3, 4}, None),
+    ("an empty mirror", "- hosts: all\n  vars:\n    nspawn_runner_chroot_mirror: ''\n", {3}, "nspawn_runner_chroot_mirror"),
+    ("an arch with a space", "- hosts: all\n  vars:\n    nspawn_runner_chroot_arch: amd 64\n", {3}, "nspawn_runner_chroot_arch"),
+    ("an undefined alias", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite: *nope\n", {3}, None),
+]
+
+
+def t_malformed_playbooks(s, ex):
+    """Every malformed playbook: chroot-maintenance of an existing image, and chroot-create and
+    chroot-maintenance of a missing one, fail with one line FILE:LINE: naming the key, and change
+    nothing."""
+    lc = Lifecycle(s, ex, "overlay", "malformed")
+    (lc.sd / "img").symlink_to(s.chroot())
+    errors = collections.defaultdict(list)  # (kind, problem) -> the commands that had it
+    for i, (kind, text, want_lines, key) in enumerate(MALFORMED_PLAYBOOKS):
+        where = "state" if i % 2 else "conf"
+        files = {"img": lc.playbook("img", text, where), "new": lc.playbook("new", text, where)}
+        before = s.snapshot(lc.sd)
+        for args in (["chroot-maintenance", "img"], ["chroot-create", "new"], ["chroot-maintenance", "new"]):
+            r = lc.nr(args, timeout=60)
+            path = str(files[args[1]])
+            lines = stderr_lines(r.err)
+            problem = None
+            m = re.fullmatch(rf"nspawn-runner: {re.escape(path)}:([0-9]+): .+", lines[0]) if len(lines) == 1 else None
+            if r.rc == 0:
+                problem = "succeeded"
+            elif len(lines) != 1:
+                problem = f"{len(lines)} lines on stderr: {short(r.err)}"
+            elif not m:
+                problem = f"the error is not FILE:LINE: …: {lines[0]!r}"
+            elif want_lines is not None and int(m.group(1)) not in want_lines:
+                problem = f"the error names line {m.group(1)}, expected {sorted(want_lines)}: {lines[0]!r}"
+            elif key and key not in lines[0]:
+                problem = f"the error does not name {key}: {lines[0]!r}"
+            elif args[0] == "chroot-maintenance" and not re.search(
+                    r"^maintenance: 0 created, 0 updated, 0 unchanged, 1 failed", r.text, re.M):
+                problem = f"no summary with 1 failed: {short(r.out)}"
+            if problem:
+                errors[(kind, problem.replace(path, "FILE"))].append(" ".join(args))
+        d = s.snapshot_diff(before, s.snapshot(lc.sd))
+        if d:
+            errors[(kind, f"the state dir changed: {d}")].append("")
+        for f in files.values():
+            f.unlink()
+    check(not errors, f"{len(errors)} problem(s): " +
+          " | ".join(f"{kind} ({', '.join(cmds)}): {problem}" for (kind, problem), cmds in list(errors.items())[:6]))
+
+
+def small_fs(s, tag, size_mib):
+    """A loop-mounted ext4 of size_mib MiB (no reserved blocks); returns (device, mount point, backing)."""
+    backing = s.tmproot / f"{tag}.img"
+    mnt = s.tmproot / f"{tag}-mnt"
+    s.sh(["truncate", "-s", f"{size_mib}M", str(backing)])
+    s.sh(["mkfs.ext4", "-q", "-F", "-m", "0", str(backing)])
+    dev = s.sh(["losetup", "--find", "--show", str(backing)])
+    s.loops.append((dev, str(backing)))
+    mnt.mkdir()
+    s.sh(["mount", dev, str(mnt)])
+    s.own_mounts.append(str(mnt))
+    return dev, mnt, backing
+
+
+def small_fs_remove(s, dev, mnt, backing):
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+    subprocess.run(["losetup", "-d", dev], capture_output=True)
+    if not any(m[0] == str(mnt) for m in host_mounts()):
+        s.own_mounts.remove(str(mnt))
+        s.loops.remove((dev, str(backing)))
+        mnt.rmdir()
+        backing.unlink()
+
+
+def fake_dead_process():
+    """(pid, start time) of a process that has exited."""
+    p = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
+    st = proc_stat(p.pid)
+    p.kill()
+    p.wait()
+    return p.pid, st[1]
+
+
+def gc_counts(r):
+    m = re.fullmatch(r"gc: removed ([0-9]+) leftover machine\(s\), ([0-9]+) unused generation\(s\), ([0-9]+) cache dir\(s\); "
+                     r"freed ([0-9]+\.[0-9]) MiB", r.text.strip())
+    check(r.rc == 0 and m is not None, f"gc: {r.describe()}, stdout {short(r.out)}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), float(m.group(4))
+
+
+def t_gc_threshold(s, ex):
+    """gc on a small file system: leftover machines go, a running job's and a locked one stay;
+    least recently used caches go while the file system is fuller than the threshold, fresh ones
+    stay."""
+    s.chroot()
+    dev, mnt, backing = small_fs(s, "gc", 96)
+    try:
+        sd = mnt
+        s.extra_state_dirs.append(sd)
+        (sd / IMAGE).symlink_to(s.chroot())
+        run_gc = lambda threshold: gc_counts(ex.raw(["--state-dir", str(sd), "gc", "--threshold", str(threshold)], timeout=120))
+        with Job(s, ex, sd) as job:
+            job.prepare()
+            job.run_ok("build_script", ["echo running"])
+            # Leftovers: a machine whose init and nspawn are gone, and one without a state file.
+            dead = s.next_id()
+            s.ids.add(dead)
+            (sd / ".machines" / dead / "root/etc").mkdir(parents=True)
+            (sd / ".machines" / dead / "root/etc/junk").write_bytes(os.urandom(300 * 1024))
+            (ipid, istart), (npid, nstart) = fake_dead_process(), fake_dead_process()
+            (sd / ".machines" / dead / "state").write_text(
+                f"image={IMAGE}\nimage_path={os.path.realpath(s.chroot())}\nbackend=overlay\nnspawn_pid={npid}\n"
+                f"nspawn_start={nstart}\ninit_pid={ipid}\ninit_start={istart}\n")
+            nostate = s.next_id()
+            s.ids.add(nostate)
+            (sd / ".machines" / nostate).mkdir(mode=0o700)
+            # A machine being prepared right now (prepare holds a lock on its dir) is not a leftover.
+            held = s.next_id()
+            s.ids.add(held)
+            (sd / ".machines" / held).mkdir(mode=0o700)
+            held_fd = os.open(sd / ".machines" / held, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(held_fd, fcntl.LOCK_EX)
+                # gitlab-runner's caches: <project>/<key>/cache.zip, 8 MiB each.
+                now = time.time()
+                ages = {"a": 5 * 3600, "b": 4 * 3600, "c": 3 * 3600, "d": 0, "e": 6 * 3600}
+                caches = {}
+                for k, age in ages.items():
+                    d = sd / ".cache" / f"group/project-{k}" / f"key-{k}"
+                    d.mkdir(parents=True)
+                    with open(d / "cache.zip", "wb") as f:
+                        for _ in range(8):
+                            f.write(os.urandom(1 << 20))
+                        os.fsync(f.fileno())
+                    os.utime(d / "cache.zip", (now - age, now - age))
+                    caches[k] = d
+                # e: an old archive, but another file of the dir was just written: the dir is in use.
+                (caches["e"] / "fresh").write_text("in use\n")
+                os.sync()
+                machines = lambda: sorted(os.listdir(sd / ".machines"))
+                n_m, n_g, n_c, _ = run_gc(100)
+                check((n_m, n_g, n_c) == (2, 0, 0), f"gc --threshold 100 removed {n_m} machine(s), {n_g} generation(s), "
+                                                    f"{n_c} cache dir(s); expected 2, 0, 0")
+                check(machines() == sorted([job.id, held]), f"machines after gc: {machines()}, expected the job's and the locked one")
+                check(all(d.is_dir() for d in caches.values()), "gc --threshold 100 removed a cache")
+                r = job.run_ok("build_script", ["echo still-running"])
+                check("still-running" in r.lines, "the job's machine does not work after gc")
+                # A threshold between the usage after removing the oldest one and two of them.
+                os.sync()
+                sv = os.statvfs(sd)
+                before = used_percent(sd)
+                blocks = lambda d: sum(os.lstat(p).st_blocks * 512 for p in d.iterdir()) // sv.f_frsize
+                after1 = 100 - ((sv.f_bavail + blocks(caches["a"])) * 100) // sv.f_blocks
+                after2 = 100 - ((sv.f_bavail + blocks(caches["a"]) + blocks(caches["b"])) * 100) // sv.f_blocks
+                threshold = (after1 + after2) // 2
+                s.diag(f"file system {before}% used; after removing 1 cache {after1}%, 2 caches {after2}%: threshold {threshold}")
+                check(before > after1 > threshold >= after2, f"cannot place a threshold: {before}, {after1}, {after2}")
+                n_m, n_g, n_c, freed = run_gc(threshold)
+                gone = sorted(k for k, d in caches.items() if not d.exists())
+                check(gone == ["a", "b"], f"gc --threshold {threshold} (usage {before}%) removed caches {gone}, expected the two "
+                                          f"oldest [a, b] (usage now {used_percent(sd)}%)")
+                check(n_c == 2 and (n_m, n_g) == (0, 0), f"gc reported {n_m}, {n_g}, {n_c}, expected 0, 0, 2")
+                check(abs(freed - 16.0) <= 0.2, f"gc reported {freed} MiB freed, expected 16.0")
+                check(used_percent(sd) <= threshold, f"usage {used_percent(sd)}% is above the threshold {threshold}")
+                # However full: a cache used in the last 15 minutes stays.
+                n_m, n_g, n_c, _ = run_gc(1)
+                gone = sorted(k for k, d in caches.items() if not d.exists())
+                check(gone == ["a", "b", "c"] and n_c == 1, f"gc --threshold 1 left {sorted(set(caches) - set(gone))} "
+                                                            f"(reported {n_c}), expected the fresh ones [d, e]")
+            finally:
+                os.close(held_fd)
+            n_m, _, _, _ = run_gc(100)
+            check(n_m == 1 and machines() == [job.id], f"after its lock was released gc removed {n_m}; machines {machines()}")
+            end_job(s, job)
+        check(not os.listdir(sd / ".machines"), f"machines left: {os.listdir(sd / '.machines')}")
+    finally:
+        for n in (os.listdir(mnt / ".machines") if (mnt / ".machines").is_dir() else []):
+            subprocess.run([ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
+                           env=s.clean_env(), stdin=subprocess.DEVNULL)
+        if mnt in s.extra_state_dirs:
+            s.extra_state_dirs.remove(mnt)
+        small_fs_remove(s, dev, mnt, backing)
+
+
+def t_gc_generations(s, ex):
+    """gc removes every generation that is neither current nor used, and counts each."""
+    lc = Lifecycle(s, ex, "overlay", "gcgen")
+    d = lc.sd / ".images" / "gens"
+    for g in (1, 2, 3, 5):
+        (d / str(g) / "usr/bin").mkdir(parents=True)
+        (d / str(g) / "usr/bin/file").write_bytes(os.urandom(64 * 1024))
+    for g in (1, 3):
+        (d / f"{g}.info").write_text(f"suite={IMAGE}\narch={host_arch()}\nrefreshed={int(time.time())}\n")
+    (d / "4.info").write_text("suite=x\n")  # an info without its generation
+    (lc.sd / "gens").symlink_to(".images/gens/1")
+    n_m, n_g, n_c, freed = gc_counts(lc.nr(["gc"]))
+    lc.only_generation("gens", 1, "after gc")
+    check(n_g == 3, f"gc removed generations 2, 3 and 5 of one image but reported {n_g} unused generation(s)")
+    check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+
+
+def pty_run(s, argv, send, timeout=120):
+    """Runs argv on a terminal; once the output has shown 'Editing' and then a root prompt, types
+    send. Returns (exit status, everything the terminal showed)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=str(s.tmproot), env=s.clean_env(),
+                         start_new_session=True)
+    os.close(slave)
+    buf = bytearray()
+    sent = False
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise Fail(f"{' '.join(argv[-2:])} did not finish within {timeout} s: {short(buf)}")
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every holder of the terminal is gone
+                    data = b""
+                if not data:
+                    break
+                buf += data
+            elif p.poll() is not None:
+                break
+            if not sent:
+                i = buf.find(b"Editing")
+                if i >= 0 and b"# " in buf[i:]:
+                    os.write(master, send.encode())
+                    sent = True
+        rc = p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        os.close(master)
+    return rc, bytes(buf)
+
+
+def t_chroot_login(s, ex, backend):
+    """chroot-login: exit 0 keeps the edit as a new generation (a running job keeps its own),
+    a non-zero exit drops it."""
+    lc = Lifecycle(s, ex, backend, "login")
+    name = "edit"
+    lc.make_image(name, marker="version-1")
+    token = secrets.token_hex(6)
+    with Job(s, ex, lc.sd, image=f"debian:{name}") as a:
+        a.prepare()
+        rc, out = pty_run(s, lc.argv(["chroot-login", name]),
+                          f"echo login-{token} > /etc/login-marker; echo $((6*7))-edited; exit 0\n")
+        ex.check_sanitizer(out, "chroot-login")
+        check(rc == 0, f"chroot-login with exit 0: exit {rc}: {short(out)}")
+        check(b"42-edited" in out, f"the commands did not run in the shell: {short(out)}")
+        check(lc.current(name) == 2, f"{name} is at generation {lc.current(name)} after the login, expected 2")
+        check((lc.sd / name / "etc/login-marker").read_text().strip() == f"login-{token}", "the edit is not in generation 2")
+        info = parse_state((lc.sd / ".images" / name / "2.info").read_text())
+        check(info.get("suite") == IMAGE, f"2.info after the login: {info}")
+        r = a.run_ok("build_script", ["cat /etc/login-marker 2>/dev/null || echo no-login-marker"])
+        check("no-login-marker" in r.lines, f"the running job sees the edit: {short(r.out)}")
+        with Job(s, ex, lc.sd, image=f"debian:{name}") as b:
+            b.prepare()
+            r = b.run_ok("build_script", ["cat /etc/login-marker"])
+            check(f"login-{token}" in r.lines, f"a new job does not see the edit: {short(r.out)}")
+            end_job(s, b)
+        # A non-zero exit drops the edit.
+        entries = lc.entries(name)
+        rc, out = pty_run(s, lc.argv(["chroot-login", name]), "echo dropped > /etc/dropped-marker; echo $((6*7))-edited; exit 3\n")
+        ex.check_sanitizer(out, "chroot-login")
+        check(rc != 0, f"chroot-login with exit 3 succeeded: {short(out)}")
+        check(b"42-edited" in out, f"the commands did not run in the shell: {short(out)}")
+        check(lc.current(name) == 2, f"{name} is at generation {lc.current(name)} after a dropped login")
+        check(not (lc.sd / name / "etc/dropped-marker").exists(), "the dropped edit is in the image")
+        check(lc.entries(name) == entries, f"a dropped login left {sorted(set(lc.entries(name)) - set(entries))}")
+        check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+        end_job(s, a)
+    lc.only_generation(name, 2, "after the job on generation 1 was cleaned up")
+
+
+def t_chroot_list(s, ex):
+    """chroot-list, as text and JSON, of a generation image and of a plain symlink image."""
+    lc = Lifecycle(s, ex, "overlay", "list")
+    r = lc.nr(["chroot-list", "--json"])
+    check(r.rc == 0 and json.loads(r.out) == [], f"chroot-list --json of an empty state dir: {r.describe()}, {short(r.out)}")
+    refreshed = 1700000000
+    g = lc.make_mini_image("gen", gen=3, suite="lc-suite", refreshed=refreshed)
+    (lc.sd / "plain").symlink_to(s.chroot())
+    (lc.sd / "afile").write_text("not an image\n")
+    (lc.sd / "dangling").symlink_to(lc.sd / "nothing")
+    (lc.sd / ".hidden").mkdir()
+    plain = os.path.realpath(s.chroot())
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    want = {
+        "gen": {"name": "gen", "suite": "lc-suite", "arch": host_arch(), "size_bytes": py_fs_usage(g), "generation": 3,
+                "jobs": 0, "refreshed": stamp(refreshed)},
+        "plain": {"name": "plain", "suite": IMAGE, "arch": host_arch(), "size_bytes": py_fs_usage(plain), "generation": 0,
+                  "jobs": 0, "refreshed": stamp(int(os.stat(plain).st_mtime))},
+    }
+    got = lc.list_json()
+    check(sorted(got) == ["gen", "plain"], f"chroot-list --json lists {sorted(got)}, expected [gen, plain]")
+    for n, w in want.items():
+        check(got[n] == w, f"chroot-list --json: {got[n]}, expected {w}")
+    r = lc.nr(["chroot-list"])
+    check(r.rc == 0, f"chroot-list: {r.describe()}")
+    lines = [line for line in r.lines if line.strip()]
+    check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "REFRESHED"], f"header: {lines[:1]}")
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    check(sorted(rows) == ["gen", "plain"], f"chroot-list lists {sorted(rows)}")
+    for n, w in want.items():
+        exp = [n, w["suite"], w["arch"], f"{w['size_bytes'] / (1 << 20):.1f}", "M", str(w["generation"]), str(w["jobs"]),
+               w["refreshed"]]
+        check(rows[n] == exp, f"chroot-list row {rows[n]}, expected {exp}")
+
+
+def t_i386(s, ex):
+    """An i386 chroot made by chroot-create --arch i386 (cached) runs jobs under the x86 personality."""
+    chroot = s.i386_chroot()
+    lc = Lifecycle(s, ex, "overlay", "i386")
+    (lc.sd / "x86").symlink_to(chroot)
+    with Job(s, ex, lc.sd, image="debian:x86") as job:
+        job.prepare()
+        r = job.run_ok("build_script", ["echo machine=$(uname -m)", "echo dpkg=$(dpkg --print-architecture)",
+                                        "echo bits=$(getconf LONG_BIT)"])
+        check("machine=i686" in r.lines, f"uname -m in the i386 machine: {short(r.out)}")
+        check("dpkg=i386" in r.lines and "bits=32" in r.lines, f"the i386 machine: {short(r.out)}")
+        end_job(s, job)
+    lst = lc.list_json()
+    check(lst["x86"]["arch"] == "i386" and lst["x86"]["suite"] == IMAGE, f"chroot-list of the i386 chroot: {lst['x86']}")
+
+
+# (Debian arch, ELF e_machine, class, data encoding, binfmt_misc entry of qemu-user-static)
+FOREIGN_ARCHES = [("arm64", 183, 2, 1, "qemu-aarch64"), ("armhf", 40, 1, 1, "qemu-arm"), ("ppc64el", 21, 2, 1, "qemu-ppc64le"),
+                  ("riscv64", 243, 2, 1, "qemu-riscv64"), ("s390x", 22, 2, 2, "qemu-s390x")]
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def elf_header(machine, cls, data):
+    end = "<" if data == 1 else ">"
+    ident = b"\x7fELF" + bytes([cls, data, 1, 0]) + bytes(8)
+    hdr = ident + struct.pack(end + "HHI", 2, machine, 1)
+    return hdr + bytes(64 - len(hdr))
+
+
+def binfmt_enabled(entry):
+    try:
+        return (BINFMT / entry).read_text().splitlines()[0].strip() == "enabled"
+    except (OSError, IndexError):
+        return False
+
+
+def t_foreign_arch(s, ex):
+    """A chroot of another architecture: without its qemu binfmt_misc entry enabled, prepare fails
+    with one line; with it, prepare gets past the architecture check. The host's entries decide
+    which applies; a private mount namespace with a fake binfmt_misc shows the other case too."""
+    lc = Lifecycle(s, ex, "overlay", "foreign")
+    for arch, machine, cls, data, _ in FOREIGN_ARCHES:
+        bash = lc.sd / f"f-{arch}" / "usr/bin/bash"
+        bash.parent.mkdir(parents=True)
+        bash.write_bytes(elf_header(machine, cls, data))
+        bash.chmod(0o755)
+        (lc.sd / f"f-{arch}" / "bin").symlink_to("usr/bin")
+    # binfmt_misc as this host may not have it: one entry disabled, the others missing.
+    sim = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+           "mount -t tmpfs -o size=1m,mode=755 nspawn-runner-binfmt /proc/sys/fs/binfmt_misc && "
+           "echo enabled > /proc/sys/fs/binfmt_misc/status && echo disabled > /proc/sys/fs/binfmt_misc/qemu-aarch64 && "
+           "exec \"$@\"", "sh"]
+
+    def expect_qemu_error(r, arch, entry, what):
+        expect_system_failure(r, what)
+        line = stderr_lines(r.err)[0]
+        check("qemu-user-static" in line and str(BINFMT / entry) in line and arch in line,
+              f"{what}: the error does not name qemu-user-static, {BINFMT / entry} and {arch}: {line}")
+
+    def prepare(arch, entry, enabled, simulated):
+        what = f"prepare of an {arch} chroot" + (" without binfmt_misc" if simulated else "")
+        with Job(s, ex, lc.sd, image=f"debian:f-{arch}") as job:
+            job.gitlab_config()
+            job.prepared = True
+            before = s.snapshot(lc.sd)
+            c = Call((sim if simulated else []) + [ex.binary] + job.argv(["prepare"]), str(job.tmpdir), job.env())
+            r = job.finish(c, 60, "prepare")
+            if not enabled:
+                expect_qemu_error(r, arch, entry, what)
+                d = s.snapshot_diff(before, s.snapshot(lc.sd))
+                check(not d, f"the failed {what} changed the host: {d}")
+            else:
+                # Past the architecture check the machine starts or fails for other reasons (the chroot
+                # has nothing but a bash header): only the architecture check is judged.
+                err = r.err.decode(errors="replace")
+                check("qemu-user-static" not in err and "no usable bash" not in err and "rchitecture" not in err,
+                      f"{what} with {entry} enabled: {r.describe()}")
+            end_job(s, job)
+
+    seen, problems = [], []
+    for arch, _, _, _, entry in FOREIGN_ARCHES:
+        enabled = binfmt_enabled(entry)
+        seen.append(f"{entry} {'enabled' if enabled else 'not enabled'}")
+        try:
+            prepare(arch, entry, enabled, False)
+        except Fail as e:
+            problems.append(str(e))
+    s.diag("binfmt_misc: " + ", ".join(seen))
+    for arch, _, _, _, entry in (FOREIGN_ARCHES[0], FOREIGN_ARCHES[4]):
+        try:
+            prepare(arch, entry, False, True)
+        except Fail as e:
+            problems.append(str(e))
+    before = s.snapshot(lc.sd)
+    c = Call(sim + lc.argv(["chroot-create", "foreign", "--arch", "arm64", "--suite", IMAGE]), str(s.tmproot), s.clean_env())
+    rc = c.wait(60)
+    ex.check_sanitizer(bytes(c.err), "chroot-create")
+    lines = stderr_lines(c.err)
+    if not (rc == 1 and lines and "qemu-user-static" in lines[0] and str(BINFMT / "qemu-aarch64") in lines[0]):
+        problems.append(f"chroot-create --arch arm64 without binfmt_misc: exit {rc}, stderr {short(c.err)}")
+    # (The error may be followed by the usual summary that nothing was left.)
+    elif not (len(lines) == 1 or (len(lines) == 2 and "nothing was left behind" in lines[1])):
+        problems.append(f"chroot-create --arch arm64 without binfmt_misc: {len(lines)} lines: {short(c.err)}")
+    d = s.snapshot_diff(before, s.snapshot(lc.sd))
+    if d:
+        problems.append(f"the failed chroot-create changed the host: {d}")
+    check(not problems, " | ".join(problems))
+
+
+def t_maint_without_ansible(s, ex):
+    """A refresh with a playbook on a host without ansible-playbook (hidden in a private mount
+    namespace) fails clearly and leaves the image as it was."""
+    lc = Lifecycle(s, ex, "overlay", "noansible")
+    name = "na"
+    (lc.make_mini_image(name, python=True) / "etc/marker").write_text("version-1\n")
+    lc.playbook(name, marker_playbook("version-2"))
+    before = s.snapshot(lc.sd)
+    hide = "mount --bind /dev/null /usr/bin/ansible-playbook && exec \"$@\""
+    c = Call(["unshare", "--mount", "--propagation", "private", "sh", "-c", hide, "sh"] +
+             lc.argv(["chroot-maintenance", name]), str(s.tmproot), s.clean_env())
+    rc = c.wait(300)
+    ex.check_sanitizer(bytes(c.err), "chroot-maintenance")
+    check(rc == 1, f"chroot-maintenance without ansible-playbook: exit {rc}, stderr {short(c.err)}")
+    check(any("Ansible" in line for line in stderr_lines(c.err)), f"the error does not say Ansible is missing: {short(c.err)}")
+    check(re.search(r"^maintenance: 0 created, 0 updated, 0 unchanged, 1 failed", bytes(c.out).decode(), re.M),
+          f"no summary with 1 failed: {short(c.out)}")
+    check(lc.current(name) == 1 and lc.marker(name) == "version-1", "the image changed")
+    d = s.snapshot_diff(before, s.snapshot(lc.sd))
+    check(not d, f"the failed refresh left: {d}")
+
 def t_final_host_clean(s):
     problems = []
     left = s.machines_left()
@@ -1727,6 +2733,35 @@ def build_tests(s):
     add("chroot-create: SIGTERM during debootstrap leaves nothing", chroot_create_fails, ex, "overlay", "interrupted",
         ["--suite", IMAGE], interrupt_after=30)
 
+    # The chroot lifecycle.
+    lc = "lifecycle: "
+
+    def add(name, fn, *a, **kw):  # removes the test's state dirs when it is done
+        tests.append((name, lambda: lifecycle_run(s, fn, s, *a, **kw)))
+
+    for backend in ("overlay", "btrfs"):
+        p = f"{lc}{backend}: "
+        add(p + "a playbook of 2 plays refreshes the image into a new generation; run again, it is unchanged", t_maint_refresh,
+            ex, backend)
+        add(p + "a job keeps its generation through a refresh, a new job gets the new one, the old one goes with the "
+                "job's cleanup", t_maint_while_job, ex, backend)
+        add(p + "chroot-login: exit 0 keeps the edit as a new generation, exit 3 drops it", t_chroot_login, ex, backend)
+    add(lc + "overlay: a plain-directory image is not replaced while a job runs on it, and is after", t_maint_plain_dir_while_job, ex)
+    for backend, points in (("overlay", (0.3, 1.5, 3.0, "ansible")), ("btrfs", (0.3, "ansible"))):
+        for when in points:
+            at = "while a playbook task runs" if when == "ansible" else f"after {when} s"
+            add(f"{lc}{backend}: kill -9 of chroot-maintenance {at}: last good generation, no processes left, a job "
+                "works, gc leaves only the current generation", t_maint_kill, ex, backend, when)
+    add(f"{lc}{len(MALFORMED_PLAYBOOKS)} kinds of malformed playbooks: maintenance and create fail with FILE:LINE and "
+        "change nothing", t_malformed_playbooks, ex)
+    add(lc + "gc --threshold on a small file system: leftover machines and the oldest caches go, fresh ones stay",
+        t_gc_threshold, ex)
+    add(lc + "gc removes and counts every unused generation", t_gc_generations, ex)
+    add(lc + "chroot-list (text and JSON) of a generation image and a plain symlink image", t_chroot_list, ex)
+    add(lc + "i386: chroot-create --arch i386 (cached); a job in it reports i686 and i386", t_i386, ex)
+    add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
+    add(lc + "refresh without ansible-playbook fails clearly and leaves the image", t_maint_without_ansible, ex)
+
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: fn(s, s.asan(), *a, **kw)))
@@ -1746,6 +2781,15 @@ def build_tests(s):
     for name, args, env in BAD_INPUTS:
         asan_test(f"bad input: {name}", bad_input, "overlay", args, env)
     asan_test("prepare twice", t_prepare_twice, "overlay")
+    def asan_test(name, fn, *a, **kw):
+        tests.append((f"asan: {name}", lambda: lifecycle_run(s, fn, s, s.asan(), *a, **kw)))
+
+    asan_test("lifecycle: malformed playbooks", t_malformed_playbooks)
+    asan_test("lifecycle: btrfs: playbook refresh, then unchanged", t_maint_refresh, "btrfs")
+    asan_test("lifecycle: btrfs: chroot-login", t_chroot_login, "btrfs")
+    asan_test("lifecycle: chroot-list", t_chroot_list)
+    asan_test("lifecycle: gc --threshold on a small file system", t_gc_threshold)
+    asan_test("lifecycle: gc of unused generations", t_gc_generations)
     return tests
 
 
