@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fs-usage.h"
 #include "gc.h"
 #include "image.h"
@@ -181,4 +182,16 @@ int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
         collect_caches(c, threshold, &st);
         *ret = st;
         return 0;
+}
+
+unsigned gc_threshold_configured(const Context *c) {
+        _cleanup_free_ char *path = path_join(c->config_dir, CONFIG_FILE_NAME);
+        unsigned threshold = GC_THRESHOLD_DEFAULT;
+        Config cfg;
+
+        config_init(&cfg);
+        if (path && config_load(path, &cfg) >= 0)
+                threshold = cfg.gc_threshold;
+        config_done(&cfg);
+        return threshold;
 }

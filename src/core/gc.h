@@ -20,3 +20,5 @@ typedef struct GcStats {
  * is fuller than threshold percent (0: never) — least recently used cache dirs. Never removes
  * anything a running job uses. */
 int gc_run(const Context *c, unsigned threshold, GcStats *ret);
+/* gc_threshold of the configuration file in the config dir, or the default (a bad file says why). */
+unsigned gc_threshold_configured(const Context *c);

@@ -201,7 +201,7 @@ int chroot_maintenance(const Context *c, const char *name) {
                 if (error == -EINTR)
                         break;
         }
-        (void) gc_run(c, GC_THRESHOLD_DEFAULT, &gc);
+        (void) gc_run(c, gc_threshold_configured(c), &gc);
         printf("maintenance: %u created, %u updated, %u unchanged, %u failed in %lld s\n", counts[MAINT_CREATED],
                counts[MAINT_UPDATED], counts[MAINT_UNCHANGED], counts[MAINT_FAILED], (long long) (time(NULL) - t0));
         return counts[MAINT_FAILED] > 0 || counts[MAINT_CREATED] + counts[MAINT_UPDATED] + counts[MAINT_UNCHANGED] < total

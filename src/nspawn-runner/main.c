@@ -38,7 +38,7 @@ typedef struct Args {
         const char *id, *default_image, *suite, *mirror, *include, *arch;
         StorageBackend storage;
         bool json;
-        unsigned threshold;
+        int threshold; /* -1: from the configuration file */
         const char *control_socket;
 } Args;
 
@@ -175,7 +175,7 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                         int v;
                         if (safe_atoi(optarg, &v) < 0 || v < 0 || v > 100)
                                 return log_error_errno(EINVAL, "--threshold takes a percentage from 0 to 100, not '%s'.", optarg);
-                        a->threshold = (unsigned) v;
+                        a->threshold = v;
                         break;
                 }
                 case ARG_CONTROL_SOCKET:
@@ -254,7 +254,7 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         if (streq(cmd, "gc")) {
                 GcStats st;
                 WANT(0, 0);
-                if (gc_run(c, a->threshold, &st) < 0)
+                if (gc_run(c, a->threshold >= 0 ? (unsigned) a->threshold : gc_threshold_configured(c), &st) < 0)
                         return 1;
                 printf("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB\n",
                        st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
@@ -289,7 +289,7 @@ int main(int argc, char **argv) {
                         .system_failure_exit_code = exit_code_from_env("SYSTEM_FAILURE_EXIT_CODE", 2),
                 },
                 .storage = _STORAGE_BACKEND_INVALID,
-                .threshold = GC_THRESHOLD_DEFAULT,
+                .threshold = -1,
                 .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
         };
         const char *cmd;

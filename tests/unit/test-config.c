@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "config.h"
+#include "gc.h"
+#include "util.h"
 #include "log.h"
 #include "tap.h"
 
@@ -56,5 +61,20 @@ int main(void) {
         CHECK(hw_spec_parse("gpio:gpiochip0:17", false, true, &h) == 0 && h.gpio.active_low, "a button defaults to active-low");
         hw_spec_done(&h);
         config_done(&c);
+
+        {
+                char dir[] = "/tmp/test-config-XXXXXX";
+                Context ctx = { .config_dir = mkdtemp(dir) };
+                char *path = path_join(dir, CONFIG_FILE_NAME);
+
+                CHECK(gc_threshold_configured(&ctx) == GC_THRESHOLD_DEFAULT, "gc threshold without a file: the default");
+                write_file_atomic(path, "gc_threshold=42\n", 0644);
+                CHECK(gc_threshold_configured(&ctx) == 42, "gc threshold from the file");
+                write_file_atomic(path, "gc_threshold=420\n", 0644);
+                CHECK(gc_threshold_configured(&ctx) == GC_THRESHOLD_DEFAULT, "a bad file: the default");
+                unlink(path);
+                rmdir(dir);
+                free(path);
+        }
         return tap_done();
 }
