@@ -97,8 +97,6 @@ static int parse_time_of_day(const char *v, int *ret) {
 }
 
 static int set_path(char **field, const char *v, bool allow_off) {
-        char *s;
-
         if (allow_off && strcasecmp(v, "off") == 0) {
                 free(*field);
                 *field = NULL;
@@ -106,12 +104,7 @@ static int set_path(char **field, const char *v, bool allow_off) {
         }
         if (v[0] != '/' || strlen(v) > 1024)
                 return -EINVAL;
-        s = strdup(v);
-        if (!s)
-                return -ENOMEM;
-        free(*field);
-        *field = s;
-        return 0;
+        return free_and_strdup(field, v);
 }
 
 typedef struct ConfigKey {

@@ -206,11 +206,7 @@ static int info_cb(const char *key, const char *value, unsigned line, void *user
                 i->refreshed = (time_t) t;
                 return 0;
         }
-        if (!field)
-                return 0;
-        free(*field);
-        *field = strdup(value);
-        return *field ? 0 : -ENOMEM;
+        return field ? free_and_strdup(field, value) : 0;
 }
 
 static char *info_path(const Context *c, const char *name, unsigned gen) {

@@ -28,16 +28,9 @@ static int parse_pid(const char *v, pid_t *ret) {
 }
 
 static int set_string(char **field, const char *v) {
-        char *s;
-
         if (isempty(v) || strlen(v) > 4096)
                 return -EINVAL;
-        s = strdup(v);
-        if (!s)
-                return -ENOMEM;
-        free(*field);
-        *field = s;
-        return 0;
+        return free_and_strdup(field, v);
 }
 
 static int parse_assignment(MachineState *s, const char *key, const char *v) {

@@ -37,9 +37,7 @@ static int literal_string(const char *file, const char *key, const yaml_node_t *
                 return log_error_errno(EINVAL, "%s:%u: %s is longer than %d characters.", file, line_of(v), key, VALUE_MAX);
         if (strstr(s, "{{") || strstr(s, "{%"))
                 return log_error_errno(EINVAL, "%s:%u: %s must be a literal value, not a template.", file, line_of(v), key);
-        free(*field);
-        *field = strdup(s);
-        return *field ? 0 : -ENOMEM;
+        return free_and_strdup(field, s);
 }
 
 static int word(const char *file, const char *key, const yaml_node_t *v, char **field) {

@@ -49,6 +49,16 @@ int safe_atoi(const char *s, int *ret) {
         return 0;
 }
 
+int free_and_strdup(char **field, const char *s) {
+        char *copy = strdup(s);
+
+        if (!copy)
+                return -ENOMEM;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
 char *strprintf(const char *format, ...) {
         va_list ap;
         char *s;

@@ -31,6 +31,9 @@ const char *startswith(const char *s, const char *prefix);
 int safe_atou64(const char *s, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);
 
+/* Replaces the string *field with a copy of s. */
+int free_and_strdup(char **field, const char *s);
+
 /* asprintf() that returns NULL on failure. */
 char *strprintf(const char *format, ...) _printf_(1, 2);
 char *path_join(const char *a, const char *b);
