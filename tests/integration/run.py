@@ -2064,7 +2064,7 @@ def t_maint_plain_dir_while_job(s, ex):
     its os-release."""
     lc = Lifecycle(s, ex, "overlay", "plain")
     name = "plaindir"
-    lc.s.sh(["cp", "-a", "--reflink=auto", str(s.chroot()), str(lc.sd / name)], timeout=600)
+    lc.s.sh(["cp", "-a", "--reflink=auto", f"{s.chroot()}/.", str(lc.sd / name)], timeout=600)
     (lc.sd / name / "etc/marker").write_text("version-1\n")
     # (No suite in the playbook: the image's own, from its os-release, stays its suite.)
     lc.playbook(name, marker_playbook("version-2", suite=None))
