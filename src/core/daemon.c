@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -39,7 +38,6 @@
 #define TICK_USEC (15 * USEC_PER_SEC)
 #define GC_INTERVAL_USEC (3600 * USEC_PER_SEC)
 #define LED_ACCURACY_USEC (1 * USEC_PER_MSEC)
-#define CLIENT_TIMEOUT_SEC 10
 #define REFRESH_LINE_MAX 1024
 #define GITLAB_RUNNER_UNIT "gitlab-runner.service"
 
@@ -428,6 +426,10 @@ static RefreshResult refresh_start(Daemon *d) {
                 log_error_errno(r < 0 ? r : ENOMEM, "Cannot find the nspawn-runner binary: %m");
                 goto failed;
         }
+        if (access(exe, X_OK) < 0) {
+                log_error_errno(errno, "Cannot run %s: %m", exe);
+                goto failed;
+        }
         if (pipe2(p, O_CLOEXEC) < 0) {
                 log_error_errno(errno, "Cannot make a pipe: %m");
                 goto failed;
@@ -481,7 +483,7 @@ failed:
         d->last_refresh_time = time(NULL);
         d->st.refresh_failed = true;
         update(d);
-        return REFRESH_STARTED;
+        return REFRESH_FAILED;
 }
 
 static int on_maint_timer(sd_event_source *s, uint64_t usec, void *userdata);
@@ -905,96 +907,4 @@ int daemon_run(const DaemonOptions *o) {
                 return log_error_errno(r, "Event loop failed: %m");
         log_notice("Stopped.");
         return 0;
-}
-
-/* ---- the CLI's side ---- */
-
-static int client_request(const char *path, MsgType type, Msg *ret) {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_SEC };
-        struct ucred cred;
-        socklen_t l = sizeof(cred);
-        int fds[_RUN_FD_MAX];
-        size_t n_fds;
-        Msg m;
-        int r;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return log_error_errno(EINVAL, "Control socket path %s is too long.", path);
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return log_error_errno(errno, "Cannot make a socket: %m");
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                if (errno == ENOENT || errno == ECONNREFUSED)
-                        return log_error_errno(errno, "nspawn-runnerd is not running (nothing listens on %s).", path);
-                return log_error_errno(errno, "Cannot connect to nspawn-runnerd at %s: %m", path);
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
-                return log_error_errno(errno, "Cannot identify the daemon at %s: %m", path);
-        if (cred.uid != 0)
-                return log_error_errno(EPERM, "Refusing to talk to %s: it is run by uid %u, not root.", path,
-                                       (unsigned) cred.uid);
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-
-        msg_init(&m, type);
-        r = msg_send(fd, &m, NULL, 0);
-        if (r >= 0)
-                r = msg_recv(fd, ret, fds, &n_fds);
-        if (r == -ECONNRESET || r == -EPIPE)
-                return log_error_errno(r, "nspawn-runnerd at %s closed the connection (only root may use it).", path);
-        if (r == -EAGAIN)
-                return log_error_errno(ETIMEDOUT, "nspawn-runnerd at %s did not answer within %d s.", path, CLIENT_TIMEOUT_SEC);
-        if (r < 0)
-                return log_error_errno(r, "Bad answer from nspawn-runnerd at %s: %m", path);
-        if (r != (int) type + 1)
-                return log_error_errno(EBADMSG, "Unexpected answer from nspawn-runnerd at %s.", path);
-        return 0;
-}
-
-int daemon_client_status(const char *socket_path) {
-        Msg m;
-        int r;
-
-        r = client_request(socket_path, MSG_DAEMON_STATUS, &m);
-        if (r < 0)
-                return r;
-        printf("status: %s\n", m.status_reply.status);
-        printf("jobs running: %" PRIu32 "\n", m.status_reply.jobs_running);
-        printf("images: %" PRIu32 "\n", m.status_reply.images);
-        if (m.status_reply.last_refresh < 0)
-                printf("last refresh: none since the daemon started\n");
-        else {
-                time_t t = (time_t) m.status_reply.last_refresh_time;
-                struct tm tm;
-                char buf[64] = "?";
-
-                if (localtime_r(&t, &tm))
-                        strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm);
-                printf("last refresh: %s at %s\n", m.status_reply.last_refresh ? "succeeded" : "FAILED", buf);
-        }
-        if (m.status_reply.refreshing)
-                printf("refresh: running\n");
-        return 0;
-}
-
-int daemon_client_refresh(const char *socket_path) {
-        Msg m;
-        int r;
-
-        r = client_request(socket_path, MSG_DAEMON_REFRESH, &m);
-        if (r < 0)
-                return r;
-        switch (m.refresh_reply.result) {
-        case REFRESH_STARTED:
-                printf("refresh: started\n");
-                return 0;
-        case REFRESH_ALREADY_RUNNING:
-                printf("refresh: already running\n");
-                return 0;
-        default:
-                return log_error_errno(EBUSY, "refresh: refused, the runner is draining for a power-off.");
-        }
 }

@@ -89,6 +89,7 @@ typedef enum RefreshResult {
         REFRESH_STARTED,
         REFRESH_ALREADY_RUNNING,
         REFRESH_REFUSED, /* draining for power-off */
+        REFRESH_FAILED,  /* could not be started: the daemon's log says why */
         _REFRESH_RESULT_MAX,
 } RefreshResult;
 

@@ -236,6 +236,23 @@ def main():
               f"prepare refuses while draining ({r.returncode}, {r.stderr.strip()!r})")
         os.unlink(os.path.join(state, ".draining"))
 
+        # A refresh that cannot even start (no nspawn-runner beside the daemon) says so.
+        lonely = os.path.join(tmp, "lonely")
+        os.makedirs(lonely)
+        shutil.copy2(daemon_bin, lonely)
+        sock2 = os.path.join(tmp, "lonely.sock")
+        lone = subprocess.Popen([os.path.join(lonely, "nspawn-runnerd"), "--config", conf, "--state-dir", state,
+                                 "--control-socket", sock2], env=dict(env, NOTIFY_SOCKET=""),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            check(wait_for(lambda: os.path.exists(sock2), 10), "a second daemon listens")
+            r = subprocess.run([cli, "refresh", "--control-socket", sock2], capture_output=True, text=True, timeout=30)
+            check(r.returncode != 0 and "could not be started" in r.stderr and r.stderr.count("\n") == 1,
+                  f"a refresh that cannot start is reported as such ({r.returncode}, {r.stderr.strip()!r})")
+        finally:
+            lone.send_signal(signal.SIGTERM)
+            lone.wait(10)
+
         # A bad configuration: one line naming file and line, and no start.
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:
