@@ -61,11 +61,11 @@ static int client_request(const char *path, MsgType type, Msg *ret) {
         return 0;
 }
 
-int daemon_client_status(const char *socket_path) {
+static int status_request(const char *socket_path, MsgType type) {
         Msg m;
         int r;
 
-        r = client_request(socket_path, MSG_DAEMON_STATUS, &m);
+        r = client_request(socket_path, type, &m);
         if (r < 0)
                 return r;
         printf("status: %s\n", m.status_reply.status);
@@ -85,6 +85,14 @@ int daemon_client_status(const char *socket_path) {
         if (m.status_reply.refreshing)
                 printf("refresh: running\n");
         return 0;
+}
+
+int daemon_client_status(const char *socket_path) {
+        return status_request(socket_path, MSG_DAEMON_STATUS);
+}
+
+int daemon_client_poweroff(const char *socket_path) {
+        return status_request(socket_path, MSG_DAEMON_POWEROFF);
 }
 
 int daemon_client_refresh(const char *socket_path) {

@@ -311,13 +311,13 @@ static int on_drain_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
         return 0;
 }
 
-static void begin_drain(Daemon *d) {
+static void begin_drain(Daemon *d, const char *why) {
         _cleanup_free_ char *flag = path_join(d->ctx.state_dir, DRAINING_FLAG);
         int fd;
 
         if (d->st.draining)
                 return;
-        log_notice("Long press: taking no new jobs, powering off when the running ones ended (at most %u s).",
+        log_notice("%s: taking no new jobs, powering off when the running ones ended (at most %u s).", why,
                    d->config.drain_timeout_sec);
         d->st.draining = true;
         if (flag) {
@@ -332,6 +332,7 @@ static void begin_drain(Daemon *d) {
         d->drain_deadline = now_monotonic_usec() + (uint64_t) d->config.drain_timeout_sec * USEC_PER_SEC;
         (void) sd_event_add_time(d->event, &d->drain_timer, CLOCK_MONOTONIC, d->drain_deadline, USEC_PER_SEC,
                                  on_drain_timer, d);
+        update(d);
 }
 
 /* ---- refresh ---- */
@@ -564,7 +565,7 @@ static void button_event(Daemon *d, ButtonEvent e) {
         } else if (e == BUTTON_LONG_PRESS) {
                 led_animator_ack(&d->anim, now_monotonic_usec());
                 led_refresh(d);
-                begin_drain(d);
+                begin_drain(d, "Long press");
                 update(d);
         }
 }
@@ -627,8 +628,10 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents _unused_, void
         int r;
 
         r = msg_recv(fd, &m, fds, &n_fds);
-        if (r == MSG_DAEMON_STATUS) {
-                msg_init(&m, MSG_DAEMON_STATUS_REPLY);
+        if (r == MSG_DAEMON_POWEROFF)
+                begin_drain(d, "Asked to power off");
+        if (r == MSG_DAEMON_STATUS || r == MSG_DAEMON_POWEROFF) {
+                msg_init(&m, (MsgType) (r + 1));
                 m.status_reply.jobs_running = d->st.jobs;
                 m.status_reply.images = d->st.images;
                 m.status_reply.last_refresh = d->last_refresh;

@@ -20,6 +20,8 @@ static const struct {
         [MSG_DAEMON_STATUS_REPLY] = { sizeof(struct msg_daemon_status_reply), 0 },
         [MSG_DAEMON_REFRESH] = { sizeof(struct msg_header), 0 },
         [MSG_DAEMON_REFRESH_REPLY] = { sizeof(struct msg_daemon_refresh_reply), 0 },
+        [MSG_DAEMON_POWEROFF] = { sizeof(struct msg_header), 0 },
+        [MSG_DAEMON_POWEROFF_REPLY] = { sizeof(struct msg_daemon_status_reply), 0 },
 };
 
 void msg_init(Msg *m, MsgType type) {
@@ -49,7 +51,8 @@ int msg_validate(const void *buf, size_t size, size_t n_fds) {
                 return -EBADMSG;
         if (h.type == MSG_ERROR && !memchr(m.error.message, 0, sizeof(m.error.message)))
                 return -EBADMSG;
-        if (h.type == MSG_DAEMON_STATUS_REPLY && !memchr(m.status_reply.status, 0, sizeof(m.status_reply.status)))
+        if ((h.type == MSG_DAEMON_STATUS_REPLY || h.type == MSG_DAEMON_POWEROFF_REPLY) &&
+            !memchr(m.status_reply.status, 0, sizeof(m.status_reply.status)))
                 return -EBADMSG;
         if (h.type == MSG_DAEMON_REFRESH_REPLY && m.refresh_reply.result >= _REFRESH_RESULT_MAX)
                 return -EBADMSG;

@@ -30,6 +30,8 @@ typedef enum MsgType {
         MSG_DAEMON_STATUS_REPLY,   /* daemon → CLI */
         MSG_DAEMON_REFRESH,        /* CLI → daemon: refresh the images now */
         MSG_DAEMON_REFRESH_REPLY,  /* daemon → CLI */
+        MSG_DAEMON_POWEROFF,       /* CLI → daemon: drain, then power off */
+        MSG_DAEMON_POWEROFF_REPLY, /* daemon → CLI: a status reply, draining */
         _MSG_TYPE_MAX,
         _MSG_TYPE_INVALID = -1,
 } MsgType;

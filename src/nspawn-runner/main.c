@@ -61,7 +61,8 @@ static void help(void) {
                "  toml                              Print a config.toml section for gitlab-runner\n"
                "Commands that talk to nspawn-runnerd (the appliance daemon):\n"
                "  status [--control-socket PATH]    Show what the daemon does\n"
-               "  refresh [--control-socket PATH]   Refresh the images now\n\n"
+               "  refresh [--control-socket PATH]   Refresh the images now\n"
+               "  poweroff [--control-socket PATH]  Take no new jobs, power off when the running ones ended\n\n"
                "Options:\n"
                "  -v, --verbose        Say more\n"
                "      --debug          Say everything\n"
@@ -109,7 +110,7 @@ static bool option_allowed(const char *cmd, int opt) {
         case ARG_THRESHOLD:
                 return streq(cmd, "gc");
         case ARG_CONTROL_SOCKET:
-                return streq(cmd, "status") || streq(cmd, "refresh");
+                return streq(cmd, "status") || streq(cmd, "refresh") || streq(cmd, "poweroff");
         default:
                 return true;
         }
@@ -263,6 +264,10 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         if (streq(cmd, "status")) {
                 WANT(0, 0);
                 return daemon_client_status(a->control_socket) < 0 ? 1 : 0;
+        }
+        if (streq(cmd, "poweroff")) {
+                WANT(0, 0);
+                return daemon_client_poweroff(a->control_socket) < 0 ? 1 : 0;
         }
         if (streq(cmd, "refresh")) {
                 WANT(0, 0);

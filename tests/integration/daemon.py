@@ -253,6 +253,35 @@ def main():
             lone.send_signal(signal.SIGTERM)
             lone.wait(10)
 
+        # Power-off on request (what a long press does): no new jobs, wait for the running one, then off.
+        sock3 = os.path.join(tmp, "drain.sock")
+        os.makedirs(os.path.join(state, ".machines", "555"))
+        drain = subprocess.Popen([daemon_bin, "--config", conf, "--state-dir", state, "--control-socket", sock3],
+                                 env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True)
+        try:
+            check(wait_for(lambda: os.path.exists(sock3), 10), "a third daemon listens")
+            r = subprocess.run([cli, "poweroff", "--control-socket", sock3], capture_output=True, text=True, timeout=30)
+            check(r.returncode == 0 and "draining" in r.stdout and "1 job" in r.stdout,
+                  f"poweroff: draining, 1 job left ({r.returncode}, {r.stdout.strip()!r}, {r.stderr.strip()!r})")
+            check(os.path.exists(os.path.join(state, ".draining")), "poweroff: new jobs are refused (.draining)")
+            time.sleep(1)
+            check(drain.poll() is None, "poweroff: waits while a job runs")
+            os.rmdir(os.path.join(state, ".machines", "555"))
+            try:
+                rc = drain.wait(30)
+            except subprocess.TimeoutExpired:
+                rc = None
+            err = drain.stderr.read() if rc is not None else ""
+            check(rc == 0 and "would power off now" in err,
+                  f"poweroff: once the job ended, powers off (here: says so and exits) ({rc}, {err.strip()[-200:]!r})")
+        finally:
+            if drain.poll() is None:
+                drain.kill()
+                drain.wait(10)
+            if os.path.exists(os.path.join(state, ".draining")):
+                os.unlink(os.path.join(state, ".draining"))
+
         # A bad configuration: one line naming file and line, and no start.
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:
