@@ -14,6 +14,11 @@ void log_set_max_level(LogLevel level) {
         max_level = level;
 }
 
+void log_raise_max_level(LogLevel level) {
+        if (max_level < level)
+                max_level = level;
+}
+
 LogLevel log_get_max_level(void) {
         return max_level;
 }

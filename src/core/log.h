@@ -16,6 +16,8 @@ typedef enum LogLevel {
 } LogLevel;
 
 void log_set_max_level(LogLevel level);
+/* -v: more, but never less than --debug already asked for. */
+void log_raise_max_level(LogLevel level);
 LogLevel log_get_max_level(void);
 void log_set_prefix(const char *prefix);
 

@@ -127,8 +127,7 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                         return log_error_errno(EINVAL, "Command %s takes no option %s.", cmd, argv[optind - 1]);
                 switch (c) {
                 case 'v':
-                        if (log_get_max_level() < LOG_LEVEL_INFO)
-                                log_set_max_level(LOG_LEVEL_INFO);
+                        log_raise_max_level(LOG_LEVEL_INFO);
                         break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_LEVEL_DEBUG);

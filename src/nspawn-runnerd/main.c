@@ -59,8 +59,7 @@ int main(int argc, char **argv) {
                         o.control_socket = optarg;
                         break;
                 case 'v':
-                        if (log_get_max_level() < LOG_LEVEL_INFO)
-                                log_set_max_level(LOG_LEVEL_INFO);
+                        log_raise_max_level(LOG_LEVEL_INFO);
                         break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_LEVEL_DEBUG);
