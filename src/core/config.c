@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "context.h"
+#include "gc.h"
 #include "kv.h"
 #include "log.h"
 #include "util.h"
@@ -25,7 +26,7 @@ void config_init(Config *c) {
                 .button = { .kind = HW_NONE },
                 .button_hold_sec = 5,
                 .maintenance_minute = 3 * 60 + 30,
-                .gc_threshold = 90,
+                .gc_threshold = GC_THRESHOLD_DEFAULT,
                 .disk_attention_percent = 95,
                 .drain_timeout_sec = 3600,
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
@@ -209,12 +210,10 @@ int config_load(const char *path, Config *c) {
         size_t size;
         int r;
 
-        r = read_full_file(path, CONFIG_SIZE_MAX, &text, &size);
+        r = read_full_file_logged(path, CONFIG_SIZE_MAX, true, &text, &size);
         if (r == -ENOENT)
                 return 0;
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s: larger than %u KiB.", path, CONFIG_SIZE_MAX / 1024);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", path);
+                return r;
         return config_parse(path, text, size, c);
 }

@@ -18,31 +18,21 @@
 
 static int client_request(const char *path, MsgType type, Msg *ret) {
         _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_SEC };
-        struct ucred cred;
-        socklen_t l = sizeof(cred);
         int fds[_RUN_FD_MAX];
         size_t n_fds;
         Msg m;
         int r;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
+        r = seqpacket_connect_root(path, &fd);
+        if (r == -ENAMETOOLONG)
                 return log_error_errno(EINVAL, "Control socket path %s is too long.", path);
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return log_error_errno(errno, "Cannot make a socket: %m");
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                if (errno == ENOENT || errno == ECONNREFUSED)
-                        return log_error_errno(errno, "nspawn-runnerd is not running (nothing listens on %s).", path);
-                return log_error_errno(errno, "Cannot connect to nspawn-runnerd at %s: %m", path);
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
-                return log_error_errno(errno, "Cannot identify the daemon at %s: %m", path);
-        if (cred.uid != 0)
-                return log_error_errno(EPERM, "Refusing to talk to %s: it is run by uid %u, not root.", path,
-                                       (unsigned) cred.uid);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return log_error_errno(r, "nspawn-runnerd is not running (nothing listens on %s).", path);
+        if (r == -EPERM)
+                return log_error_errno(r, "Refusing to talk to %s: it is not run by root.", path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to nspawn-runnerd at %s: %m", path);
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 

@@ -656,16 +656,14 @@ static int on_accept(sd_event_source *s _unused_, int fd, uint32_t revents _unus
         Daemon *d = userdata;
         _cleanup_close_ int c = -EBADF;
         sd_event_source *cs = NULL;
-        struct ucred cred;
-        socklen_t l = sizeof(cred);
+        struct ucred cred = { .uid = UINT_MAX };
         int r;
 
         c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0)
                 return 0;
-        if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 || cred.uid != 0) {
-                log_warning("Control socket: refused a connection from uid %u (only root may use it).",
-                            l == sizeof(cred) ? (unsigned) cred.uid : UINT_MAX);
+        if (socket_peer(c, &cred) < 0 || cred.uid != 0) {
+                log_warning("Control socket: refused a connection from uid %u (only root may use it).", (unsigned) cred.uid);
                 return 0;
         }
         r = sd_event_add_io(d->event, &cs, c, EPOLLIN, on_client, d);

@@ -40,28 +40,16 @@ static long long now_ms(void) {
 /* connect() to a socket whose path may be longer than sun_path allows. */
 static int connect_control(const char *machine_dir, int *ret_fd) {
         _cleanup_free_ char *dir = path_join(machine_dir, "control");
-        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct ucred cred;
-        socklen_t l = sizeof(cred);
+        _cleanup_close_ int dfd = -EBADF;
+        char path[64];
 
         if (!dir)
                 return -ENOMEM;
         dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
-                return -errno;
-        if (cred.uid != 0)
-                return -EPERM;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
+        return seqpacket_connect_root(path, ret_fd);
 }
 
 int machine_connect(const Context *c, const char *id, int *ret_fd) {
@@ -80,7 +68,6 @@ int machine_connect(const Context *c, const char *id, int *ret_fd) {
 static int hello(int fd, ProcessId *ret_init) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         struct ucred cred;
-        socklen_t l = sizeof(cred);
         int fds[_RUN_FD_MAX];
         size_t n_fds;
         Msg m;
@@ -98,8 +85,9 @@ static int hello(int fd, ProcessId *ret_init) {
                 return r;
         if (r != MSG_HELLO_REPLY || m.hello_reply.protocol != PROTO_VERSION)
                 return -EPROTO;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
-                return -errno;
+        r = socket_peer(fd, &cred);
+        if (r < 0)
+                return r;
         return process_id_from_pid(cred.pid, ret_init);
 }
 

@@ -220,10 +220,8 @@ int playbook_load(const char *path, Playbook *ret) {
         size_t size;
         int r;
 
-        r = read_full_file(path, PLAYBOOK_SIZE_MAX, &text, &size);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s: larger than %u KiB.", path, PLAYBOOK_SIZE_MAX / 1024);
+        r = read_full_file_logged(path, PLAYBOOK_SIZE_MAX, false, &text, &size);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", path);
+                return r;
         return playbook_parse(path, text, size, ret);
 }

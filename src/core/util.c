@@ -5,9 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 int strcmp_ptr(const void *a, const void *b) {
@@ -241,4 +244,47 @@ int rmdir_parent(const char *path) {
                 return -EINVAL;
         *slash = 0;
         return RET_NERRNO(rmdir(dir));
+}
+
+int read_full_file_logged(const char *path, size_t max_size, bool missing_ok, char **ret, size_t *ret_size) {
+        int r = read_full_file(path, max_size, ret, ret_size);
+
+        if (r == -ENOENT && missing_ok)
+                return r;
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: larger than %zu KiB.", path, max_size / 1024);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        return 0;
+}
+
+int socket_peer(int fd, struct ucred *ret) {
+        socklen_t l = sizeof(*ret);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret, &l) < 0)
+                return -errno;
+        return l == sizeof(*ret) ? 0 : -EIO;
+}
+
+int seqpacket_connect_root(const char *path, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct ucred cred;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        r = socket_peer(fd, &cred);
+        if (r < 0)
+                return r;
+        if (cred.uid != 0)
+                return -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }

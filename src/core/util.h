@@ -54,5 +54,15 @@ int open_parent_dir(const char *path, const char **ret_name, int *ret_fd);
 /* Writes all of buf, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t n);
 
+/* Reads a configuration-like file, logging why it cannot (too large, unreadable). A missing file is
+ * -ENOENT, logged only when !missing_ok. */
+int read_full_file_logged(const char *path, size_t max_size, bool missing_ok, char **ret, size_t *ret_size);
+
+struct ucred;
+/* The credentials of the peer of a connected unix socket. */
+int socket_peer(int fd, struct ucred *ret);
+/* Connects a SOCK_SEQPACKET socket to path and checks that root is at the other end (-EPERM if not). */
+int seqpacket_connect_root(const char *path, int *ret_fd);
+
 /* Absolute path of the running executable and the directory it is in. */
 int self_exe_dir(char **ret);

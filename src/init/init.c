@@ -221,14 +221,13 @@ static void stage_exited(pid_t pid, int status) {
 
 static void accept_client(int listen_fd) {
         struct ucred cred;
-        socklen_t l = sizeof(cred);
         int fd;
 
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
                 return;
         /* Only root on the host (or in here) may run things in this machine. */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 || cred.uid != 0 || n_clients >= CLIENTS_MAX) {
+        if (socket_peer(fd, &cred) < 0 || cred.uid != 0 || n_clients >= CLIENTS_MAX) {
                 (void) close(fd);
                 return;
         }
