@@ -23,7 +23,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev
 
-.PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all clean setup setup-image image check-image check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -62,6 +62,21 @@ setup:
 		echo "setup: installing $$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+# The appliance image (board/rpi4/, firmware/, rootfs/etc/): see README, "The appliance image".
+IMAGE_PACKAGES := mmdebstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools \
+	mtools dosfstools fdisk e2fsprogs xz-utils bmap-tools btrfs-progs
+setup-image:
+	@$(MAKE) -s setup DEB_PACKAGES='$(DEB_PACKAGES) $(IMAGE_PACKAGES)'
+
+image: setup-image
+	$(MAKE) deb-arm64
+	board/rpi4/build-image --out $(B)$(if $(GITLAB_RUNNER_DEB), --gitlab-runner-deb $(GITLAB_RUNNER_DEB))
+
+# Builds the image (the Debian part is cached in $(B)/image-cache/), inspects it and boots it under
+# qemu with a test SSD.
+check-image: all image
+	python3 tests/image/check_image.py --build $(B)
 
 check-unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
