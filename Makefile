@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS := -lsystemd -lyaml -lgpiod
+LIBS := -lsystemd -lyaml -lgpiod -lblkid
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
@@ -21,7 +21,8 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o \
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev \
+	libblkid-dev openssh-client
 
 .PHONY: all clean setup check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
