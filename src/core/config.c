@@ -511,3 +511,13 @@ int config_load_full(const char *path, Config *c, char **ret_error) {
 int config_load(const char *path, Config *c) {
         return config_load_full(path, c, NULL);
 }
+
+void config_load_dir(const char *config_dir, Config *c) {
+        _cleanup_free_ char *path = path_join(config_dir, CONFIG_FILE_NAME);
+
+        config_init(c);
+        if (!path || config_load(path, c) < 0) {
+                config_done(c);
+                config_init(c);
+        }
+}

@@ -75,6 +75,8 @@ int config_parse(const char *file, const char *text, size_t size, Config *c);
 int ssh_key_parse(const char *s, char **ret);
 /* Loads path; a missing file leaves the defaults. */
 int config_load(const char *path, Config *c);
+/* config_load() of CONFIG_FILE_NAME in config_dir; a bad file is said once and leaves the defaults. */
+void config_load_dir(const char *config_dir, Config *c);
 /* config_load() that also hands the logged line to *ret_error (when not NULL) if it fails. */
 int config_load_full(const char *path, Config *c, char **ret_error);
 /* The configured image called name, or NULL. */
