@@ -74,6 +74,7 @@ check-asan:
 check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
+	python3 tests/integration/appliance.py --build $(B)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -118,6 +119,8 @@ install: all
 	install -D -m 0755 $(B)/nspawn-runnerd $(DESTDIR)$(PREFIX)/bin/nspawn-runnerd
 	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runnerd.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runnerd.service
+	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runner-setup.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runner-setup.service
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
 	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
 		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py

@@ -85,7 +85,7 @@ static int format_disk(const char *dev, Problems *p) {
 
         log_notice("data disk: %s is blank, formatting it as btrfs labelled " DATA_DISK_LABEL " …", dev);
         /* Without -f: mkfs.btrfs itself refuses a disk with a signature, should one have appeared. */
-        r = appliance_spawn(argv, NULL, &last);
+        r = appliance_spawn(argv, NULL, NULL, &last);
         if (r == -ENOENT) {
                 problem_add(p, "mkfs.btrfs is not installed: cannot format data_disk %s", dev);
                 return r;

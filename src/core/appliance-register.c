@@ -162,7 +162,7 @@ static int run_register(const Context *c, const Config *cfg, const char *config_
         if (r < 0)
                 return r;
         log_notice("registration: registering the runner with %s …", cfg->gitlab_url);
-        r = appliance_spawn(a.v, (char *const[]) { env0, NULL }, &last);
+        r = appliance_spawn(a.v, (char *const[]) { env0, NULL }, cfg->runner_token, &last);
         explicit_bzero(env0, strlen(env0));
         if (r != 0) {
                 problem_add(p, "Registering the runner with %s failed: %s", cfg->gitlab_url,

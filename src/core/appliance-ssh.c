@@ -57,7 +57,7 @@ static int host_key(const char *run_dir, const char *key_dir, Problems *p) {
                         return r;
                 }
                 (void) unlink(pub); /* a lone .pub would make ssh-keygen ask whether to overwrite it */
-                r = appliance_spawn(argv, NULL, &last);
+                r = appliance_spawn(argv, NULL, NULL, &last);
                 if (r == -ENOENT) {
                         problem_add(p, "ssh-keygen is not installed: sshd has no host key");
                         return r;

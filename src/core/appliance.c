@@ -128,7 +128,22 @@ static char **env_merge(char *const *extra) {
         return env;
 }
 
-int appliance_spawn(char *const *argv, char *const *extra_env, char **ret_last_line) {
+/* Passes one line of the program's stderr on to ours, without the secret, and keeps it as the last. */
+static void stderr_line(char *line, const char *secret, char *last) {
+        _cleanup_free_ char *clean = NULL;
+
+        line[strcspn(line, "\r")] = 0;
+        if (!line[strspn(line, " \t")])
+                return;
+        clean = secret_scrub(line, secret);
+        if (!clean)
+                return;
+        (void) loop_write(STDERR_FILENO, clean, strlen(clean));
+        (void) loop_write(STDERR_FILENO, "\n", 1);
+        snprintf(last, SPAWN_LINE_MAX + 1, "%s", clean);
+}
+
+int appliance_spawn(char *const *argv, char *const *extra_env, const char *secret, char **ret_last_line) {
         _cleanup_free_ char **env = NULL, *exe = NULL;
         _cleanup_close_ int rd = -EBADF, wr = -EBADF;
         posix_spawn_file_actions_t fa;
@@ -162,30 +177,23 @@ int appliance_spawn(char *const *argv, char *const *extra_env, char **ret_last_l
                         continue;
                 if (n <= 0)
                         break;
-                (void) loop_write(STDERR_FILENO, buf, (size_t) n);
                 for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] != '\n' && len < SPAWN_LINE_MAX) {
-                                line[len++] = buf[i];
+                        if (buf[i] != '\n') {
+                                if (len < SPAWN_LINE_MAX) /* the rest of a too long line is dropped */
+                                        line[len++] = buf[i];
                                 continue;
                         }
-                        if (buf[i] != '\n')
-                                continue; /* the rest of a too long line */
                         line[len] = 0;
-                        if (line[strspn(line, " \t\r")])
-                                memcpy(last, line, len + 1);
+                        stderr_line(line, secret, last);
                         len = 0;
                 }
         }
-        if (len > 0) {
-                line[len] = 0;
-                if (line[strspn(line, " \t\r")])
-                        memcpy(last, line, len + 1);
-        }
+        line[len] = 0;
+        stderr_line(line, secret, last);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
         if (ret_last_line) {
-                last[strcspn(last, "\r")] = 0;
                 *ret_last_line = strdup(last);
                 if (!*ret_last_line)
                         return -ENOMEM;
@@ -296,7 +304,7 @@ static void images(const Context *c, const Config *cfg, const char *control_sock
                 return;
         }
         if (daemon_client_refresh(control_socket) < 0) {
-                problem_add(p, "Images %s are missing and nspawn-runnerd could not be asked to create them", missing);
+                problem_add(p, "Configured images missing: %s; nspawn-runnerd could not be asked to create them", missing);
                 return;
         }
         log_notice("images: %s missing, nspawn-runnerd is creating them.", missing);

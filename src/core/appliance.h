@@ -47,10 +47,11 @@ void problems_done(Problems *p);
 char *secret_scrub(const char *s, const char *secret);
 
 /* Runs argv (searched in PATH) with env added to ours, stdin from /dev/null, stdout to ours, and
- * keeps the last non-empty line of its stderr (passed through to ours as well) in *ret_last_line.
+ * keeps the last non-empty line of its stderr (passed through to ours as well, both without secret)
+ * in *ret_last_line.
  * Returns its exit status (0..255, 128+signal), or a negative errno when it cannot be started
  * (-ENOENT: not installed). */
-int appliance_spawn(char *const *argv, char *const *env, char **ret_last_line);
+int appliance_spawn(char *const *argv, char *const *env, const char *secret, char **ret_last_line);
 /* The program's absolute path in $PATH, or -ENOENT. */
 int find_in_path(const char *name, char **ret);
 
