@@ -25,33 +25,15 @@ import tempfile
 import threading
 import time
 
+import daemon  # the daemon test's TAP counter: check() and read()
+from daemon import check, read
+
 TOKEN = "glrt-t3_SeCrEtVaLuE-0123456789abcdef"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtnPj6xNnTIVpqXpWLa4yiTvMGMV4k9uiI4KT0gaeu3 me@laptop"
 LABEL = "NSPAWN-DATA"
 
-passed = failed = 0
 loops = []   # loop devices we attached
 mounts = []  # mount points we mounted
-
-
-def check(cond, msg):
-    global passed, failed
-    n = passed + failed + 1
-    if cond:
-        passed += 1
-        print(f"ok {n} - {msg}", flush=True)
-    else:
-        failed += 1
-        print(f"not ok {n} - {msg}", flush=True)
-    return cond
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 def sh(argv, **kw):
@@ -360,10 +342,9 @@ def t_daemon_accepts(tmp, daemon):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
-    args = ap.parse_args()
-    build = os.path.abspath(args.build)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build", help="build directory with nspawn-runner and nspawn-runnerd")
+    build = os.path.abspath(ap.parse_args().build)
     cli = os.path.join(build, "nspawn-runner")
     if os.geteuid() != 0:
         print("appliance.py: must run as root (loop devices, mounts)", file=sys.stderr)
@@ -387,8 +368,8 @@ def main():
         teardown()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"# total time {time.monotonic() - t0:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{daemon.passed} passed, {daemon.failed} failed")
+    return 1 if daemon.failed else 0
 
 
 if __name__ == "__main__":

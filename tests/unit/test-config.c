@@ -56,10 +56,20 @@ static void check_bad(const char *text, const char *what) {
         config_done(&c);
 }
 
+/* A line "PREFIXaaaa…" of len characters in all is refused. */
+static void check_too_long(const char *prefix, size_t len, const char *what) {
+        char line[4000];
+
+        memset(line, 'a', len);
+        memcpy(line, prefix, strlen(prefix));
+        line[len] = '\n';
+        line[len + 1] = 0;
+        check_bad(line, what);
+}
+
 static void test_appliance_keys(void) {
         Config c;
         char *log = NULL;
-        char big[4000];
 
         config_init(&c);
         CHECK(c.concurrent == 1 && !c.gitlab_url && !c.runner_token && c.n_images == 0 && !c.hostname && c.n_ssh_keys == 0 &&
@@ -91,11 +101,7 @@ static void test_appliance_keys(void) {
         check_bad("runner_token = glrt-t3_SeCrEt with a blank\n", "a token with a blank");
         check_bad("runner_token = glrt-t3_SeCrEt\"\n", "a token with a quote");
         check_bad("runner_token = glrt\n", "a token shorter than 8");
-        memset(big, 'a', sizeof(big));
-        memcpy(big, "runner_token=glrt-t3_SeCrEt", 27);
-        big[300] = '\n';
-        big[301] = 0;
-        check_bad(big, "a token longer than 256");
+        check_too_long("runner_token=glrt-t3_SeCrEt", 300, "a token longer than 256");
         CHECK(parse_logged("runner_token = glrt-t3_SeCrEt;x\n", &c, &log) == -EINVAL &&
                       strstr(log, "nspawn-runner.conf:1: runner_token: not a valid token"),
               "the token error says which line and that it is not a valid token (%.*s)", (int) strcspn(log, "\n"), log);
@@ -105,11 +111,7 @@ static void test_appliance_keys(void) {
         check_bad("gitlab_url = https://gitlab example.com\n", "a URL with a blank");
         check_bad("gitlab_url = https://gitlab.example.com:99999/\n", "a URL with port 99999");
         check_bad("gitlab_url = https://-gitlab.example.com/\n", "a host starting with '-'");
-        memset(big, 'a', sizeof(big));
-        memcpy(big, "gitlab_url=https://", 19);
-        big[700] = '\n';
-        big[701] = 0;
-        check_bad(big, "a URL longer than 512");
+        check_too_long("gitlab_url=https://", 700, "a URL longer than 512");
         check_bad("concurrent=0\n", "concurrent 0");
         check_bad("concurrent=65\n", "concurrent 65");
         check_bad("concurrent=two\n", "concurrent 'two'");
