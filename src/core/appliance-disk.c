@@ -19,6 +19,7 @@
 #include "appliance.h"
 #include "log.h"
 #include "time-util.h"
+#include "unit.h"
 #include "util.h"
 
 #define POLL_MSEC 250
@@ -78,7 +79,21 @@ static bool is_block_device(const char *dev) {
         return stat(dev, &st) >= 0 && S_ISBLK(st.st_mode);
 }
 
-static int format_disk(const char *dev, Problems *p) {
+/* On the appliance, the state dir's mount unit waited for the label before there was one: start it now. */
+static void start_mount_unit(const char *state_dir) {
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (!unit_manager_available() || unit_name_from_path(state_dir, ".mount", &unit) < 0)
+                return;
+        r = unit_start(unit, "replace");
+        if (r < 0)
+                log_warning_errno(r, "data disk: cannot start %s: %m", unit);
+        else
+                log_notice("data disk: asked systemd to start %s.", unit);
+}
+
+static int format_disk(const char *dev, const char *state_dir, Problems *p) {
         _cleanup_free_ char *last = NULL;
         char *argv[] = { (char *) "mkfs.btrfs", (char *) "-q", (char *) "-L", (char *) DATA_DISK_LABEL, (char *) dev, NULL };
         int r;
@@ -95,6 +110,7 @@ static int format_disk(const char *dev, Problems *p) {
                 return -EIO;
         }
         log_notice("data disk: formatted %s; waiting for it to be mounted.", dev);
+        start_mount_unit(state_dir);
         return 0;
 }
 
@@ -115,7 +131,7 @@ bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec,
                         int r = disk_probe_blank(dev, &found);
                         if (r > 0) {
                                 tried = true;
-                                formatted = format_disk(dev, p) >= 0;
+                                formatted = format_disk(dev, c->state_dir, p) >= 0;
                                 if (formatted)
                                         deadline = now_monotonic_usec() + (uint64_t) wait_sec * USEC_PER_SEC;
                         } else if (r == 0)

@@ -4,6 +4,7 @@
 #include "appliance.h"
 #include "log.h"
 #include "tap.h"
+#include "unit.h"
 
 static char *edit(const char *text, unsigned n, bool *has) {
         char *out = NULL;
@@ -50,5 +51,22 @@ int main(void) {
         s = secret_scrub("nothing here", NULL);
         CHECK_STREQ(s, "nothing here", "no secret: unchanged");
         free(s);
+        {
+                static const char *const cases[][2] = {
+                        { "/var/lib/nspawn-runner", "var-lib-nspawn\\x2drunner.mount" },
+                        { "/", "-.mount" },
+                        { "/srv/.hidden/x y/", "srv-.hidden-x\\x20y.mount" },
+                        { "/.a", "\\x2ea.mount" },
+                        { "/a:b_c.d", "a:b_c.d.mount" },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        s = NULL;
+                        CHECK(unit_name_from_path(cases[i][0], ".mount", &s) == 0 && s && strcmp(s, cases[i][1]) == 0,
+                              "the mount unit of %s is %s (%s)", cases[i][0], cases[i][1], s ?: "-");
+                        free(s);
+                }
+                CHECK(unit_name_from_path("relative", ".mount", &s) == -EINVAL && unit_name_from_path("/a/../b", ".mount", &s) == -EINVAL,
+                      "a relative path or one with .. has no unit name");
+        }
         return tap_done();
 }
