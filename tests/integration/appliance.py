@@ -316,6 +316,33 @@ def t_disks(tmp, cli):
         mounts.remove(b.state)
 
 
+def t_maintenance(tmp, cli):
+    """chroot-maintenance creates the configured images: a fake debootstrap records what it is asked."""
+    b = Box(tmp, "maintenance", cli)
+    with open(os.path.join(b.bin, "debootstrap"), "w") as f:
+        f.write('#!/bin/sh\necho "$@" >> "$FAKE_RECORD"\nexit 1\n')
+    os.chmod(os.path.join(b.bin, "debootstrap"), 0o755)
+    b.config("image = ci:trixie\nimage = bookworm\n")
+    env = dict(os.environ, PATH=f"{b.bin}:/usr/sbin:/usr/bin:/sbin:/bin", FAKE_RECORD=b.record)
+    r = subprocess.run([cli, "--config-dir", b.conf, "--state-dir", b.state, "chroot-maintenance"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    calls = (read(b.record) or "").splitlines()
+    check(r.returncode == 1 and "[1/2] bookworm: maintenance" in r.stdout and "[2/2] ci: FAILED" in r.stdout,
+          f"chroot-maintenance takes up both configured images ({short_lines(r.stdout)})")
+    check(len(calls) == 2 and " bookworm " in calls[0] and " trixie " in calls[1] and "--variant=minbase" in calls[1],
+          f"a configured image is debootstrapped from its suite, else from its name ({[c.split()[3:4] for c in calls]})")
+    r = subprocess.run([cli, "--config-dir", b.conf, "--state-dir", b.state, "chroot-maintenance", "ci"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    check("[1/1] ci: FAILED" in r.stdout, "chroot-maintenance NAME takes a configured image")
+    check(not os.listdir(b.state) or os.listdir(b.state) == [".images"] and not any(
+        os.listdir(os.path.join(b.state, ".images", d)) for d in os.listdir(os.path.join(b.state, ".images"))),
+          f"a failed create leaves nothing behind ({os.listdir(b.state)})")
+
+
+def short_lines(text):
+    return " | ".join(line for line in text.splitlines() if line.strip())[-200:]
+
+
 def t_daemon_accepts(tmp, daemon):
     d = os.path.join(tmp, "daemon")
     os.makedirs(os.path.join(d, "state"))
@@ -359,7 +386,7 @@ def main():
     t0 = time.monotonic()
     try:
         for fn, a in ((t_register, cli), (t_register_fails, cli), (t_no_gitlab_runner, cli), (t_bad_config, cli),
-                      (t_hostname, cli), (t_disks, cli), (t_daemon_accepts, os.path.join(build, "nspawn-runnerd"))):
+                      (t_hostname, cli), (t_disks, cli), (t_maintenance, cli), (t_daemon_accepts, os.path.join(build, "nspawn-runnerd"))):
             try:
                 fn(tmp, a)
             except Exception as e:  # one broken test must not hide the others
