@@ -15,7 +15,7 @@
 
 /* gitlab-runner reads --token from here: the token never shows in ps or /proc/PID/cmdline. */
 #define TOKEN_ENV "CI_SERVER_TOKEN"
-#define REGISTER_ARGS_MAX (16 + GITLAB_EXECS * 5)
+#define REGISTER_ARGS_MAX (24 + GITLAB_EXECS * 10)
 
 static const char *skip_blanks(const char *s, const char *end) {
         while (s < end && (*s == ' ' || *s == '\t'))
@@ -111,29 +111,45 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
         r = self_exe_dir(&dir);
         if (r < 0)
                 return log_error_errno(r, "Cannot find this program's path: %m");
+        /* "--flag value", as gitlab-runner's documentation writes them (it takes "--flag=value" too). */
         argv_add(a, "gitlab-runner");
         argv_add(a, "register");
         argv_add(a, "--non-interactive");
-        argv_add(a, "--config=%s", config_toml);
-        argv_add(a, "--url=%s", cfg->gitlab_url);
-        if (cfg->hostname)
-                argv_add(a, "--name=%s", cfg->hostname);
-        argv_add(a, "--executor=custom");
-        argv_add(a, "--builds-dir=" BUILDS_DIR);
-        argv_add(a, "--cache-dir=" CACHE_DIR);
+        argv_add(a, "--config");
+        argv_add(a, "%s", config_toml);
+        argv_add(a, "--url");
+        argv_add(a, "%s", cfg->gitlab_url);
+        if (cfg->hostname) {
+                argv_add(a, "--name");
+                argv_add(a, "%s", cfg->hostname);
+        }
+        argv_add(a, "--executor");
+        argv_add(a, "custom");
+        argv_add(a, "--builds-dir");
+        argv_add(a, BUILDS_DIR);
+        argv_add(a, "--cache-dir");
+        argv_add(a, CACHE_DIR);
         for (size_t i = 0; i < GITLAB_EXECS; i++) {
                 const GitlabExec *e = &gitlab_execs[i];
-                argv_add(a, "--custom-%s-exec=%s/nspawn-runner", e->key, dir);
+                argv_add(a, "--custom-%s-exec", e->key);
+                argv_add(a, "%s/nspawn-runner", dir);
                 if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
-                        argv_add(a, "--custom-%s-args=--state-dir", e->key);
-                        argv_add(a, "--custom-%s-args=%s", e->key, c->state_dir);
+                        argv_add(a, "--custom-%s-args", e->key);
+                        argv_add(a, "--state-dir");
+                        argv_add(a, "--custom-%s-args", e->key);
+                        argv_add(a, "%s", c->state_dir);
                 }
-                argv_add(a, "--custom-%s-args=%s", e->key, e->command);
-                if (e->timeout)
-                        argv_add(a, "--custom-%s-exec-timeout=%u", e->key, e->timeout);
+                argv_add(a, "--custom-%s-args", e->key);
+                argv_add(a, "%s", e->command);
+                if (e->timeout) {
+                        argv_add(a, "--custom-%s-exec-timeout", e->key);
+                        argv_add(a, "%u", e->timeout);
+                }
         }
-        argv_add(a, "--custom-graceful-kill-timeout=%u", GITLAB_GRACEFUL_KILL_TIMEOUT);
-        argv_add(a, "--custom-force-kill-timeout=%u", GITLAB_FORCE_KILL_TIMEOUT);
+        argv_add(a, "--custom-graceful-kill-timeout");
+        argv_add(a, "%u", GITLAB_GRACEFUL_KILL_TIMEOUT);
+        argv_add(a, "--custom-force-kill-timeout");
+        argv_add(a, "%u", GITLAB_FORCE_KILL_TIMEOUT);
         return a->oom ? log_oom() : 0;
 }
 

@@ -81,7 +81,7 @@ if os.environ.get("FAKE_FAIL"):
     print("Runtime platform  arch=arm64 os=linux", file=sys.stderr)
     print(f"ERROR: Verifying runner... is not valid  runner={token[:12]} token={token} status=403", file=sys.stderr)
     sys.exit(1)
-conf = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--config=")][0]
+conf = sys.argv[sys.argv.index("--config") + 1]
 with open(conf, "w") as f:
     f.write('concurrent = 1\ncheck_interval = 0\n\n[[runners]]\n  name = "box"\n  token = "%s"\n  executor = "custom"\n' % token)
 print("Runner registered successfully.", file=sys.stderr)
@@ -146,13 +146,15 @@ def t_register(tmp, cli):
         argv = calls[0]["argv"]
         check(not any(TOKEN in a for a in argv), "the token is not in gitlab-runner's argv")
         check(calls[0]["token_env"] == TOKEN, "the token is in CI_SERVER_TOKEN")
-        want = ["register", "--non-interactive", f"--config={b.toml}", "--url=https://gitlab.example.com",
-                "--executor=custom", "--builds-dir=/builds", "--cache-dir=/cache",
-                f"--custom-config-exec={cli}", "--custom-config-args=--state-dir", f"--custom-config-args={b.state}",
-                "--custom-config-args=gitlab-config", "--custom-prepare-args=prepare", "--custom-run-args=run",
-                "--custom-cleanup-args=cleanup", "--custom-config-exec-timeout=200", "--custom-prepare-exec-timeout=300",
-                "--custom-cleanup-exec-timeout=300", "--custom-graceful-kill-timeout=10", "--custom-force-kill-timeout=10"]
-        missing = [w for w in want if w not in argv]
+        pairs = {f"{argv[i]} {argv[i + 1]}" for i in range(2, len(argv) - 1)}
+        want = [f"--config {b.toml}", "--url https://gitlab.example.com", "--executor custom", "--builds-dir /builds",
+                "--cache-dir /cache", f"--custom-config-exec {cli}", f"--custom-run-exec {cli}",
+                "--custom-config-args --state-dir", f"--custom-config-args {b.state}", "--custom-config-args gitlab-config",
+                "--custom-prepare-args prepare", "--custom-run-args run", "--custom-cleanup-args cleanup",
+                "--custom-config-exec-timeout 200", "--custom-prepare-exec-timeout 300",
+                "--custom-cleanup-exec-timeout 300", "--custom-graceful-kill-timeout 10", "--custom-force-kill-timeout 10"]
+        missing = [w for w in want if w not in pairs]
+        check(argv[1:3] == ["register", "--non-interactive"], f"gitlab-runner register --non-interactive ({argv[1:3]})")
         check(not missing, f"register gets the executor's values ({missing or 'all there'})")
     toml = read(b.toml) or ""
     check(toml.startswith("concurrent = 3\n") and "[[runners]]" in toml, f"config.toml: concurrent = 3 ({toml[:40]!r})")
