@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS := -lsystemd -lyaml -lgpiod
+LIBS := -lsystemd -lyaml -lgpiod -lblkid
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
@@ -21,7 +21,8 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o \
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev \
+	libblkid-dev openssh-client
 
 .PHONY: all clean setup setup-image image check-image check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
@@ -88,6 +89,7 @@ check-asan:
 check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
+	python3 tests/integration/appliance.py --build $(B)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -132,6 +134,8 @@ install: all
 	install -D -m 0755 $(B)/nspawn-runnerd $(DESTDIR)$(PREFIX)/bin/nspawn-runnerd
 	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runnerd.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runnerd.service
+	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runner-setup.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runner-setup.service
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
 	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
 		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py
