@@ -4,13 +4,25 @@ PREFIX ?= /usr
 LIBEXECDIR ?= $(PREFIX)/libexec/nspawn-runner
 DATADIR ?= $(PREFIX)/share/nspawn-runner
 
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Debian 12's debhelper looks for units in /lib/systemd/system: the package passes that.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
 B ?= build
-CC ?= cc
 CFLAGS ?= -O2 -g
+# Cross builds: `make CC=aarch64-linux-gnu-gcc` takes ar and pkg-config of the same triplet (unless
+# AR or PKG_CONFIG are given); see setup-cross.
+CROSS := $(patsubst %-gcc,%-,$(filter %-gcc,$(notdir $(CC))))
+ifeq ($(origin AR),default)
+AR := $(CROSS)ar
+endif
+PKG_CONFIG ?= $(CROSS)pkg-config
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS := -lsystemd -lyaml -lgpiod -lblkid
+LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod blkid 2>/dev/null || echo -lsystemd -lyaml -lgpiod -lblkid)
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
@@ -21,10 +33,15 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o \
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev \
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
 	libblkid-dev openssh-client
+# What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
+DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
+CROSS_ARCH := arm64
+CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
+	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all clean setup setup-image image check-image check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -36,42 +53,48 @@ $(B)/init-core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -c -o $@ $<
 
 $(B)/libnspawn-runner.a: $(CORE_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 $(B)/nspawn-runnerd: src/nspawn-runnerd/main.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 # For a person at a real board, see tests/hw/README.md.
 $(B)/nspawn-runner-hwtest: src/hw-test/nspawn-runner-hwtest.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 # Runs as PID 1 inside chroots of any libc and architecture: static, never sanitized.
 $(B)/nspawn-runner-init: src/init/init.c $(INIT_CORE)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -static -o $@ $< $(INIT_CORE)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -static $(LDFLAGS) -o $@ $< $(INIT_CORE)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libnspawn-runner.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+# $(call apt_install_missing,TARGET,PACKAGES): installs those of PACKAGES (pkg or pkg:arch) that are
+# not installed; apt-get update only when something is missing. Waits for another apt to finish.
+define apt_install_missing
+	@missing=$$(for p in $(2); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "$(1): installing" $$missing; \
+		apt-get -o DPkg::Lock::Timeout=600 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing; \
+	fi
+endef
 
 # Installs what building and testing need, when it is missing (a fresh Debian 12 machine).
 setup:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "setup: installing $$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install_missing,setup,$(DEB_PACKAGES))
 
 # The appliance image (board/rpi4/, firmware/, rootfs/etc/): see README, "The appliance image".
 IMAGE_PACKAGES := mmdebstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools \
 	mtools dosfstools fdisk e2fsprogs xz-utils bmap-tools btrfs-progs
-setup-image:
-	@$(MAKE) -s setup DEB_PACKAGES='$(DEB_PACKAGES) $(IMAGE_PACKAGES)'
+setup-image: setup
+	$(call apt_install_missing,setup-image,$(IMAGE_PACKAGES))
 
-image: setup-image
-	$(MAKE) deb-arm64
+image: setup-image deb-arm64
 	board/rpi4/build-image --out $(B)$(if $(GITLAB_RUNNER_DEB), --gitlab-runner-deb $(GITLAB_RUNNER_DEB))
 
 # Builds the image (the Debian part is cached in $(B)/image-cache/), inspects it and boots it under
@@ -129,16 +152,68 @@ demo: setup all
 bench: setup all
 	tests/bench.sh $(B)
 
-install: all
+# Man pages, from scdoc sources.
+MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))
+man: $(MAN_PAGES)
+
+$(B)/man/%: man/%.scd
+	@mkdir -p $(@D)
+	scdoc <$< >$@
+
+# Everything under rootfs/usr is the package's (rootfs/etc is the appliance image's only). An existing
+# configuration file is kept.
+install: all man
 	install -D -m 0755 $(B)/nspawn-runner $(DESTDIR)$(PREFIX)/bin/nspawn-runner
 	install -D -m 0755 $(B)/nspawn-runnerd $(DESTDIR)$(PREFIX)/bin/nspawn-runnerd
-	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runnerd.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runnerd.service
-	install -D -m 0644 rootfs/usr/lib/systemd/system/nspawn-runner-setup.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/nspawn-runner-setup.service
+	install -D -m 0755 $(B)/nspawn-runner-hwtest $(DESTDIR)$(PREFIX)/bin/nspawn-runner-hwtest
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
 	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
 		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py
+	cd rootfs/usr && find . -path ./lib/systemd/system -prune -o -type f -print | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/$$f" || exit 1; done
+	for f in rootfs/usr/lib/systemd/system/*; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(SYSTEMDUNITDIR)/$${f##*/}" || exit 1; done
+	for m in $(MAN_PAGES); do \
+		install -D -m 0644 $$m "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}" || exit 1; done
+	install -D -m 0644 completion/nspawn-runner.bash $(DESTDIR)$(BASHCOMPDIR)/nspawn-runner
+	[ -e $(DESTDIR)$(SYSCONFDIR)/nspawn-runner/nspawn-runner.conf ] || \
+		install -D -m 0644 conf/nspawn-runner.conf $(DESTDIR)$(SYSCONFDIR)/nspawn-runner/nspawn-runner.conf
+
+# The Debian package, built from a copy of the tree in $(B)/deb-src (this tree's build dirs are not
+# touched) into $(B)/deb/: `deb` for this machine's architecture, `deb-arm64` cross-compiled.
+DEB_SRC := $(B)/deb-src/nspawn-runner-$(VERSION)
+define build_deb
+	rm -rf $(B)/deb-src && mkdir -p $(DEB_SRC) $(B)/deb
+	tar -c --exclude=./.git --exclude=./build --exclude='./build-*' --exclude=./tests/cache \
+		--exclude=__pycache__ . | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -b -uc -us -Jauto $(1) >../build.log 2>&1 || \
+		{ tail -30 ../build.log; echo "dpkg-buildpackage failed: see $(B)/deb-src/build.log"; exit 1; }
+	mv $(B)/deb-src/*.deb $(B)/deb-src/*.buildinfo $(B)/deb-src/*.changes $(B)/deb/
+	@ls -1 $(B)/deb/*.deb
+endef
+
+setup-deb:
+	$(call apt_install_missing,setup-deb,$(DEB_BUILD_PACKAGES))
+
+# A fresh Debian 12 x86_64 machine can cross-build for arm64 after this.
+setup-cross: setup-deb
+	@dpkg --print-foreign-architectures | grep -qx $(CROSS_ARCH) || \
+		{ echo "setup-cross: dpkg --add-architecture $(CROSS_ARCH)"; dpkg --add-architecture $(CROSS_ARCH); }
+	$(call apt_install_missing,setup-cross,$(CROSS_PACKAGES))
+
+deb: setup-deb
+	$(call build_deb,)
+
+deb-arm64: setup-cross
+	$(call build_deb,-a $(CROSS_ARCH))
+
+# Man pages, completion and configuration template against the option and key tables in the code.
+check-docs:
+	tests/package/check-docs.sh
+
+# Builds the native package and inspects it (not part of `make check`).
+check-deb: deb
+	tests/package/check-deb.sh $(B)/deb/nspawn-runner_$(VERSION)_$$(dpkg --print-architecture).deb
 
 clean:
 	rm -rf build build-asan build-fuzz

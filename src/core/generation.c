@@ -34,8 +34,10 @@ int nspawn_in(const char *root, const char *arch, char *const *argv, bool intera
         size_t n = 0;
 
         /* A name of its own: nspawn would name it after the directory ("3"), the same for every
-         * image's generation 3. */
-        (void) getrandom(&id, sizeof(id), 0);
+         * image's generation 3. getrandom() of 4 bytes does not fail once the pool is
+         * initialized; should it, the pid is unique among running maintenance containers. */
+        if (getrandom(&id, sizeof(id), 0) != (ssize_t) sizeof(id))
+                id = (uint32_t) getpid();
         name_arg = strprintf("--machine=nspawn-runner-maint-%08x", id);
         if (!dir_arg || !name_arg)
                 return log_oom();
