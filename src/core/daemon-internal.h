@@ -4,6 +4,7 @@
 /* What the parts of nspawn-runnerd share: the daemon's whole state and the calls between its
  * files. Private to src/core/daemon*.c. */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 #include "button.h"
 #include "config.h"
 #include "context.h"
+#include "daemon-scan-report.h"
 #include "daemon-status.h"
 #include "gpio.h"
 #include "led-backend.h"
@@ -23,10 +25,25 @@
 #define TICK_USEC (15 * USEC_PER_SEC)
 #define GC_INTERVAL_USEC (3600 * USEC_PER_SEC)
 #define LED_ACCURACY_USEC (1 * USEC_PER_MSEC)
-#define REFRESH_LINE_MAX 1024
+#define CHILD_LINE_MAX 1024
 #define GITLAB_RUNNER_UNIT "gitlab-runner.service"
 
-typedef struct Daemon {
+typedef struct Daemon Daemon;
+
+/* A child process whose stdout the daemon reads line by line without ever blocking on it. */
+typedef struct DaemonChild {
+        Daemon *daemon;
+        const char *what; /* "refresh", "image scan": for the log */
+        void (*on_line)(Daemon *d, const char *line, size_t n);
+        void (*on_exit)(Daemon *d, const siginfo_t *si);
+        pid_t pid;        /* 0: none running */
+        sd_event_source *exit_source, *out_source;
+        char line[CHILD_LINE_MAX];
+        size_t line_len;
+        bool overlong;    /* a line did not fit: dropped, and said here */
+} DaemonChild;
+
+struct Daemon {
         Config config;
         Context ctx;
         char *config_dir;
@@ -46,11 +63,15 @@ typedef struct Daemon {
         sd_event_source *listen_source, *inotify_source;
         sd_event_source *tick_timer, *gc_timer, *maint_timer, *drain_timer;
 
-        pid_t refresh_pid;
-        sd_event_source *refresh_child, *refresh_out;
-        char line[REFRESH_LINE_MAX];
-        size_t line_len;
+        DaemonChild refresh;
         char refresh_image[PROTO_STAGE_MAX + 1];
+
+        DaemonChild scan;
+        bool scan_gc;                /* the running scan runs gc first */
+        bool scan_pending, scan_pending_gc; /* asked for while one ran: runs once after it */
+        int scan_error;              /* the first bad line of the running scan's report */
+        ScanReport scan_report;      /* what the running scan said so far */
+        ScanReport images;           /* the images with their sizes, as of the last good scan */
 
         DaemonStatus st;
         int last_refresh; /* -1: none yet */
@@ -59,18 +80,12 @@ typedef struct Daemon {
         char *metrics_text;
         bool metrics_failing;
 
-        char **image_names; /* with sizes, as of the last scan */
-        uint64_t *image_bytes;
-        size_t n_images;
-
         uint64_t drain_deadline;
-} Daemon;
+};
 
 /* daemon.c: the state and the loop */
 void update(Daemon *d);
 void log_event(const char *field, const char *value, const char *format, ...) _printf_(3, 4);
-void scan_images(Daemon *d);
-void images_free(Daemon *d);
 void metrics_write(Daemon *d, bool force);
 
 /* daemon-hw.c: the status LED and the button */
@@ -79,6 +94,21 @@ int led_timer_add(Daemon *d);
 void led_refresh(Daemon *d);
 void button_setup(Daemon *d);
 void hw_done(Daemon *d);
+
+/* daemon-child.c: children with a pipe on their stdout. run() runs in the child, its return
+ * value is the exit status. Returns a negative errno, logged, when the child cannot start. */
+void child_init(DaemonChild *c, Daemon *d, const char *what, void (*on_line)(Daemon *d, const char *line, size_t n),
+                void (*on_exit)(Daemon *d, const siginfo_t *si));
+int child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const void *arg);
+/* Sends SIGTERM to a running child and forgets it. */
+void child_stop(DaemonChild *c);
+/* "exit status 3", "signal 9" into buf. */
+const char *child_exit_describe(const siginfo_t *si, char *buf, size_t size);
+
+/* daemon-scan.c: gc and the images' disk usage, in a child */
+/* Starts a scan (with gc first when asked and possible), or queues one run after the running one. */
+void scan_request(Daemon *d, bool gc);
+void scan_done(Daemon *d);
 
 /* daemon-refresh.c: the refresh child and its progress */
 RefreshResult refresh_start(Daemon *d);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* nspawn-runnerd: maintenance at a time of day, hourly gc, and the drain before a power-off. */
+/* nspawn-runnerd: maintenance at a time of day, hourly gc (in daemon-scan.c), and the drain before a power-off. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "daemon-internal.h"
-#include "gc.h"
 #include "job-stats.h"
 #include "log.h"
 #include "time-util.h"
@@ -116,15 +115,7 @@ static int on_maint_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
 }
 
 static int on_gc(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
-        Daemon *d = userdata;
-        GcStats st;
-
-        if (!d->st.refreshing && !d->st.state_dir_missing && gc_run(&d->ctx, d->config.gc_threshold, &st) >= 0 &&
-            (st.machines || st.generations || st.caches))
-                log_notice("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB",
-                           st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
-        scan_images(d);
-        update(d);
+        scan_request(userdata, true);
         (void) sd_event_source_set_time_relative(s, GC_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;

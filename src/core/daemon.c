@@ -14,7 +14,6 @@
 
 #include "daemon-internal.h"
 #include "daemon.h"
-#include "fs-usage.h"
 #include "image.h"
 #include "job-stats.h"
 #include "log.h"
@@ -93,42 +92,6 @@ static void count_images(Daemon *d) {
         d->st.images = n;
 }
 
-void images_free(Daemon *d) {
-        for (size_t i = 0; i < d->n_images; i++)
-                free(d->image_names[i]);
-        free(d->image_names);
-        free(d->image_bytes);
-        d->image_names = NULL;
-        d->image_bytes = NULL;
-        d->n_images = 0;
-}
-
-/* The images and their disk usage: after each refresh and hourly, as du takes a while. */
-void scan_images(Daemon *d) {
-        _cleanup_strv_free_ char **names = NULL;
-        size_t n = 0;
-
-        images_free(d);
-        if (image_list_names(&d->ctx, &names) < 0)
-                return;
-        while (names[n])
-                n++;
-        d->st.images = (unsigned) n;
-        d->image_bytes = calloc(n + 1, sizeof(uint64_t));
-        if (!d->image_bytes)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *link = context_image_dir(&d->ctx, names[i]), *path = NULL;
-                uint64_t bytes = 0;
-
-                if (link && (path = realpath(link, NULL)))
-                        (void) fs_usage(path, &bytes);
-                d->image_bytes[i] = bytes;
-        }
-        d->image_names = TAKE_PTR(names);
-        d->n_images = n;
-}
-
 void metrics_write(Daemon *d, bool force) {
         _cleanup_free_ MetricsImage *images = NULL;
         _cleanup_free_ char *text = NULL;
@@ -138,11 +101,11 @@ void metrics_write(Daemon *d, bool force) {
         if (!d->config.metrics_file)
                 return;
         (void) job_stats_load(d->ctx.state_dir, &total, &failed);
-        images = calloc(d->n_images + 1, sizeof(MetricsImage));
+        images = calloc(d->images.n_images + 1, sizeof(MetricsImage));
         if (!images)
                 return;
-        for (size_t i = 0; i < d->n_images; i++)
-                images[i] = (MetricsImage) { .name = d->image_names[i], .bytes = d->image_bytes[i] };
+        for (size_t i = 0; i < d->images.n_images; i++)
+                images[i] = (MetricsImage) { .name = d->images.images[i].name, .bytes = d->images.images[i].bytes };
         text = metrics_format(&(Metrics) {
                 .jobs_running = d->st.jobs,
                 .jobs_total = total,
@@ -150,7 +113,7 @@ void metrics_write(Daemon *d, bool force) {
                 .last_refresh_success = d->last_refresh,
                 .last_refresh_time = d->last_refresh_time,
                 .images = images,
-                .n_images = d->n_images,
+                .n_images = d->images.n_images,
         });
         if (!text)
                 return;
@@ -176,8 +139,10 @@ static int on_machines(sd_event_source *s _unused_, const struct inotify_event *
         if (ev->len > 0 && job_id_check(ev->name) >= 0) {
                 if (ev->mask & (IN_CREATE | IN_MOVED_TO))
                         log_event("JOB_ID", ev->name, "Job %s started.", ev->name);
-                else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+                else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
                         log_event("JOB_ID", ev->name, "Job %s ended.", ev->name);
+                        scan_request(d, true); /* gc after jobs */
+                }
         }
         update(d);
         return 0;
@@ -238,10 +203,10 @@ static void daemon_done(Daemon *d) {
         hw_done(d);
         control_socket_close(d);
         schedule_done(d);
+        scan_done(d);
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
         d->tick_timer = sd_event_source_disable_unref(d->tick_timer);
         d->event = sd_event_unref(d->event);
-        images_free(d);
         free(d->metrics_text);
         free(d->config_dir);
         free(d->machines_dir);
@@ -340,7 +305,8 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
         if (r < 0)
                 return r;
         check_disk(d);
-        scan_images(d);
+        count_images(d);
+        scan_request(d, false);
         d->st.ready = true;
         update(d);
         metrics_write(d, true);

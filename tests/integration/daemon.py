@@ -7,6 +7,7 @@ LED or GPIO hardware: the LED is a temporary directory laid out like /sys/class/
     python3 tests/integration/daemon.py --build build
 """
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -110,6 +111,33 @@ def led_samples(led, seconds, step=0.01):
     return (on / total if total else 0.0), changes
 
 
+def children(pid):
+    """The pids of a process's children."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        out += [int(c) for c in (read(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    return out
+
+
+def make_image(state, name, dirs, files, size):
+    """A chroot-like image state/NAME -> .images/NAME/1 with dirs*files files of size bytes."""
+    gen = os.path.join(state, ".images", name, "1")
+    for i in range(dirs):
+        d = os.path.join(gen, f"d{i}")
+        os.makedirs(d)
+        for j in range(files):
+            with open(os.path.join(d, f"f{j}"), "wb") as f:
+                f.write(b"x" * size)
+    os.symlink(f".images/{name}/1", os.path.join(state, name))
+
+
+def image_bytes(metrics_text, name):
+    for line in (metrics_text or "").splitlines():
+        if line.startswith(f'nspawn_runner_image_disk_bytes{{image="{name}"}} '):
+            return int(line.split()[1])
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -205,6 +233,51 @@ def main():
         check(wait_for(lambda: "\nnspawn_runner_jobs_running 1\n" in (read(metrics) or ""), 5), "metrics: 1 job running")
         os.rmdir(os.path.join(state, ".machines", "123"))
         check(wait_for(lambda: notify.last_status() == "idle, 0 images", 5), "the job's end makes it idle again")
+
+        # gc and the image scan run in a child. Here it is stuck on an image's generations lock, which
+        # a job's prepare holds while it picks a generation: the daemon answers all the same, a second
+        # request does not start a second scan, and a scan that dies is reported once.
+        make_image(state, "big", 40, 50, 4096)
+        os.makedirs(os.path.join(state, ".locks"), exist_ok=True)
+        lock = open(os.path.join(state, ".locks", "big.generations"), "w")
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        os.makedirs(os.path.join(state, ".machines", "124"))
+        wait_for(lambda: "Job 124 started" in log(), 5)
+        os.rmdir(os.path.join(state, ".machines", "124"))
+        kids = wait_for(lambda: children(proc.pid), 5)
+        check(kids and len(kids) == 1 and wait_for(lambda: "Image scan and gc started" in log(), 3),
+              f"a job's end starts gc and the image scan in a child ({kids})")
+        time.sleep(0.5)
+        times = []
+        for _ in range(5):
+            t = time.monotonic()
+            r = cli_run("status")
+            times.append(time.monotonic() - t)
+            if r.returncode != 0:
+                break
+        check(r.returncode == 0 and max(times) < 2 and children(proc.pid) == kids,
+              f"status answers while the scan is stuck ({max(times):.3f} s at most)")
+        pings = len(notify.seen(lambda m: m == "WATCHDOG=1"))
+        time.sleep(1.2)
+        more = len(notify.seen(lambda m: m == "WATCHDOG=1")) - pings
+        check(more >= 1, f"the watchdog is still fed ({more} pings in 1.2 s)")
+        os.makedirs(os.path.join(state, ".machines", "125"))
+        wait_for(lambda: "Job 125 started" in log(), 5)
+        os.rmdir(os.path.join(state, ".machines", "125"))
+        check(wait_for(lambda: "one more follows it" in log(), 5) and children(proc.pid) == kids,
+              "another job's end starts no second scan while one runs")
+        os.kill(kids[0], signal.SIGKILL)
+        check(wait_for(lambda: "scan and gc failed (signal 9" in log(), 5), "a scan killed by SIGKILL is reported")
+        again = wait_for(lambda: [k for k in children(proc.pid) if k != kids[0]], 5)
+        check(again and len(again) == 1, f"the scan asked for meanwhile runs once after it ({again})")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        want = 40 * 50 * 4096
+        got = wait_for(lambda: (image_bytes(read(metrics), "big") or 0) >= want and image_bytes(read(metrics), "big"), 10)
+        check(got, f"once the lock is free the scan ends and metrics have the image's size ({got} >= {want})")
+        check(log().count("scan and gc failed") == 1 and "does not parse" not in log(),
+              "the killed scan was reported exactly once")
+        check(wait_for(lambda: not children(proc.pid), 5), "no child is left")
 
         if shutil.which("setpriv"):
             r = cli_run("status", user="65534")
