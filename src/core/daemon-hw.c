@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nspawn-runnerd: the status LED and the button. */
+#include <libgen.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon-internal.h"
+#include "daemon.h"
 #include "log.h"
 #include "time-util.h"
 #include "util.h"
@@ -36,6 +38,28 @@ static int on_led_timer(sd_event_source *s _unused_, uint64_t usec _unused_, voi
         return 0;
 }
 
+/* Where the sysfs LED's trigger is kept while the daemon has the LED: beside the control socket. */
+static char *led_save_path(const char *control_socket) {
+        _cleanup_free_ char *copy = strdup(control_socket);
+
+        return copy ? path_join(dirname(copy), DAEMON_LED_SAVE_NAME) : NULL;
+}
+
+int daemon_restore_led(const char *control_socket) {
+        _cleanup_free_ char *save = led_save_path(control_socket);
+
+        return save ? led_sysfs_restore(save) : log_oom();
+}
+
+static int led_open_sysfs(Daemon *d, const char *dir) {
+        _cleanup_free_ char *save = led_save_path(d->control_socket);
+
+        if (!save)
+                return log_oom();
+        (void) led_sysfs_restore(save); /* what a killed daemon left: the trigger saved then is the real one */
+        return led_backend_sysfs_saving(dir, save, &d->led);
+}
+
 void led_open(Daemon *d) {
         const HwSpec *h = &d->config.led;
         int r = 0;
@@ -47,10 +71,10 @@ void led_open(Daemon *d) {
                         log_notice("No status LED (no /sys/class/leds/ACT): running without one.");
                         return;
                 }
-                r = led_backend_sysfs("/sys/class/leds/ACT", &d->led);
+                r = led_open_sysfs(d, "/sys/class/leds/ACT");
                 break;
         case HW_SYSFS:
-                r = led_backend_sysfs(h->path, &d->led);
+                r = led_open_sysfs(d, h->path);
                 break;
         case HW_GPIO:
                 r = led_backend_gpio(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->led);

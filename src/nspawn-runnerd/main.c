@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nspawn-runnerd: the appliance daemon. This file only parses the command line. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "daemon.h"
@@ -10,6 +11,7 @@ enum {
         ARG_CONFIG = 0x100,
         ARG_STATE_DIR,
         ARG_CONTROL_SOCKET,
+        ARG_RESTORE_LED,
         ARG_DEBUG,
         ARG_VERSION,
 };
@@ -22,6 +24,8 @@ static void help(void) {
                "      --config FILE           Configuration (default " DAEMON_CONFIG_FILE_DEFAULT ")\n"
                "      --state-dir DIR         Images and machines (overrides the configuration)\n"
                "      --control-socket PATH   Control socket (default " DAEMON_CONTROL_SOCKET_DEFAULT ")\n"
+               "      --restore-led           Hand the LED back to its kernel trigger after the daemon\n"
+               "                              was killed (ExecStopPost=), then exit\n"
                "  -v, --verbose               Say more\n"
                "      --debug                 Say everything\n"
                "  -h, --help                  Show this help\n"
@@ -33,6 +37,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
+                { "restore-led", no_argument, NULL, ARG_RESTORE_LED },
                 { "verbose", no_argument, NULL, 'v' },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
@@ -43,6 +48,7 @@ int main(int argc, char **argv) {
                 .config_file = DAEMON_CONFIG_FILE_DEFAULT,
                 .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
         };
+        bool restore_led = false;
         int c;
 
         log_set_prefix("nspawn-runnerd");
@@ -57,6 +63,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_CONTROL_SOCKET:
                         o.control_socket = optarg;
+                        break;
+                case ARG_RESTORE_LED:
+                        restore_led = true;
                         break;
                 case 'v':
                         log_raise_max_level(LOG_LEVEL_INFO);
@@ -81,5 +90,7 @@ int main(int argc, char **argv) {
                 log_error("nspawn-runnerd takes no arguments (see --help).");
                 return 2;
         }
+        if (restore_led)
+                return daemon_restore_led(o.control_socket) < 0 ? 1 : 0;
         return daemon_run(&o) < 0 ? 1 : 0;
 }

@@ -297,9 +297,31 @@ def main():
             rc = None
         check(rc == 0, f"SIGTERM: exits 0 ({rc})")
         check((read(os.path.join(led, "trigger")) or "").strip() == "heartbeat", "the LED goes back to its trigger")
+        check(not os.path.exists(os.path.join(tmp, "led-trigger")), "… and the saved trigger is removed")
         check(not os.path.exists(sock), "the control socket is removed")
         check(notify.seen(lambda m: m == "STOPPING=1"), "STOPPING=1 sent")
         proc = None
+
+        # SIGKILL leaves the LED at "none"; --restore-led (ExecStopPost=) hands it back.
+        with open(os.path.join(led, "trigger"), "w") as f:
+            f.write("none [heartbeat] mmc0\n")
+        saved = os.path.join(tmp, "led-trigger")
+        killed = subprocess.Popen(argv, env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        check(wait_for(lambda: os.path.exists(sock) and os.path.exists(saved), 10),
+              "the daemon saves the LED's trigger beside its control socket")
+        check("trigger=heartbeat" in (read(saved) or ""), f"… which is heartbeat ({read(saved)!r})")
+        killed.kill()
+        killed.wait(10)
+        check((read(os.path.join(led, "trigger")) or "").strip() == "none", "SIGKILL: the LED stays at trigger none")
+        r = subprocess.run([daemon_bin, "--restore-led", "--control-socket", sock], capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode == 0 and (read(os.path.join(led, "trigger")) or "").strip() == "heartbeat"
+              and not os.path.exists(saved), f"--restore-led hands it back and removes the file ({r.stderr.strip()!r})")
+        r = subprocess.run([daemon_bin, "--restore-led", "--control-socket", sock], capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode == 0 and r.stderr == "", f"--restore-led with nothing saved: quiet success ({r.stderr!r})")
+        os.unlink(sock)  # what the killed daemon left
 
         # prepare refuses new jobs while draining
         open(os.path.join(state, ".draining"), "w").close()
