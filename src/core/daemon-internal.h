@@ -43,6 +43,15 @@ typedef struct DaemonChild {
         bool overlong;    /* a line did not fit: dropped, and said here */
 } DaemonChild;
 
+/* A file written whole on change only, whose failures are logged once. */
+typedef struct OutputFile {
+        const char *path; /* NULL: none */
+        const char *what; /* "metrics", "status report": for the log */
+        bool durable;     /* fsync the directory after the rename: for a card pulled any time */
+        char *written;    /* what was compared when it was last written */
+        bool failing;
+} OutputFile;
+
 struct Daemon {
         Config config;
         Context ctx;
@@ -77,8 +86,12 @@ struct Daemon {
         int last_refresh; /* -1: none yet */
         time_t last_refresh_time;
         char status_text[PROTO_STATUS_MAX];
-        char *metrics_text;
-        bool metrics_failing;
+        OutputFile metrics_out, status_out;
+
+        const char *problems_path; /* NULL: none */
+        char **problems;           /* its lines, NULL or empty for none */
+        int problems_error;        /* why it could not be read last time, or 0 */
+        sd_event_source *problems_source;
 
         uint64_t drain_deadline;
 };
@@ -86,7 +99,15 @@ struct Daemon {
 /* daemon.c: the state and the loop */
 void update(Daemon *d);
 void log_event(const char *field, const char *value, const char *format, ...) _printf_(3, 4);
-void metrics_write(Daemon *d, bool force);
+
+/* daemon-outputs.c: the metrics and status files, the problems file */
+void output_file_init(OutputFile *o, const char *path, const char *what, bool durable);
+void output_file_done(OutputFile *o);
+/* Writes what changed (the metrics also when force). */
+void outputs_write(Daemon *d, bool force);
+void problems_refresh(Daemon *d);
+void problems_watch(Daemon *d);
+void problems_done(Daemon *d);
 
 /* daemon-hw.c: the status LED and the button */
 void led_open(Daemon *d);

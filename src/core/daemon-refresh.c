@@ -40,7 +40,7 @@ static void on_refresh_exit(Daemon *d, const siginfo_t *si) {
                 log_error("Refresh failed (%s).", child_exit_describe(si, how, sizeof(how)));
         scan_request(d, false);
         update(d);
-        metrics_write(d, true);
+        outputs_write(d, true);
 }
 
 static int refresh_exec(Daemon *d, const void *arg) {

@@ -87,7 +87,7 @@ static void on_scan_exit(Daemon *d, const siginfo_t *si) {
         scan_report_done(&d->scan_report);
         d->scan_error = 0;
         update(d);
-        metrics_write(d, true);
+        outputs_write(d, true);
         if (d->scan_pending) {
                 d->scan_pending = false;
                 scan_request(d, d->scan_pending_gc);

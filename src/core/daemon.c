@@ -17,7 +17,6 @@
 #include "image.h"
 #include "job-stats.h"
 #include "log.h"
-#include "metrics.h"
 #include "time-util.h"
 #include "util.h"
 
@@ -92,45 +91,6 @@ static void count_images(Daemon *d) {
         d->st.images = n;
 }
 
-void metrics_write(Daemon *d, bool force) {
-        _cleanup_free_ MetricsImage *images = NULL;
-        _cleanup_free_ char *text = NULL;
-        uint64_t total = 0, failed = 0;
-        int r;
-
-        if (!d->config.metrics_file)
-                return;
-        (void) job_stats_load(d->ctx.state_dir, &total, &failed);
-        images = calloc(d->images.n_images + 1, sizeof(MetricsImage));
-        if (!images)
-                return;
-        for (size_t i = 0; i < d->images.n_images; i++)
-                images[i] = (MetricsImage) { .name = d->images.images[i].name, .bytes = d->images.images[i].bytes };
-        text = metrics_format(&(Metrics) {
-                .jobs_running = d->st.jobs,
-                .jobs_total = total,
-                .jobs_failed = failed,
-                .last_refresh_success = d->last_refresh,
-                .last_refresh_time = d->last_refresh_time,
-                .images = images,
-                .n_images = d->images.n_images,
-        });
-        if (!text)
-                return;
-        if (!force && d->metrics_text && streq(d->metrics_text, text))
-                return;
-        r = write_file_atomic(d->config.metrics_file, text, 0644);
-        if (r < 0) {
-                if (!d->metrics_failing)
-                        log_warning_errno(r, "Cannot write metrics to %s: %m", d->config.metrics_file);
-                d->metrics_failing = true;
-                return;
-        }
-        d->metrics_failing = false;
-        free(d->metrics_text);
-        d->metrics_text = TAKE_PTR(text);
-}
-
 /* ---- jobs ---- */
 
 static int on_machines(sd_event_source *s _unused_, const struct inotify_event *ev, void *userdata) {
@@ -181,7 +141,7 @@ void update(Daemon *d) {
                 log_notice("Status: %s", text);
                 (void) sd_notifyf(false, "STATUS=%s", text);
         }
-        metrics_write(d, false);
+        outputs_write(d, false);
         drain_check(d);
 }
 
@@ -189,10 +149,12 @@ static int on_tick(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
         Daemon *d = userdata;
 
         machines_watch(d);
+        problems_watch(d);
+        problems_refresh(d);
         check_disk(d);
         count_images(d);
         update(d);
-        metrics_write(d, true);
+        outputs_write(d, true);
         (void) sd_event_source_set_time_relative(s, TICK_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -207,7 +169,9 @@ static void daemon_done(Daemon *d) {
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
         d->tick_timer = sd_event_source_disable_unref(d->tick_timer);
         d->event = sd_event_unref(d->event);
-        free(d->metrics_text);
+        problems_done(d);
+        output_file_done(&d->metrics_out);
+        output_file_done(&d->status_out);
         free(d->config_dir);
         free(d->machines_dir);
         free(d->control_socket);
@@ -242,7 +206,12 @@ static int daemon_configure(Daemon *d, const DaemonOptions *o) {
                 .system_failure_exit_code = 2,
         };
         d->machines_dir = context_machines_dir(&d->ctx);
-        return d->machines_dir ? 0 : log_oom();
+        if (!d->machines_dir)
+                return log_oom();
+        d->problems_path = isempty(o->problems_file) ? NULL : o->problems_file;
+        output_file_init(&d->metrics_out, d->config.metrics_file, "metrics", false);
+        output_file_init(&d->status_out, isempty(o->status_file) ? NULL : o->status_file, "status report", true);
+        return 0;
 }
 
 /* A drain flag left by an earlier run (power-off, crash) must not keep refusing jobs. */
@@ -301,6 +270,8 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
                 return r;
         button_setup(d);
         machines_watch(d);
+        problems_watch(d);
+        problems_refresh(d);
         r = schedule_setup(d);
         if (r < 0)
                 return r;
@@ -309,7 +280,7 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
         scan_request(d, false);
         d->st.ready = true;
         update(d);
-        metrics_write(d, true);
+        outputs_write(d, true);
         return 0;
 }
 

@@ -8,11 +8,15 @@
 #define DAEMON_CONTROL_SOCKET_DEFAULT "/run/nspawn-runner/daemon.sock"
 /* Beside the control socket: the sysfs LED's own trigger while the daemon has the LED. */
 #define DAEMON_LED_SAVE_NAME "led-trigger"
+/* What appliance-setup found wrong, one line each; empty or missing: nothing. */
+#define DAEMON_PROBLEMS_FILE_DEFAULT "/run/nspawn-runner/setup-problems"
 
 typedef struct DaemonOptions {
         const char *config_file;
         const char *state_dir; /* NULL: from the config */
         const char *control_socket;
+        const char *problems_file; /* NULL or "": none */
+        const char *status_file;   /* NULL or "": none */
 } DaemonOptions;
 
 /* Runs until SIGTERM or SIGINT; returns 0 then, or a negative errno when it cannot start (logged). */

@@ -11,6 +11,8 @@ enum {
         ARG_CONFIG = 0x100,
         ARG_STATE_DIR,
         ARG_CONTROL_SOCKET,
+        ARG_PROBLEMS_FILE,
+        ARG_STATUS_FILE,
         ARG_RESTORE_LED,
         ARG_DEBUG,
         ARG_VERSION,
@@ -24,6 +26,9 @@ static void help(void) {
                "      --config FILE           Configuration (default " DAEMON_CONFIG_FILE_DEFAULT ")\n"
                "      --state-dir DIR         Images and machines (overrides the configuration)\n"
                "      --control-socket PATH   Control socket (default " DAEMON_CONTROL_SOCKET_DEFAULT ")\n"
+               "      --problems-file PATH    Setup problems, one a line: the LED asks for attention while\n"
+               "                              there is one (default " DAEMON_PROBLEMS_FILE_DEFAULT ", '' for none)\n"
+               "      --status-file PATH      Keep a plain-text status report there (default: none)\n"
                "      --restore-led           Hand the LED back to its kernel trigger after the daemon\n"
                "                              was killed (ExecStopPost=), then exit\n"
                "  -v, --verbose               Say more\n"
@@ -37,6 +42,8 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
+                { "problems-file", required_argument, NULL, ARG_PROBLEMS_FILE },
+                { "status-file", required_argument, NULL, ARG_STATUS_FILE },
                 { "restore-led", no_argument, NULL, ARG_RESTORE_LED },
                 { "verbose", no_argument, NULL, 'v' },
                 { "debug", no_argument, NULL, ARG_DEBUG },
@@ -47,6 +54,7 @@ int main(int argc, char **argv) {
         DaemonOptions o = {
                 .config_file = DAEMON_CONFIG_FILE_DEFAULT,
                 .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
+                .problems_file = DAEMON_PROBLEMS_FILE_DEFAULT,
         };
         bool restore_led = false;
         int c;
@@ -63,6 +71,12 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_CONTROL_SOCKET:
                         o.control_socket = optarg;
+                        break;
+                case ARG_PROBLEMS_FILE:
+                        o.problems_file = optarg;
+                        break;
+                case ARG_STATUS_FILE:
+                        o.status_file = optarg;
                         break;
                 case ARG_RESTORE_LED:
                         restore_led = true;
