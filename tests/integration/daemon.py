@@ -51,6 +51,15 @@ def read(path):
         return None
 
 
+def read_crlf(path):
+    """A file as it is, CR LF line ends kept."""
+    try:
+        with open(path, newline="") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 class Notify:
     """An AF_UNIX datagram socket in the role of systemd's notify socket."""
 
@@ -178,7 +187,11 @@ def main():
         env.pop("WATCHDOG_PID", None)
         env.pop("JOURNAL_STREAM", None)
         errlog = open(os.path.join(tmp, "daemon.err"), "w+")
-        argv = [daemon_bin, "-v", "--config", conf, "--state-dir", state, "--control-socket", sock]
+        problems = os.path.join(tmp, "setup-problems")
+        status_file = os.path.join(tmp, "boot", "nspawn-runner-status.txt")
+        os.makedirs(os.path.dirname(status_file))
+        argv = [daemon_bin, "-v", "--config", conf, "--state-dir", state, "--control-socket", sock,
+                "--problems-file", problems, "--status-file", status_file]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errlog)
 
         def log():
@@ -279,6 +292,60 @@ def main():
               "the killed scan was reported exactly once")
         check(wait_for(lambda: not children(proc.pid), 5), "no child is left")
 
+        # The status report for a person with the SD card in a laptop: CRLF text, what the daemon knows.
+        text = wait_for(lambda: read_crlf(status_file), 5) or ""
+        check(text.startswith("nspawn-runner status, written ") and "\r\nStatus: idle, 1 image\r\n" in text
+              and "Jobs: 0 running, 0 in all, 0 failed\r\n" in text and "  big: 8." in text
+              and "Last refresh: succeeded at " in text and "Problems: none\r\n" in text
+              and text.count("\r\n") == text.count("\n"), f"the status file ({text!r})")
+        st0 = os.stat(status_file)
+        for _ in range(3):
+            cli_run("status")
+        os.makedirs(os.path.join(state, ".machines", "126"))
+        wait_for(lambda: "1 job running" in (read_crlf(status_file) or ""), 5)
+        st1 = os.stat(status_file)
+        check(st1.st_ino != st0.st_ino and not [f for f in os.listdir(os.path.dirname(status_file)) if ".tmp" in f],
+              "a change is written through a new file (rename), no temporary file left")
+        os.rmdir(os.path.join(state, ".machines", "126"))
+        wait_for(lambda: "Jobs: 0 running" in (read_crlf(status_file) or ""), 5)
+        time.sleep(1.5)
+        st2 = os.stat(status_file)
+        for _ in range(3):
+            cli_run("status")
+        time.sleep(1)
+        check(os.stat(status_file).st_ino == st2.st_ino, "nothing changed: not written again (the time line does not count)")
+
+        # Problems appliance-setup found: LED attention, STATUS= and the report say so; gone, gone.
+        with open(problems, "w") as f:
+            f.write("no data disk (data_disk = /dev/sda is not blank)\r\nrunner_token glrt-secret123 was refused\n")
+        check(wait_for(lambda: (notify.last_status() or "").startswith("attention: no data disk"), 3),
+              f"a problem: STATUS= says its first line at once (inotify) ({notify.last_status()!r})")
+        check(wait_for(lambda: "LED: attention" in log(), 3), "a problem: the LED asks for attention")
+        text = wait_for(lambda: "Problems:\r\n" in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""
+        check("  no data disk (data_disk = /dev/sda is not blank)\r\n" in text and "glrt-...\x20was refused" in text
+              and "secret123" not in text, f"the report lists every problem, a token hidden ({text[-160:]!r})")
+        r = cli_run("status")
+        check("status: attention: no data disk" in r.stdout, "nspawn-runner status says it too")
+        with open(problems, "wb") as f:
+            f.write(b"binary\0junk\n")
+        check(wait_for(lambda: "cannot be read" in (notify.last_status() or ""), 3),
+              f"a file with a NUL byte is refused, and is a problem itself ({notify.last_status()!r})")
+        with open(problems, "w") as f:
+            f.write(("x" * 60 + "\n") * 100)
+        text = wait_for(lambda: "(more in " in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""
+        n = text.count("  " + "x" * 60 + "\r\n")
+        check(n == 4096 // 61, f"at most 4 KiB are read ({n} lines of 61 bytes, then a note)")
+        open(problems, "w").close()
+        check(wait_for(lambda: notify.last_status() == "idle, 1 image", 3), "an empty file: no problem")
+        with open(problems, "w") as f:
+            f.write("again\n")
+        check(wait_for(lambda: (notify.last_status() or "").startswith("attention: again"), 3), "a problem again")
+        os.unlink(problems)
+        check(wait_for(lambda: notify.last_status() == "idle, 1 image" and "LED: idle" in log(), 3),
+              "the file removed: no problem, the LED idle again")
+        check("Problems: none\r\n" in (wait_for(lambda: "Problems: none" in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""),
+              "and the report says none")
+
         if shutil.which("setpriv"):
             r = cli_run("status", user="65534")
             check(r.returncode != 0 and "status:" not in r.stdout and r.stderr.strip().count("\n") == 0,
@@ -337,7 +404,7 @@ def main():
         shutil.copy2(daemon_bin, lonely)
         sock2 = os.path.join(tmp, "lonely.sock")
         lone = subprocess.Popen([os.path.join(lonely, "nspawn-runnerd"), "--config", conf, "--state-dir", state,
-                                 "--control-socket", sock2], env=dict(env, NOTIFY_SOCKET=""),
+                                 "--control-socket", sock2, "--problems-file", problems], env=dict(env, NOTIFY_SOCKET=""),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             check(wait_for(lambda: os.path.exists(sock2), 10), "a second daemon listens")
@@ -351,7 +418,8 @@ def main():
         # Power-off on request (what a long press does): no new jobs, wait for the running one, then off.
         sock3 = os.path.join(tmp, "drain.sock")
         os.makedirs(os.path.join(state, ".machines", "555"))
-        drain = subprocess.Popen([daemon_bin, "--config", conf, "--state-dir", state, "--control-socket", sock3],
+        drain = subprocess.Popen([daemon_bin, "--config", conf, "--state-dir", state, "--control-socket", sock3,
+                                  "--problems-file", problems],
                                  env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  text=True)
         try:
