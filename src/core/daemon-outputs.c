@@ -206,7 +206,9 @@ void problems_refresh(Daemon *d) {
                         log_warning_errno(r, "Cannot read the setup problems in %s: %m", d->problems_path);
                 lines = calloc(2, sizeof(char *));
                 if (lines)
-                        lines[0] = strprintf("%s cannot be read (%s)", d->problems_path, strerror(-r));
+                        lines[0] = strprintf("%s cannot be read (%s)", d->problems_path,
+                                             r == -EBADMSG ? "not text: it holds a NUL byte"
+                                             : r == -EBADFD ? "not a regular file" : strerror(-r));
         }
         d->problems_error = r == -ENOENT ? 0 : r;
         problems_set(d, lines);

@@ -34,12 +34,12 @@ static char *problem_line(const char *s, size_t n) {
 
         while (n > 0 && (*s == ' ' || *s == '\t'))
                 s++, n--;
+        if (n > PROBLEM_LINE_MAX)
+                n = PROBLEM_LINE_MAX;
         while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
                 n--;
         if (n == 0)
                 return strdup("");
-        if (n > PROBLEM_LINE_MAX)
-                n = PROBLEM_LINE_MAX;
         line = strndup(s, n);
         if (!line)
                 return NULL;

@@ -44,6 +44,9 @@ static void test_problems(void) {
         memset(big, 'x', sizeof(big));
         CHECK(parse(big, PROBLEMS_SIZE_MAX) == 0 && count(lines) == 1 && strlen(lines[0]) == PROBLEM_LINE_MAX,
               "a long line is cut at %u", PROBLEM_LINE_MAX);
+        big[PROBLEM_LINE_MAX - 1] = ' ';
+        CHECK(parse(big, PROBLEMS_SIZE_MAX) == 0 && strlen(lines[0]) == PROBLEM_LINE_MAX - 1,
+              "a line cut just after a blank loses the blank too");
         CHECK(parse(big, sizeof(big)) == -EFBIG, "more than %u bytes: -EFBIG", PROBLEMS_SIZE_MAX);
         for (size_t i = 1; i < PROBLEMS_SIZE_MAX; i += 2)
                 big[i] = '\n';
