@@ -105,9 +105,9 @@ void output_file_init(OutputFile *o, const char *path, const char *what, bool du
 void output_file_done(OutputFile *o);
 /* Writes what changed (the metrics also when force). */
 void outputs_write(Daemon *d, bool force);
-void problems_refresh(Daemon *d);
-void problems_watch(Daemon *d);
-void problems_done(Daemon *d);
+void daemon_problems_refresh(Daemon *d);
+void daemon_problems_watch(Daemon *d);
+void daemon_problems_done(Daemon *d);
 
 /* daemon-hw.c: the status LED and the button */
 void led_open(Daemon *d);

@@ -194,7 +194,7 @@ static void problems_set(Daemon *d, char **lines) {
                 log_warning("Setup problem: %s", *l);
 }
 
-void problems_refresh(Daemon *d) {
+void daemon_problems_refresh(Daemon *d) {
         char **lines = NULL;
         int r;
 
@@ -219,14 +219,14 @@ static int on_problems(sd_event_source *s _unused_, const struct inotify_event *
         _cleanup_free_ char *copy = strdup(d->problems_path);
 
         if (copy && ev->len > 0 && streq(ev->name, basename(copy))) {
-                problems_refresh(d);
+                daemon_problems_refresh(d);
                 update(d);
         }
         return 0;
 }
 
 /* Watches the file's directory; where that cannot be (yet), each tick reads the file. */
-void problems_watch(Daemon *d) {
+void daemon_problems_watch(Daemon *d) {
         _cleanup_free_ char *dir = NULL;
         int r;
 
@@ -239,7 +239,7 @@ void problems_watch(Daemon *d) {
                 log_debug_errno(r, "Cannot watch %s (reading it every tick instead): %m", dir);
 }
 
-void problems_done(Daemon *d) {
+void daemon_problems_done(Daemon *d) {
         d->problems_source = sd_event_source_disable_unref(d->problems_source);
         strv_freep(&d->problems);
         d->st.problem = NULL;

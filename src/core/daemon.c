@@ -149,8 +149,8 @@ static int on_tick(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
         Daemon *d = userdata;
 
         machines_watch(d);
-        problems_watch(d);
-        problems_refresh(d);
+        daemon_problems_watch(d);
+        daemon_problems_refresh(d);
         check_disk(d);
         count_images(d);
         update(d);
@@ -169,7 +169,7 @@ static void daemon_done(Daemon *d) {
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
         d->tick_timer = sd_event_source_disable_unref(d->tick_timer);
         d->event = sd_event_unref(d->event);
-        problems_done(d);
+        daemon_problems_done(d);
         output_file_done(&d->metrics_out);
         output_file_done(&d->status_out);
         free(d->config_dir);
@@ -270,8 +270,8 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
                 return r;
         button_setup(d);
         machines_watch(d);
-        problems_watch(d);
-        problems_refresh(d);
+        daemon_problems_watch(d);
+        daemon_problems_refresh(d);
         r = schedule_setup(d);
         if (r < 0)
                 return r;
