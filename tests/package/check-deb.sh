@@ -96,7 +96,8 @@ for deb in "$@"; do
         check "$name: completion of chroot- ($words)" test "$words" = "chroot-create chroot-login chroot-list chroot-maintenance"
 
         if command -v lintian >/dev/null; then
-                out=$(lintian --fail-on error,warning "$deb" 2>&1); rc=$?
+                lintian --fail-on error,warning "$deb" >"$tmp/lintian" 2>&1; rc=$?
+                out=$(grep -v 'running with root privileges' "$tmp/lintian")
                 check "$name: lintian has no error or warning${out:+: $out}" test $rc -eq 0
         else
                 echo "# lintian is not installed: skipped"
