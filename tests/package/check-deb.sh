@@ -72,9 +72,10 @@ for deb in "$@"; do
                 grep -qx /etc/nspawn-runner/nspawn-runner.conf "$root/DEBIAN/conffiles"
         check "$name: the configuration is the template" cmp -s conf/nspawn-runner.conf "$root/etc/nspawn-runner/nspawn-runner.conf"
 
-        # Units: nspawn-runnerd.service is enabled on install, no other unit.
-        enabled=$(sed -n "s/.*deb-systemd-helper enable '\([^']*\)'.*/\1/p; s/.*deb-systemd-helper enable \([^ ;]*\).*/\1/p" \
-                "$root/DEBIAN/postinst" | sort -u | tr '\n' ' ')
+        # Units: nspawn-runnerd.service is enabled on install, no other unit. (debhelper's snippet for
+        # a unit not to enable re-enables it only when it is "debian-installed": on upgrades.)
+        helper() { sed -n "s/.*deb-systemd-helper $1 '\([^']*\)'.*/\1/p" "$root/DEBIAN/postinst" | sort -u; }
+        enabled=$(comm -23 <(helper enable) <(helper debian-installed) | tr '\n' ' ')
         check "$name: postinst enables nspawn-runnerd.service only (${enabled% })" test "${enabled% }" = nspawn-runnerd.service
 
         # Binaries of this machine's architecture run.
