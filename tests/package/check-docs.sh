@@ -58,6 +58,11 @@ for k in $(sed -n 's/^\*\([a-z_]*\)\* =.*/\1/p' man/nspawn-runner.conf.5.scd) \
         check "config: documented key $k is in src/core/config.c" grep -qx "$k" <<<"$keys"
 done
 
+# scdoc passes a line's leading '.' or "'" to roff, which takes the line for a request and drops it.
+for page in man/*.scd; do
+        bad=$(grep -nE "^[[:space:]]*[.']" "$page" | head -3)
+        check "$page: no line starts with . or '${bad:+: $bad}" test -z "$bad"
+done
 # Every page is valid scdoc and renders without a warning from man.
 for page in man/*.scd; do
         out=$(scdoc <"$page" 2>&1 >/tmp/check-docs.$$) && warn=$(MANWIDTH=80 man --warnings -l /tmp/check-docs.$$ 2>&1 >/dev/null)
