@@ -78,13 +78,20 @@ for deb in "$@"; do
         enabled=$(comm -23 <(helper enable) <(helper debian-installed) | tr '\n' ' ')
         check "$name: postinst enables nspawn-runnerd.service only (${enabled% })" test "${enabled% }" = nspawn-runnerd.service
 
-        # Binaries of this machine's architecture run.
-        if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+        # The binaries run: natively, or another architecture's through qemu-user and binfmt_misc.
+        if [ "$arch" = "$(dpkg --print-architecture)" ] || "$root/usr/bin/nspawn-runnerd" --version >/dev/null 2>&1; then
                 check "$name: nspawn-runner --version" \
                         test "$("$root/usr/bin/nspawn-runner" --version)" = "nspawn-runner $version"
                 check "$name: nspawn-runnerd --version" \
                         test "$("$root/usr/bin/nspawn-runnerd" --version)" = "nspawn-runnerd $version"
                 check "$name: nspawn-runner-hwtest --help" "$root/usr/bin/nspawn-runner-hwtest" --help >/dev/null
+                # Outside a machine the init finds no control directory: it ran, and said so. On an
+                # empty /run of its own, as it makes /run/nspawn-runner first.
+                out=$(cd / && timeout 10 unshare -r -m --propagation private \
+                        sh -c 'mount -t tmpfs tmpfs /run && exec "$0"' "$root/usr/libexec/nspawn-runner/nspawn-runner-init" 2>&1)
+                check "$name: nspawn-runner-init runs (${out:0:60})" grep -q '^nspawn-runner-init: ' <<<"$out"
+        else
+                echo "# $arch binaries do not run here (no qemu-user with binfmt_misc): not run"
         fi
 
         # The completion, as installed: the commands, and image names from --state-dir.
