@@ -22,7 +22,7 @@ PKG_CONFIG ?= $(CROSS)pkg-config
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod 2>/dev/null || echo -lsystemd -lyaml -lgpiod)
+LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod blkid 2>/dev/null || echo -lsystemd -lyaml -lgpiod -lblkid)
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
@@ -33,14 +33,15 @@ INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o \
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
-	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc
+	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
+	libblkid-dev openssh-client
 # What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
-DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev
+DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
 CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
-	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH)
+	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -87,6 +88,20 @@ endef
 setup:
 	$(call apt_install_missing,setup,$(DEB_PACKAGES))
 
+# The appliance image (board/rpi4/, firmware/, rootfs/etc/): see README, "The appliance image".
+IMAGE_PACKAGES := mmdebstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools \
+	mtools dosfstools fdisk e2fsprogs xz-utils bmap-tools btrfs-progs
+setup-image: setup
+	$(call apt_install_missing,setup-image,$(IMAGE_PACKAGES))
+
+image: setup-image deb-arm64
+	board/rpi4/build-image --out $(B)$(if $(GITLAB_RUNNER_DEB), --gitlab-runner-deb $(GITLAB_RUNNER_DEB))
+
+# Builds the image (the Debian part is cached in $(B)/image-cache/), inspects it and boots it under
+# qemu with a test SSD.
+check-image: all image
+	python3 tests/image/check_image.py --build $(B)
+
 check-unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
 
@@ -97,6 +112,7 @@ check-asan:
 check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
+	python3 tests/integration/appliance.py --build $(B)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))

@@ -28,6 +28,22 @@ typedef struct HwSpec {
         GpioSpec gpio; /* HW_GPIO */
 } HwSpec;
 
+/* The appliance's keys (used by appliance-setup and chroot-maintenance; the daemon accepts them). */
+#define CONFIG_URL_MAX 512
+#define CONFIG_TOKEN_MIN 8
+#define CONFIG_TOKEN_MAX 256
+#define CONFIG_CONCURRENT_MAX 64
+#define CONFIG_IMAGES_MAX 16
+#define CONFIG_HOSTNAME_MAX 64 /* what sethostname() takes */
+#define CONFIG_SSH_KEYS_MAX 16
+#define CONFIG_SSH_KEY_MAX 3072
+#define CONFIG_DISK_MAX 256
+
+typedef struct ConfigImage {
+        char *name;
+        char *suite; /* NULL: the image's name (or its playbook's suite) */
+} ConfigImage;
+
 typedef struct Config {
         char *state_dir;
         HwSpec led;
@@ -38,6 +54,16 @@ typedef struct Config {
         unsigned disk_attention_percent;
         unsigned drain_timeout_sec;
         char *metrics_file; /* NULL: none */
+
+        char *gitlab_url;   /* NULL: not set */
+        char *runner_token; /* NULL: not set; a secret: never logged, never in a message */
+        unsigned concurrent;
+        ConfigImage images[CONFIG_IMAGES_MAX];
+        size_t n_images;
+        char *hostname; /* NULL: leave it */
+        char *ssh_keys[CONFIG_SSH_KEYS_MAX];
+        size_t n_ssh_keys;
+        char *data_disk; /* NULL: none (never format anything) */
 } Config;
 
 void config_init(Config *c);
@@ -45,8 +71,16 @@ void config_done(Config *c);
 /* Parses the text of a configuration file over the defaults in *c. On error, logs one line
  * "FILE:LINE: …" and returns -EINVAL. */
 int config_parse(const char *file, const char *text, size_t size, Config *c);
+/* Checks the shape of one authorized key, "TYPE BASE64 [comment]", and returns it with single blanks. */
+int ssh_key_parse(const char *s, char **ret);
 /* Loads path; a missing file leaves the defaults. */
 int config_load(const char *path, Config *c);
+/* config_load() of CONFIG_FILE_NAME in config_dir; a bad file is said once and leaves the defaults. */
+void config_load_dir(const char *config_dir, Config *c);
+/* config_load() that also hands the logged line to *ret_error (when not NULL) if it fails. */
+int config_load_full(const char *path, Config *c, char **ret_error);
+/* The configured image called name, or NULL. */
+const ConfigImage *config_find_image(const Config *c, const char *name);
 /* Parses "none", "auto", "sysfs:DIR" (where allow_sysfs) or "gpio:CHIP:LINE[:active-low|:active-high]";
  * active_low_default is what a GPIO line is without a flag. */
 int hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret);

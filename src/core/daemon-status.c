@@ -4,7 +4,7 @@
 #include "daemon-status.h"
 
 static bool attention(const DaemonStatus *s) {
-        return s->refresh_failed || s->state_dir_missing || s->disk_full;
+        return s->problem || s->refresh_failed || s->state_dir_missing || s->disk_full;
 }
 
 LedState daemon_status_led_state(const DaemonStatus *s) {
@@ -42,6 +42,8 @@ void daemon_status_format(const DaemonStatus *s, char *buf, size_t size) {
                 snprintf(buf, size, "refreshing %s %u/%u", s->refresh_image, s->refresh_i, s->refresh_n);
         else if (s->refreshing)
                 snprintf(buf, size, "refreshing");
+        else if (s->problem)
+                snprintf(buf, size, "attention: %s; %s", s->problem, base);
         else if (s->state_dir_missing)
                 snprintf(buf, size, "attention: state dir missing; %s", base);
         else if (s->refresh_failed)

@@ -185,13 +185,11 @@ int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
 }
 
 unsigned gc_threshold_configured(const Context *c) {
-        _cleanup_free_ char *path = path_join(c->config_dir, CONFIG_FILE_NAME);
-        unsigned threshold = GC_THRESHOLD_DEFAULT;
+        unsigned threshold;
         Config cfg;
 
-        config_init(&cfg);
-        if (path && config_load(path, &cfg) >= 0)
-                threshold = cfg.gc_threshold;
+        config_load_dir(c->config_dir, &cfg);
+        threshold = cfg.gc_threshold;
         config_done(&cfg);
         return threshold;
 }

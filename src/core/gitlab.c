@@ -74,15 +74,14 @@ static void write_args(FILE *f, const Context *c, const char *cmd) {
         fputs("]", f);
 }
 
+const GitlabExec gitlab_execs[GITLAB_EXECS] = {
+        { "config", "gitlab-config", 200 },
+        { "prepare", "prepare", 300 },
+        { "run", "run", 0 },
+        { "cleanup", "cleanup", 300 },
+};
+
 int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
-        static const struct {
-                const char *key, *cmd, *timeout;
-        } execs[] = {
-                { "config", "gitlab-config", "config_exec_timeout = 200" },
-                { "prepare", "prepare", "prepare_exec_timeout = 300" },
-                { "run", "run", NULL },
-                { "cleanup", "cleanup", "cleanup_exec_timeout = 300" },
-        };
         char host[256] = "localhost";
 
         (void) gethostname(host, sizeof(host) - 1);
@@ -95,17 +94,17 @@ int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
               "  cache_dir = \"" CACHE_DIR "\"\n"
               "  [runners.custom]\n",
               f);
-        for (size_t i = 0; i < ELEMENTSOF(execs); i++) {
-                fprintf(f, "    %s_exec = ", execs[i].key);
+        for (size_t i = 0; i < GITLAB_EXECS; i++) {
+                const GitlabExec *e = &gitlab_execs[i];
+                fprintf(f, "    %s_exec = ", e->key);
                 toml_write_string(f, self);
-                fprintf(f, "\n    %s_args = ", execs[i].key);
-                write_args(f, c, execs[i].cmd);
+                fprintf(f, "\n    %s_args = ", e->key);
+                write_args(f, c, e->command);
                 fputs("\n", f);
-                if (execs[i].timeout)
-                        fprintf(f, "    %s\n", execs[i].timeout);
+                if (e->timeout)
+                        fprintf(f, "    %s_exec_timeout = %u\n", e->key, e->timeout);
         }
-        fputs("    graceful_kill_timeout = 10\n"
-              "    force_kill_timeout = 10\n",
-              f);
+        fprintf(f, "    graceful_kill_timeout = %u\n    force_kill_timeout = %u\n", GITLAB_GRACEFUL_KILL_TIMEOUT,
+                GITLAB_FORCE_KILL_TIMEOUT);
         return fflush(f) == 0 ? 0 : -EIO;
 }

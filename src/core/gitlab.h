@@ -8,6 +8,18 @@
 #define BUILDS_DIR "/builds"
 #define CACHE_DIR "/cache"
 
+/* The executor's stages as gitlab-runner's config.toml (and its register flags) name them. */
+typedef struct GitlabExec {
+        const char *key;     /* config, prepare, run, cleanup: [runners.custom] KEY_exec, KEY_args */
+        const char *command; /* the nspawn-runner command that does it */
+        unsigned timeout;    /* KEY_exec_timeout in seconds; 0: none */
+} GitlabExec;
+
+#define GITLAB_EXECS 4
+extern const GitlabExec gitlab_execs[GITLAB_EXECS];
+#define GITLAB_GRACEFUL_KILL_TIMEOUT 10
+#define GITLAB_FORCE_KILL_TIMEOUT 10
+
 /* Writes s as a JSON string literal (quotes included). */
 void json_write_string(FILE *f, const char *s);
 /* Writes s as a TOML basic string (quotes included). */

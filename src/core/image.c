@@ -60,7 +60,9 @@ int image_lock(const Context *c, const char *name, ImageLock which, int op, Imag
 }
 
 void image_unlock(ImageLockHandle *h) {
-        if (h->fd >= 0 && h->exclusive && h->path && unlink(h->path) >= 0)
+        /* The last holder removes the file, also a shared one (it can take the lock exclusively):
+         * a waiter that locked the removed file notices in image_lock() and takes a new one. */
+        if (h->fd >= 0 && h->path && (h->exclusive || flock(h->fd, LOCK_EX | LOCK_NB) >= 0) && unlink(h->path) >= 0)
                 (void) rmdir_parent(h->path);
         closep(&h->fd);
         free(h->path);

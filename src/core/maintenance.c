@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "chroot.h"
+#include "config.h"
 #include "executor.h"
 #include "gc.h"
 #include "generation.h"
@@ -55,14 +56,15 @@ static int build(const Context *c, const char *name, unsigned gen, bool fresh, c
         return r;
 }
 
-static MaintResult maintain_one(const Context *c, const char *name, int sigfd, int *ret_error) {
+/* ci: the image as nspawn-runner.conf lists it (its suite is what a new image is made of), or NULL. */
+static MaintResult maintain_one(const Context *c, const char *name, const ConfigImage *ci, int sigfd, int *ret_error) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
         _cleanup_free_ char *playbook = NULL, *current = NULL;
         _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         ImageInfo info = {};
         ImageSettings s;
         unsigned cur = 0, gen;
-        bool exists, changed = false;
+        bool exists, fresh, changed = false;
         CollectStats collected = {};
         int r;
 
@@ -86,15 +88,16 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
                 (void) image_info_load(c, name, cur, &info);
         else if (exists && image_resolve(c, name, &current) >= 0)
                 (void) chroot_codename(current, &info.suite); /* a plain directory has no info */
+        fresh = !exists || pb.maint_recreate == 1;
         s = (ImageSettings) {
-                .suite = pb.suite ?: info.suite ?: name,
+                .suite = fresh && ci && ci->suite ? ci->suite : pb.suite ?: info.suite ?: name,
                 .mirror = pb.mirror,
                 .arch = pb.arch,
                 .include = pb.include,
                 .playbook = playbook,
         };
 
-        r = build(c, name, gen, !exists || pb.maint_recreate == 1, &s, &changed, sigfd);
+        r = build(c, name, gen, fresh, &s, &changed, sigfd);
         if (r >= 0 && changed)
                 r = generation_commit(c, name, gen, &s);
         if (r < 0 || !changed)
@@ -109,8 +112,25 @@ static MaintResult maintain_one(const Context *c, const char *name, int sigfd, i
         return !exists ? MAINT_CREATED : changed ? MAINT_UPDATED : MAINT_UNCHANGED;
 }
 
-/* Images and playbooks, each name once, sorted. */
-static int maintenance_names(const Context *c, char ***ret) {
+/* Adds name to the NULL-terminated *names of *n unless it is there already. */
+static int names_add(char ***names, size_t *n, const char *name) {
+        char **grown;
+
+        for (size_t k = 0; k < *n; k++)
+                if (streq((*names)[k], name))
+                        return 0;
+        grown = realloc(*names, (*n + 2) * sizeof(char *));
+        if (!grown)
+                return -ENOMEM;
+        *names = grown;
+        if (!(grown[*n] = strdup(name)))
+                return -ENOMEM;
+        grown[++*n] = NULL;
+        return 0;
+}
+
+/* Images, playbooks and the images nspawn-runner.conf lists, each name once, sorted. */
+static int maintenance_names(const Context *c, const Config *cfg, char ***ret) {
         const char *dirs[] = { c->config_dir, c->state_dir };
         _cleanup_strv_free_ char **names = NULL;
         size_t n = 0;
@@ -131,33 +151,27 @@ static int maintenance_names(const Context *c, char ***ret) {
                         size_t l = strcspn(de->d_name, ".");
                         const char *ext = de->d_name + l;
                         _cleanup_free_ char *name = strndup(de->d_name, l);
-                        bool known = false;
-                        char **grown;
 
                         if (!name || (!streq(ext, ".yaml") && !streq(ext, ".yml")) ||
                             image_name_check(name, l) != IMAGE_NAME_OK)
                                 continue;
-                        for (size_t k = 0; k < n; k++)
-                                known = known || streq(names[k], name);
-                        if (known)
-                                continue;
-                        grown = realloc(names, (n + 2) * sizeof(char *));
-                        if (!grown) {
+                        if (names_add(&names, &n, name) < 0) {
                                 closedir(d);
                                 return -ENOMEM;
                         }
-                        names = grown;
-                        names[n++] = TAKE_PTR(name);
-                        names[n] = NULL;
                 }
                 closedir(d);
         }
+        for (size_t i = 0; i < cfg->n_images; i++)
+                if (names_add(&names, &n, cfg->images[i].name) < 0)
+                        return -ENOMEM;
         qsort(names, n, sizeof(char *), strcmp_ptr);
         *ret = TAKE_PTR(names);
         return 0;
 }
 
 int chroot_maintenance(const Context *c, const char *name) {
+        _cleanup_(config_done) Config cfg;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int sigfd = -EBADF;
         unsigned counts[_MAINT_RESULT_MAX] = {}, total = 0;
@@ -165,22 +179,26 @@ int chroot_maintenance(const Context *c, const char *name) {
         GcStats gc = {};
         int r;
 
+        config_load_dir(c->config_dir, &cfg);
         if (name) {
                 _cleanup_free_ char *playbook = NULL;
                 unsigned gen;
                 if (image_name_check(name, strlen(name)) != IMAGE_NAME_OK)
                         return log_error_errno(EINVAL, "Invalid image name '%.80s'.", name);
-                if (image_current_generation(c, name, &gen) < 0 && playbook_find(c, name, &playbook) <= 0)
-                        return log_error_errno(ENOENT, "There is no image %s and no playbook %s.yaml for it.", name, name);
+                if (image_current_generation(c, name, &gen) < 0 && playbook_find(c, name, &playbook) <= 0 &&
+                    !config_find_image(&cfg, name))
+                        return log_error_errno(ENOENT, "There is no image %s, no playbook %s.yaml and no image = %s in %s.",
+                                               name, name, name, CONFIG_FILE_NAME);
                 names = calloc(2, sizeof(char *));
                 if (!names || !(names[0] = strdup(name)))
                         return log_oom();
-        } else if ((r = maintenance_names(c, &names)) < 0)
+        } else if ((r = maintenance_names(c, &cfg, &names)) < 0)
                 return log_error_errno(r, "Cannot list images: %m");
         while (names[total])
                 total++;
         if (total == 0) {
-                log_notice("maintenance: no images and no playbooks in %s or %s.", c->config_dir, c->state_dir);
+                log_notice("maintenance: no images, no playbooks and no configured images in %s or %s.", c->config_dir,
+                           c->state_dir);
                 return 0;
         }
         sigfd = cancel_signals_block();
@@ -194,7 +212,7 @@ int chroot_maintenance(const Context *c, const char *name) {
 
                 printf("[%u/%u] %s: maintenance …\n", i + 1, total, names[i]);
                 fflush(stdout);
-                res = maintain_one(c, names[i], sigfd, &error);
+                res = maintain_one(c, names[i], config_find_image(&cfg, names[i]), sigfd, &error);
                 counts[res]++;
                 printf("[%u/%u] %s: %s in %lld s\n", i + 1, total, names[i], result_table[res], (long long) (time(NULL) - t));
                 fflush(stdout);

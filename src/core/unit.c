@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
@@ -137,4 +140,32 @@ int unit_kill(const char *unit, const char *whom, int signo) {
 
 int unit_start(const char *unit, const char *mode) {
         return manager_call("StartUnit", false, "ss", unit, mode);
+}
+
+int unit_name_from_path(const char *path, const char *suffix, char **ret) {
+        size_t n = strlen(path);
+        char *out, *o;
+
+        if (path[0] != '/' || n > 4096 || strstr(path, "//") || strstr(path, "/./") || strstr(path, "/../"))
+                return -EINVAL;
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        out = o = malloc(n * 4 + strlen(suffix) + 2);
+        if (!out)
+                return -ENOMEM;
+        if (n == 1)
+                *o++ = '-'; /* the root directory */
+        for (size_t i = 1; i < n; i++) {
+                char ch = path[i];
+                if (ch == '/')
+                        *o++ = '-';
+                else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == ':' ||
+                         ch == '_' || (ch == '.' && i > 1))
+                        *o++ = ch;
+                else
+                        o += sprintf(o, "\\x%02x", (unsigned char) ch);
+        }
+        strcpy(o, suffix);
+        *ret = out;
+        return 0;
 }

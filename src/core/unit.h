@@ -16,3 +16,6 @@ int unit_stop(const char *unit);
 int unit_kill(const char *unit, const char *whom, int signo);
 /* Starts a unit with the job mode ("replace", "replace-irreversibly", …). */
 int unit_start(const char *unit, const char *mode);
+/* The name systemd gives the unit of an absolute path ("/var/lib/x-y" with ".mount":
+ * "var-lib-x\\x2dy.mount"), as systemd-escape --path --suffix does. */
+int unit_name_from_path(const char *path, const char *suffix, char **ret);

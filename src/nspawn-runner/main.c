@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "appliance.h"
 #include "chroot.h"
 #include "context.h"
 #include "daemon.h"
@@ -31,6 +32,10 @@ enum {
         ARG_JSON,
         ARG_THRESHOLD,
         ARG_CONTROL_SOCKET,
+        ARG_BOOT_DIR,
+        ARG_RUN_DIR,
+        ARG_GITLAB_RUNNER_CONFIG,
+        ARG_WAIT_DATA,
 };
 
 typedef struct Args {
@@ -40,6 +45,7 @@ typedef struct Args {
         bool json;
         int threshold; /* -1: from the configuration file */
         const char *control_socket;
+        ApplianceOptions appliance;
 } Args;
 
 static void help(void) {
@@ -62,7 +68,11 @@ static void help(void) {
                "Commands that talk to nspawn-runnerd (the appliance daemon):\n"
                "  status [--control-socket PATH]    Show what the daemon does\n"
                "  refresh [--control-socket PATH]   Refresh the images now\n"
-               "  poweroff [--control-socket PATH]  Take no new jobs, power off when the running ones ended\n\n"
+               "  poweroff [--control-socket PATH]  Take no new jobs, power off when the running ones ended\n"
+               "The appliance's boot-time setup (nspawn-runner-setup.service):\n"
+               "  appliance-setup [--boot-dir DIR] [--run-dir DIR] [--gitlab-runner-config FILE] [--wait-data SECONDS]\n"
+               "                  [--control-socket PATH]\n"
+               "                                    Host name, ssh keys, data disk, registration, images, machine id\n\n"
                "Options:\n"
                "  -v, --verbose        Say more\n"
                "      --debug          Say everything\n"
@@ -89,6 +99,10 @@ static const struct option options[] = {
         { "json", no_argument, NULL, ARG_JSON },
         { "threshold", required_argument, NULL, ARG_THRESHOLD },
         { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
+        { "boot-dir", required_argument, NULL, ARG_BOOT_DIR },
+        { "run-dir", required_argument, NULL, ARG_RUN_DIR },
+        { "gitlab-runner-config", required_argument, NULL, ARG_GITLAB_RUNNER_CONFIG },
+        { "wait-data", required_argument, NULL, ARG_WAIT_DATA },
         {},
 };
 
@@ -110,7 +124,12 @@ static bool option_allowed(const char *cmd, int opt) {
         case ARG_THRESHOLD:
                 return streq(cmd, "gc");
         case ARG_CONTROL_SOCKET:
-                return streq(cmd, "status") || streq(cmd, "refresh") || streq(cmd, "poweroff");
+                return streq(cmd, "status") || streq(cmd, "refresh") || streq(cmd, "poweroff") || streq(cmd, "appliance-setup");
+        case ARG_BOOT_DIR:
+        case ARG_RUN_DIR:
+        case ARG_GITLAB_RUNNER_CONFIG:
+        case ARG_WAIT_DATA:
+                return streq(cmd, "appliance-setup");
         default:
                 return true;
         }
@@ -181,6 +200,25 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                 case ARG_CONTROL_SOCKET:
                         a->control_socket = optarg;
                         break;
+                case ARG_BOOT_DIR:
+                case ARG_RUN_DIR:
+                case ARG_GITLAB_RUNNER_CONFIG:
+                        if (optarg[0] != '/')
+                                return log_error_errno(EINVAL, "%s takes an absolute path, not '%s'.", argv[optind - 1], optarg);
+                        if (c == ARG_BOOT_DIR)
+                                a->appliance.boot_dir = optarg;
+                        else if (c == ARG_RUN_DIR)
+                                a->appliance.run_dir = optarg;
+                        else
+                                a->appliance.gitlab_runner_config = optarg;
+                        break;
+                case ARG_WAIT_DATA: {
+                        int v;
+                        if (safe_atoi(optarg, &v) < 0 || v < 0 || v > 3600)
+                                return log_error_errno(EINVAL, "--wait-data takes a number of seconds from 0 to 3600, not '%s'.", optarg);
+                        a->appliance.wait_data_sec = (unsigned) v;
+                        break;
+                }
                 case '?':
                         return log_error_errno(EINVAL, "Unknown option %s (see --help).", argv[optind - 1]);
                 default:
@@ -272,6 +310,13 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
                 WANT(0, 0);
                 return daemon_client_refresh(a->control_socket) < 0 ? 1 : 0;
         }
+        if (streq(cmd, "appliance-setup")) {
+                int r;
+                WANT(0, 0);
+                a->appliance.control_socket = a->control_socket;
+                r = appliance_setup(c, &a->appliance);
+                return r == 0 ? 0 : 1;
+        }
         if (streq(cmd, "machine-exec")) {
                 WANT(1, 1);
                 if (job_id_check(pos[0]) < 0)
@@ -295,6 +340,11 @@ int main(int argc, char **argv) {
                 .storage = _STORAGE_BACKEND_INVALID,
                 .threshold = -1,
                 .control_socket = DAEMON_CONTROL_SOCKET_DEFAULT,
+                .appliance = {
+                        .boot_dir = APPLIANCE_BOOT_DIR_DEFAULT,
+                        .run_dir = APPLIANCE_RUN_DIR_DEFAULT,
+                        .wait_data_sec = APPLIANCE_WAIT_DATA_DEFAULT,
+                },
         };
         const char *cmd;
         int r;

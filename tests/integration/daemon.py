@@ -7,6 +7,7 @@ LED or GPIO hardware: the LED is a temporary directory laid out like /sys/class/
     python3 tests/integration/daemon.py --build build
 """
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -45,6 +46,15 @@ def wait_for(pred, timeout, step=0.05):
 def read(path):
     try:
         with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def read_crlf(path):
+    """A file as it is, CR LF line ends kept."""
+    try:
+        with open(path, newline="") as f:
             return f.read()
     except OSError:
         return None
@@ -110,6 +120,33 @@ def led_samples(led, seconds, step=0.01):
     return (on / total if total else 0.0), changes
 
 
+def children(pid):
+    """The pids of a process's children."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        out += [int(c) for c in (read(f"/proc/{pid}/task/{tid}/children") or "").split()]
+    return out
+
+
+def make_image(state, name, dirs, files, size):
+    """A chroot-like image state/NAME -> .images/NAME/1 with dirs*files files of size bytes."""
+    gen = os.path.join(state, ".images", name, "1")
+    for i in range(dirs):
+        d = os.path.join(gen, f"d{i}")
+        os.makedirs(d)
+        for j in range(files):
+            with open(os.path.join(d, f"f{j}"), "wb") as f:
+                f.write(b"x" * size)
+    os.symlink(f".images/{name}/1", os.path.join(state, name))
+
+
+def image_bytes(metrics_text, name):
+    for line in (metrics_text or "").splitlines():
+        if line.startswith(f'nspawn_runner_image_disk_bytes{{image="{name}"}} '):
+            return int(line.split()[1])
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -150,7 +187,11 @@ def main():
         env.pop("WATCHDOG_PID", None)
         env.pop("JOURNAL_STREAM", None)
         errlog = open(os.path.join(tmp, "daemon.err"), "w+")
-        argv = [daemon_bin, "-v", "--config", conf, "--state-dir", state, "--control-socket", sock]
+        problems = os.path.join(tmp, "setup-problems")
+        status_file = os.path.join(tmp, "boot", "nspawn-runner-status.txt")
+        os.makedirs(os.path.dirname(status_file))
+        argv = [daemon_bin, "-v", "--config", conf, "--state-dir", state, "--control-socket", sock,
+                "--problems-file", problems, "--status-file", status_file]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errlog)
 
         def log():
@@ -206,6 +247,105 @@ def main():
         os.rmdir(os.path.join(state, ".machines", "123"))
         check(wait_for(lambda: notify.last_status() == "idle, 0 images", 5), "the job's end makes it idle again")
 
+        # gc and the image scan run in a child. Here it is stuck on an image's generations lock, which
+        # a job's prepare holds while it picks a generation: the daemon answers all the same, a second
+        # request does not start a second scan, and a scan that dies is reported once.
+        make_image(state, "big", 40, 50, 4096)
+        os.makedirs(os.path.join(state, ".locks"), exist_ok=True)
+        lock = open(os.path.join(state, ".locks", "big.generations"), "w")
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        os.makedirs(os.path.join(state, ".machines", "124"))
+        wait_for(lambda: "Job 124 started" in log(), 5)
+        os.rmdir(os.path.join(state, ".machines", "124"))
+        kids = wait_for(lambda: children(proc.pid), 5)
+        check(kids and len(kids) == 1 and wait_for(lambda: "Image scan and gc started" in log(), 3),
+              f"a job's end starts gc and the image scan in a child ({kids})")
+        time.sleep(0.5)
+        times = []
+        for _ in range(5):
+            t = time.monotonic()
+            r = cli_run("status")
+            times.append(time.monotonic() - t)
+            if r.returncode != 0:
+                break
+        check(r.returncode == 0 and max(times) < 2 and children(proc.pid) == kids,
+              f"status answers while the scan is stuck ({max(times):.3f} s at most)")
+        pings = len(notify.seen(lambda m: m == "WATCHDOG=1"))
+        time.sleep(1.2)
+        more = len(notify.seen(lambda m: m == "WATCHDOG=1")) - pings
+        check(more >= 1, f"the watchdog is still fed ({more} pings in 1.2 s)")
+        os.makedirs(os.path.join(state, ".machines", "125"))
+        wait_for(lambda: "Job 125 started" in log(), 5)
+        os.rmdir(os.path.join(state, ".machines", "125"))
+        check(wait_for(lambda: "one more follows it" in log(), 5) and children(proc.pid) == kids,
+              "another job's end starts no second scan while one runs")
+        os.kill(kids[0], signal.SIGKILL)
+        check(wait_for(lambda: "scan and gc failed (signal 9" in log(), 5), "a scan killed by SIGKILL is reported")
+        again = wait_for(lambda: [k for k in children(proc.pid) if k != kids[0]], 5)
+        check(again and len(again) == 1, f"the scan asked for meanwhile runs once after it ({again})")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        want = 40 * 50 * 4096
+        got = wait_for(lambda: (image_bytes(read(metrics), "big") or 0) >= want and image_bytes(read(metrics), "big"), 10)
+        check(got, f"once the lock is free the scan ends and metrics have the image's size ({got} >= {want})")
+        check(log().count("scan and gc failed") == 1 and "does not parse" not in log(),
+              "the killed scan was reported exactly once")
+        check(wait_for(lambda: not children(proc.pid), 5), "no child is left")
+
+        # The status report for a person with the SD card in a laptop: CRLF text, what the daemon knows.
+        text = wait_for(lambda: read_crlf(status_file), 5) or ""
+        check(text.startswith("nspawn-runner status, written ") and "\r\nStatus: idle, 1 image\r\n" in text
+              and "Jobs: 0 running, 0 in all, 0 failed\r\n" in text and "  big: 8." in text
+              and "Last refresh: succeeded at " in text and "Problems: none\r\n" in text
+              and text.count("\r\n") == text.count("\n"), f"the status file ({text!r})")
+        st0 = os.stat(status_file)
+        for _ in range(3):
+            cli_run("status")
+        os.makedirs(os.path.join(state, ".machines", "126"))
+        wait_for(lambda: "1 job running" in (read_crlf(status_file) or ""), 5)
+        st1 = os.stat(status_file)
+        check(st1.st_ino != st0.st_ino and not [f for f in os.listdir(os.path.dirname(status_file)) if ".tmp" in f],
+              "a change is written through a new file (rename), no temporary file left")
+        os.rmdir(os.path.join(state, ".machines", "126"))
+        wait_for(lambda: "Jobs: 0 running" in (read_crlf(status_file) or ""), 5)
+        time.sleep(1.5)
+        st2 = os.stat(status_file)
+        for _ in range(3):
+            cli_run("status")
+        time.sleep(1)
+        check(os.stat(status_file).st_ino == st2.st_ino, "nothing changed: not written again (the time line does not count)")
+
+        # Problems appliance-setup found: LED attention, STATUS= and the report say so; gone, gone.
+        with open(problems, "w") as f:
+            f.write("no data disk (data_disk = /dev/sda is not blank)\r\nrunner_token glrt-secret123 was refused\n")
+        check(wait_for(lambda: (notify.last_status() or "").startswith("attention: no data disk"), 3),
+              f"a problem: STATUS= says its first line at once (inotify) ({notify.last_status()!r})")
+        check(wait_for(lambda: "LED: attention" in log(), 3), "a problem: the LED asks for attention")
+        text = wait_for(lambda: "Problems:\r\n" in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""
+        check("  no data disk (data_disk = /dev/sda is not blank)\r\n" in text and "glrt-...\x20was refused" in text
+              and "secret123" not in text, f"the report lists every problem, a token hidden ({text[-160:]!r})")
+        r = cli_run("status")
+        check("status: attention: no data disk" in r.stdout, "nspawn-runner status says it too")
+        with open(problems, "wb") as f:
+            f.write(b"binary\0junk\n")
+        check(wait_for(lambda: "cannot be read" in (notify.last_status() or ""), 3),
+              f"a file with a NUL byte is refused, and is a problem itself ({notify.last_status()!r})")
+        with open(problems, "w") as f:
+            f.write(("x" * 60 + "\n") * 100)
+        text = wait_for(lambda: "(more in " in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""
+        n = text.count("  " + "x" * 60 + "\r\n")
+        check(n == 4096 // 61, f"at most 4 KiB are read ({n} lines of 61 bytes, then a note)")
+        open(problems, "w").close()
+        check(wait_for(lambda: notify.last_status() == "idle, 1 image", 3), "an empty file: no problem")
+        with open(problems, "w") as f:
+            f.write("again\n")
+        check(wait_for(lambda: (notify.last_status() or "").startswith("attention: again"), 3), "a problem again")
+        os.unlink(problems)
+        check(wait_for(lambda: notify.last_status() == "idle, 1 image" and "LED: idle" in log(), 3),
+              "the file removed: no problem, the LED idle again")
+        check("Problems: none\r\n" in (wait_for(lambda: "Problems: none" in (read_crlf(status_file) or "") and read_crlf(status_file), 3) or ""),
+              "and the report says none")
+
         if shutil.which("setpriv"):
             r = cli_run("status", user="65534")
             check(r.returncode != 0 and "status:" not in r.stdout and r.stderr.strip().count("\n") == 0,
@@ -224,9 +364,31 @@ def main():
             rc = None
         check(rc == 0, f"SIGTERM: exits 0 ({rc})")
         check((read(os.path.join(led, "trigger")) or "").strip() == "heartbeat", "the LED goes back to its trigger")
+        check(not os.path.exists(os.path.join(tmp, "led-trigger")), "… and the saved trigger is removed")
         check(not os.path.exists(sock), "the control socket is removed")
         check(notify.seen(lambda m: m == "STOPPING=1"), "STOPPING=1 sent")
         proc = None
+
+        # SIGKILL leaves the LED at "none"; --restore-led (ExecStopPost=) hands it back.
+        with open(os.path.join(led, "trigger"), "w") as f:
+            f.write("none [heartbeat] mmc0\n")
+        saved = os.path.join(tmp, "led-trigger")
+        killed = subprocess.Popen(argv, env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        check(wait_for(lambda: os.path.exists(sock) and os.path.exists(saved), 10),
+              "the daemon saves the LED's trigger beside its control socket")
+        check("trigger=heartbeat" in (read(saved) or ""), f"… which is heartbeat ({read(saved)!r})")
+        killed.kill()
+        killed.wait(10)
+        check((read(os.path.join(led, "trigger")) or "").strip() == "none", "SIGKILL: the LED stays at trigger none")
+        r = subprocess.run([daemon_bin, "--restore-led", "--control-socket", sock], capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode == 0 and (read(os.path.join(led, "trigger")) or "").strip() == "heartbeat"
+              and not os.path.exists(saved), f"--restore-led hands it back and removes the file ({r.stderr.strip()!r})")
+        r = subprocess.run([daemon_bin, "--restore-led", "--control-socket", sock], capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode == 0 and r.stderr == "", f"--restore-led with nothing saved: quiet success ({r.stderr!r})")
+        os.unlink(sock)  # what the killed daemon left
 
         # prepare refuses new jobs while draining
         open(os.path.join(state, ".draining"), "w").close()
@@ -242,7 +404,7 @@ def main():
         shutil.copy2(daemon_bin, lonely)
         sock2 = os.path.join(tmp, "lonely.sock")
         lone = subprocess.Popen([os.path.join(lonely, "nspawn-runnerd"), "--config", conf, "--state-dir", state,
-                                 "--control-socket", sock2], env=dict(env, NOTIFY_SOCKET=""),
+                                 "--control-socket", sock2, "--problems-file", problems], env=dict(env, NOTIFY_SOCKET=""),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             check(wait_for(lambda: os.path.exists(sock2), 10), "a second daemon listens")
@@ -256,7 +418,8 @@ def main():
         # Power-off on request (what a long press does): no new jobs, wait for the running one, then off.
         sock3 = os.path.join(tmp, "drain.sock")
         os.makedirs(os.path.join(state, ".machines", "555"))
-        drain = subprocess.Popen([daemon_bin, "--config", conf, "--state-dir", state, "--control-socket", sock3],
+        drain = subprocess.Popen([daemon_bin, "--config", conf, "--state-dir", state, "--control-socket", sock3,
+                                  "--problems-file", problems],
                                  env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  text=True)
         try:

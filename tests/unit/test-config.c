@@ -8,6 +8,148 @@
 #include "log.h"
 #include "tap.h"
 
+#define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtnPj6xNnTIVpqXpWLa4yiTvMGMV4k9uiI4KT0gaeu3"
+#define TOKEN "glrt-t3_SeCrEtVaLuE-0123456789"
+
+/* Parses text and returns what was logged on stderr (one line per error). */
+static int parse_logged(const char *text, Config *c, char **ret_log) {
+        FILE *f = tmpfile();
+        int saved = dup(STDERR_FILENO), r;
+        long n;
+
+        fflush(stderr);
+        dup2(fileno(f), STDERR_FILENO);
+        config_done(c);
+        config_init(c);
+        r = config_parse("nspawn-runner.conf", text, strlen(text), c);
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        n = ftell(f);
+        *ret_log = calloc(1, (size_t) n + 1);
+        rewind(f);
+        if (fread(*ret_log, 1, (size_t) n, f) != (size_t) n)
+                (*ret_log)[0] = 0;
+        fclose(f);
+        return r;
+}
+
+static unsigned count_lines(const char *s) {
+        unsigned n = 0;
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+/* A bad value: refused with exactly one line naming the line and the key, never echoing the token. */
+static void check_bad(const char *text, const char *what) {
+        Config c;
+        char *log = NULL;
+        int r;
+
+        config_init(&c);
+        r = parse_logged(text, &c, &log);
+        CHECK(r == -EINVAL && count_lines(log) == 1 && strstr(log, "nspawn-runner.conf:") && !strstr(log, "SeCrEt") &&
+                      !strstr(log, "glrt-t3"),
+              "%s is refused in one line (%.*s)", what, (int) strcspn(log, "\n"), log);
+        free(log);
+        config_done(&c);
+}
+
+/* A line "PREFIXaaaa…" of len characters in all is refused. */
+static void check_too_long(const char *prefix, size_t len, const char *what) {
+        char line[4000];
+
+        memset(line, 'a', len);
+        memcpy(line, prefix, strlen(prefix));
+        line[len] = '\n';
+        line[len + 1] = 0;
+        check_bad(line, what);
+}
+
+static void test_appliance_keys(void) {
+        Config c;
+        char *log = NULL;
+
+        config_init(&c);
+        CHECK(c.concurrent == 1 && !c.gitlab_url && !c.runner_token && c.n_images == 0 && !c.hostname && c.n_ssh_keys == 0 &&
+                      !c.data_disk,
+              "appliance defaults: concurrent 1, nothing else set");
+        CHECK(parse_logged("GitLab_URL = https://gitlab.example.com\r\nrunner_token = " TOKEN "\r\nconcurrent=4\n"
+                           "image = bookworm\nimage=ci:trixie\nhostname=ci-box.lan\nssh_authorized_key = " KEY " me@laptop\n"
+                           "ssh_authorized_key=" KEY "\ndata_disk=/dev/disk/by-id/usb-Samsung_SSD_T7-0:0\nled=auto\n",
+                           &c, &log) == 0 && !*log,
+              "a file with every appliance key parses, quietly");
+        CHECK_STREQ(c.gitlab_url, "https://gitlab.example.com", "gitlab_url");
+        CHECK_STREQ(c.runner_token, TOKEN, "runner_token is kept");
+        CHECK(c.concurrent == 4, "concurrent");
+        CHECK(c.n_images == 2 && strcmp(c.images[0].name, "bookworm") == 0 && !c.images[0].suite &&
+                      strcmp(c.images[1].name, "ci") == 0 && strcmp(c.images[1].suite, "trixie") == 0,
+              "image NAME and NAME:SUITE");
+        CHECK(config_find_image(&c, "ci") == &c.images[1] && !config_find_image(&c, "sid"), "config_find_image");
+        CHECK_STREQ(c.hostname, "ci-box.lan", "hostname");
+        CHECK(c.n_ssh_keys == 2 && strcmp(c.ssh_keys[0], KEY " me@laptop") == 0 && strcmp(c.ssh_keys[1], KEY) == 0,
+              "ssh keys, blanks reduced to one");
+        CHECK_STREQ(c.data_disk, "/dev/disk/by-id/usb-Samsung_SSD_T7-0:0", "data_disk");
+        free(log);
+        CHECK(parse_logged("data_disk=/dev/sda\ndata_disk=NONE\ngitlab_url=http://[fd00::1]:8080/gitlab/\n"
+                           "hostname=7box\n",
+                           &c, &log) == 0 && !c.data_disk && strcmp(c.gitlab_url, "http://[fd00::1]:8080/gitlab/") == 0,
+              "data_disk none; an IPv6 URL with port and path; a host name starting with a digit");
+        free(log);
+
+        check_bad("runner_token = glrt-t3_SeCrEt with a blank\n", "a token with a blank");
+        check_bad("runner_token = glrt-t3_SeCrEt\"\n", "a token with a quote");
+        check_bad("runner_token = glrt\n", "a token shorter than 8");
+        check_too_long("runner_token=glrt-t3_SeCrEt", 300, "a token longer than 256");
+        CHECK(parse_logged("runner_token = glrt-t3_SeCrEt;x\n", &c, &log) == -EINVAL &&
+                      strstr(log, "nspawn-runner.conf:1: runner_token: not a valid token"),
+              "the token error says which line and that it is not a valid token (%.*s)", (int) strcspn(log, "\n"), log);
+        free(log);
+        check_bad("gitlab_url = ftp://gitlab.example.com\n", "an ftp URL");
+        check_bad("gitlab_url = https://\n", "a URL without host");
+        check_bad("gitlab_url = https://gitlab example.com\n", "a URL with a blank");
+        check_bad("gitlab_url = https://gitlab.example.com:99999/\n", "a URL with port 99999");
+        check_bad("gitlab_url = https://-gitlab.example.com/\n", "a host starting with '-'");
+        check_too_long("gitlab_url=https://", 700, "a URL longer than 512");
+        check_bad("concurrent=0\n", "concurrent 0");
+        check_bad("concurrent=65\n", "concurrent 65");
+        check_bad("concurrent=two\n", "concurrent 'two'");
+        check_bad("image=../etc\n", "an image with '..'");
+        check_bad("image=.hidden\n", "an image with a leading dot");
+        check_bad("image=ci:\n", "an image with an empty suite");
+        check_bad("image=a/b:trixie\n", "an image with '/'");
+        check_bad("image=ci:tri/xie\n", "a suite with '/'");
+        check_bad("image=bookworm\nimage=bookworm:trixie\n", "an image listed twice");
+        {
+                char many[4096] = "";
+                for (int i = 0; i <= CONFIG_IMAGES_MAX; i++)
+                        snprintf(many + strlen(many), sizeof(many) - strlen(many), "image=i%d\n", i);
+                check_bad(many, "17 images");
+                many[0] = 0;
+                for (int i = 0; i <= CONFIG_SSH_KEYS_MAX; i++)
+                        snprintf(many + strlen(many), sizeof(many) - strlen(many), "ssh_authorized_key=%s\n", KEY);
+                check_bad(many, "17 ssh keys");
+        }
+        check_bad("hostname=-box\n", "a host name starting with '-'");
+        check_bad("hostname=box-\n", "a host name ending with '-'");
+        check_bad("hostname=ci_box\n", "a host name with '_'");
+        check_bad("hostname=a..b\n", "a host name with an empty label");
+        check_bad("hostname=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "a host name of 65 characters");
+        check_bad("ssh_authorized_key=ssh-ed25519\n", "a key without base64");
+        check_bad("ssh_authorized_key=ssh-ed25519 AAAA!!!!AAAAAAAAAAAA\n", "a key with bad base64");
+        check_bad("ssh_authorized_key=ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIAtnPj6xNnTIVpqXpWLa4yiTvMGMV4k9uiI4KT0gaeu3\n",
+                  "a key whose blob is of another type");
+        check_bad("ssh_authorized_key=AAAAC3NzaC1lZDI1NTE5AAAAIAtnPj6xNnTIVpqXpWLa4yiTvMGMV4k9uiI4KT0gaeu3\n", "a key without type");
+        check_bad("ssh_authorized_key=from=\"10.0.0.1\" " KEY "\n", "a key with options");
+        check_bad("data_disk=sda\n", "a relative data disk");
+        check_bad("data_disk=/etc/passwd\n", "a data disk outside /dev");
+        check_bad("data_disk=/dev/../etc/passwd\n", "a data disk with '..'");
+        check_bad("data_disk=/dev/\n", "/dev/ as a data disk");
+        check_bad("data_disk=/dev/sd a\n", "a data disk with a blank");
+        config_done(&c);
+}
+
 static int parse(const char *text, Config *c) {
         config_done(c);
         config_init(c);
@@ -61,6 +203,7 @@ int main(void) {
         CHECK(hw_spec_parse("gpio:gpiochip0:17", false, true, &h) == 0 && h.gpio.active_low, "a button defaults to active-low");
         hw_spec_done(&h);
         config_done(&c);
+        test_appliance_keys();
 
         {
                 char dir[] = "/tmp/test-config-XXXXXX";

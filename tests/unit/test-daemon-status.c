@@ -6,7 +6,7 @@ int main(void) {
         char buf[200];
 
         /* Every combination of the inputs that matter: the LED state follows the documented order. */
-        for (unsigned bits = 0; bits < 128; bits++) {
+        for (unsigned bits = 0; bits < 256; bits++) {
                 DaemonStatus s = {
                         .ready = bits & 1,
                         .refreshing = bits & 2,
@@ -15,11 +15,12 @@ int main(void) {
                         .disk_full = bits & 16,
                         .jobs = (bits & 32) ? 2 : 0,
                         .draining = bits & 64,
+                        .problem = (bits & 128) ? "no data disk" : NULL,
                         .images = 3,
                 };
                 LedState want = !s.ready                                                   ? LED_BOOTING
                                 : s.refreshing                                             ? LED_REFRESHING
-                                : s.refresh_failed || s.state_dir_missing || s.disk_full   ? LED_ATTENTION
+                                : s.problem || s.refresh_failed || s.state_dir_missing || s.disk_full ? LED_ATTENTION
                                 : s.jobs > 0                                               ? LED_BUSY
                                                                                            : LED_IDLE;
                 LedState got = daemon_status_led_state(&s);
@@ -61,6 +62,10 @@ int main(void) {
         s = (DaemonStatus) { .ready = true, .state_dir_missing = true };
         daemon_status_format(&s, buf, sizeof(buf));
         CHECK(strcmp(buf, "attention: state dir missing; idle, 0 images") == 0, "missing state dir text");
+        s = (DaemonStatus) { .ready = true, .problem = "no data disk", .refresh_failed = true, .images = 0 };
+        daemon_status_format(&s, buf, sizeof(buf));
+        CHECK(strcmp(buf, "attention: no data disk; idle, 0 images") == 0, "a setup problem comes first (%s)", buf);
+        CHECK(daemon_status_led_state(&s) == LED_ATTENTION, "and asks for attention");
         s = (DaemonStatus) {};
         daemon_status_format(&s, buf, sizeof(buf));
         CHECK(strcmp(buf, "starting") == 0, "before ready");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel LED class backend on a temporary directory laid out like /sys/class/leds/ACT. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "led-backend.h"
@@ -122,6 +123,50 @@ static void test_failures(void) {
         led_backend_close(&b);
 }
 
+static int saved_parse(const char *text, LedSaved *ret) {
+        return led_saved_parse(text, strlen(text), ret);
+}
+
+static void test_saved(void) {
+        _cleanup_free_ char *save = path_join(dir, "saved");
+        LedBackend b;
+        LedSaved ls;
+
+        lay_out("none [heartbeat] mmc0\n", "255\n");
+        put("brightness", "7\n");
+        CHECK(save && led_backend_sysfs_saving(dir, save, &b) == 0, "open, saving the trigger");
+        CHECK(access(save, F_OK) == 0, "the save file is there");
+        CHECK(led_backend_set(&b, true) == 0, "set");
+        /* A SIGKILL: the backend is not closed before the restore. */
+        CHECK_STREQ(get("trigger"), "none", "the LED is ours");
+        CHECK(led_sysfs_restore(save) == 0, "restore");
+        CHECK_STREQ(get("trigger"), "heartbeat", "restore brings heartbeat back");
+        CHECK_STREQ(get("brightness"), "7", "and the brightness");
+        CHECK(access(save, F_OK) < 0 && errno == ENOENT, "and removes the save file");
+        CHECK(led_sysfs_restore(save) == 0, "nothing saved: nothing to do");
+        led_backend_close(&b); /* the test's own cleanup of the "killed" backend */
+
+        lay_out("none [heartbeat] mmc0\n", "255\n");
+        CHECK(led_backend_sysfs_saving(dir, save, &b) == 0, "open again");
+        led_backend_close(&b);
+        CHECK(access(save, F_OK) < 0, "a clean close removes the save file");
+
+        put("saved", "dir=/x\ntrigger=heartbeat\n");
+        CHECK(led_sysfs_restore(save) == -EBADMSG && access(save, F_OK) == 0, "a save file without brightness is kept");
+        CHECK(chmod(save, 0666) == 0 && led_sysfs_restore(save) == -EPERM, "a world-writable one is refused");
+        (void) unlink(save);
+
+        CHECK(saved_parse("dir=/sys/class/leds/ACT\ntrigger=mmc0\nbrightness=0\n", &ls) == 0 &&
+              strcmp(ls.trigger, "mmc0") == 0 && ls.brightness == 0, "parse");
+        led_saved_done(&ls);
+        CHECK(saved_parse("dir=rel\ntrigger=mmc0\nbrightness=0\n", &ls) == -EBADMSG, "a relative dir is refused");
+        CHECK(saved_parse("dir=/a\ntrigger=mm c0\nbrightness=0\n", &ls) == -EBADMSG, "a blank in the trigger");
+        CHECK(saved_parse("dir=/a\ntrigger=x/y\nbrightness=0\n", &ls) == -EBADMSG, "a slash in the trigger");
+        CHECK(saved_parse("dir=/a\ndir=/b\ntrigger=x\nbrightness=0\n", &ls) == -EBADMSG, "a key twice");
+        CHECK(saved_parse("dir=/a\ntrigger=x\nbrightness=-1\n", &ls) == -EBADMSG, "a negative brightness");
+        CHECK(saved_parse("dir=/a\ntrigger=x\nbrightness=1\ncolour=red\n", &ls) == -EBADMSG, "an unknown key");
+}
+
 int main(void) {
         char tmpl[] = "/tmp/test-led-sysfs-XXXXXX";
 
@@ -132,6 +177,7 @@ int main(void) {
                 return tap_done();
         test_takeover();
         test_failures();
+        test_saved();
         CHECK(rm_rf(dir) == 0, "clean up");
         return tap_done();
 }

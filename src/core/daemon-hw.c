@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nspawn-runnerd: the status LED and the button. */
+#include <libgen.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon-internal.h"
+#include "daemon.h"
+#include "log.h"
+#include "time-util.h"
+#include "util.h"
+
+/* A one-shot timer for the next deadline, or off when there is none. */
+static void timer_arm(sd_event_source *s, uint64_t next) {
+        if (!s)
+                return;
+        if (next == USEC_INFINITY) {
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(s, next);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* ---- LED ---- */
+
+void led_refresh(Daemon *d) {
+        uint64_t now = now_monotonic_usec(), next;
+        bool on;
+
+        led_animator_level(&d->anim, now, &on, &next);
+        (void) led_backend_set(&d->led, on);
+        timer_arm(d->led_timer, next);
+}
+
+static int on_led_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        led_refresh(userdata);
+        return 0;
+}
+
+/* Where the sysfs LED's trigger is kept while the daemon has the LED: beside the control socket. */
+static char *led_save_path(const char *control_socket) {
+        _cleanup_free_ char *copy = strdup(control_socket);
+
+        return copy ? path_join(dirname(copy), DAEMON_LED_SAVE_NAME) : NULL;
+}
+
+int daemon_restore_led(const char *control_socket) {
+        _cleanup_free_ char *save = led_save_path(control_socket);
+
+        return save ? led_sysfs_restore(save) : log_oom();
+}
+
+static int led_open_sysfs(Daemon *d, const char *dir) {
+        _cleanup_free_ char *save = led_save_path(d->control_socket);
+
+        if (!save)
+                return log_oom();
+        (void) led_sysfs_restore(save); /* what a killed daemon left: the trigger saved then is the real one */
+        return led_backend_sysfs_saving(dir, save, &d->led);
+}
+
+void led_open(Daemon *d) {
+        const HwSpec *h = &d->config.led;
+        int r = 0;
+
+        led_backend_null(&d->led);
+        switch (h->kind) {
+        case HW_AUTO:
+                if (access("/sys/class/leds/ACT", F_OK) < 0) {
+                        log_notice("No status LED (no /sys/class/leds/ACT): running without one.");
+                        return;
+                }
+                r = led_open_sysfs(d, "/sys/class/leds/ACT");
+                break;
+        case HW_SYSFS:
+                r = led_open_sysfs(d, h->path);
+                break;
+        case HW_GPIO:
+                r = led_backend_gpio(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->led);
+                break;
+        default:
+                log_notice("No status LED configured: running without one.");
+                return;
+        }
+        if (r < 0) /* the constructor said why, once */
+                led_backend_null(&d->led);
+}
+
+/* Starts the LED at "booting". */
+int led_timer_add(Daemon *d) {
+        int r;
+
+        (void) led_animator_init(&d->anim, LED_BOOTING, now_monotonic_usec());
+        r = sd_event_add_time(d->event, &d->led_timer, CLOCK_MONOTONIC, 0, LED_ACCURACY_USEC, on_led_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the LED timer: %m");
+        led_refresh(d);
+        return 0;
+}
+
+/* ---- button ---- */
+
+static void button_arm(Daemon *d) {
+        timer_arm(d->button_timer, button_next_deadline(&d->button));
+}
+
+static void button_event(Daemon *d, ButtonEvent e) {
+        RefreshResult r;
+
+        if (e == BUTTON_SHORT_PRESS) {
+                r = refresh_start(d);
+                if (r == REFRESH_ALREADY_RUNNING)
+                        log_info("Short press: a refresh is already running.");
+                led_animator_ack(&d->anim, now_monotonic_usec());
+                led_refresh(d);
+        } else if (e == BUTTON_LONG_PRESS) {
+                led_animator_ack(&d->anim, now_monotonic_usec());
+                led_refresh(d);
+                begin_drain(d, "Long press");
+                update(d);
+        }
+}
+
+static int on_button_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+        Daemon *d = userdata;
+        GpioEdge edges[16];
+        int n;
+
+        n = gpio_button_read(d->gbutton, edges, ELEMENTSOF(edges));
+        for (int i = 0; i < n; i++)
+                button_event(d, button_feed(&d->button, edges[i].pressed, edges[i].usec));
+        button_arm(d);
+        return 0;
+}
+
+static int on_button_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Daemon *d = userdata;
+
+        button_event(d, button_tick(&d->button, now_monotonic_usec()));
+        button_arm(d);
+        return 0;
+}
+
+void button_setup(Daemon *d) {
+        const HwSpec *h = &d->config.button;
+        bool pressed = false;
+        int r;
+
+        if (h->kind != HW_GPIO) {
+                log_notice("No button configured: running without one.");
+                return;
+        }
+        r = gpio_button_open(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->gbutton);
+        if (r < 0) {
+                log_notice("Running without a button (GPIO %s:%s: %s).", h->gpio.chip, h->gpio.line, strerror(-r));
+                return;
+        }
+        (void) button_init(&d->button, BUTTON_DEBOUNCE_USEC_DEFAULT, (uint64_t) d->config.button_hold_sec * USEC_PER_SEC);
+        if (gpio_button_get(d->gbutton, &pressed) >= 0)
+                (void) button_feed(&d->button, pressed, now_monotonic_usec());
+        r = sd_event_add_io(d->event, &d->button_io, gpio_button_fd(d->gbutton), EPOLLIN, on_button_io, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->event, &d->button_timer, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC,
+                                      on_button_timer, d);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot watch the button: %m");
+                return;
+        }
+        button_arm(d);
+}
+
+
+void hw_done(Daemon *d) {
+        d->led_timer = sd_event_source_disable_unref(d->led_timer);
+        led_backend_close(&d->led);
+        d->button_io = sd_event_source_disable_unref(d->button_io);
+        d->button_timer = sd_event_source_disable_unref(d->button_timer);
+        if (d->gbutton)
+                gpio_button_close(d->gbutton);
+        d->gbutton = NULL;
+}

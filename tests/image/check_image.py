@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Tests of the appliance image (build/nspawn-runner-rpi4.img), made by board/rpi4/build-image.
+
+1. Inspects the image as it is: partition table, the FAT boot partition's files against
+   firmware/manifest, config.txt and boot.scr, the root filesystem (read-only in fstab, units
+   enabled, arm64 binaries of this project, no identity baked in).
+2. Boots a copy of it twice under qemu-system-aarch64 (-M virt -cpu cortex-a72, software emulation),
+   through Debian's u-boot-qemu running the image's own boot.scr, with a second disk as the data SSD
+   (btrfs NSPAWN-DATA, an arm64 chroot made on the host beforehand with qemu-user), a test
+   nspawn-runner.conf, and a stand-in for gitlab-runner (tests/image/fake-gitlab-runner: there is no
+   gitlab-runner binary or GitLab server here) that registers through first boot and replays one
+   CI job through the executor protocol. A report unit prints what the test asserts on the serial
+   console, then powers off: no failed unit, root read-only, SSD mounted, nspawn-runnerd READY, the
+   job ran on aarch64 in a transient unit in machine.slice registered with machined, the runner
+   registered once, the token in no log and not in nspawn-runner-status.txt, the same machine id
+   and ssh host key on both boots.
+
+Usage (as root, from the repository root): python3 tests/image/check_image.py --build build
+Prints "ok N - name" / "not ok N - name: reason" lines and "N passed, N failed" last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+UBOOT_QEMU = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
+TOKEN = "glrt-TESTtoken-" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:20]
+BOOT_TIMEOUT = 900  # seconds for one boot, report and power-off under software emulation
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKxWqbnv3cTPbK0S6NHEoPBtEVqExE+1c1cmiC8DRV6Y test@check-image"
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def run(*args, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run([str(a) for a in args], **kw)
+
+
+class Suite:
+    def __init__(self):
+        self.n = self.passed = self.failed = 0
+
+    def test(self, name, fn, *args):
+        self.n += 1
+        t0 = time.monotonic()
+        try:
+            fn(*args)
+        except Fail as e:
+            self.failed += 1
+            print(f"not ok {self.n} - {name}: {e}", flush=True)
+            return False
+        except Exception as e:  # a bug in the test or the product: report, go on
+            self.failed += 1
+            print(f"not ok {self.n} - {name}: {type(e).__name__}: {e}", flush=True)
+            return False
+        self.passed += 1
+        print(f"ok {self.n} - {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+        return True
+
+
+class Image:
+    """The disk image and its two partitions, read without mounting the FAT (no vfat here)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        table = json.loads(run("sfdisk", "-J", path).stdout)["partitiontable"]
+        self.table = table
+        self.parts = table["partitions"]
+        self.boot_offset = self.parts[0]["start"] * 512
+        self.root_offset = self.parts[1]["start"] * 512
+        self.root_size = self.parts[1]["size"] * 512
+
+    def fat(self):
+        return f"{self.path}@@{self.boot_offset}"
+
+    def fat_files(self):
+        out = run("mdir", "-b", "-i", self.fat(), "::/", env={**os.environ, "MTOOLS_SKIP_CHECK": "1"}).stdout
+        return {Path(line.strip()).name for line in out.splitlines() if line.strip()}
+
+    def fat_read(self, name) -> bytes:
+        return subprocess.run(["mtype", "-i", self.fat(), f"::/{name}"], check=True, capture_output=True,
+                              env={**os.environ, "MTOOLS_SKIP_CHECK": "1"}).stdout
+
+    def fat_write(self, name, data: bytes):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            run("mcopy", "-o", "-i", self.fat(), f.name, f"::/{name}", env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+
+    @contextlib.contextmanager
+    def root_mounted(self, writable=False):
+        mnt = Path(tempfile.mkdtemp(prefix="check-image-root."))
+        opts = f"loop,offset={self.root_offset},sizelimit={self.root_size}" + ("" if writable else ",ro")
+        run("mount", "-o", opts, self.path, mnt)
+        try:
+            yield mnt
+        finally:
+            run("umount", mnt, check=False)
+            mnt.rmdir()
+
+
+# --- 1. the image as built ------------------------------------------------------------------------
+
+def t_partitions(img: Image):
+    check(img.table["label"] == "dos", f"partition table is {img.table['label']}, the Pi 4 boots from MBR")
+    check(len(img.parts) == 2, f"{len(img.parts)} partitions, want 2 (boot, root)")
+    boot, root = img.parts
+    check(boot["type"] == "c" and boot.get("bootable"), f"partition 1 is {boot}, want FAT32 LBA (c), bootable")
+    check(boot["start"] == 8192 and boot["size"] == 524288, "partition 1 is not 256 MiB from 4 MiB")
+    check(root["type"] == "83" and root["start"] == boot["start"] + boot["size"], f"partition 2 is {root}")
+    magic = open(img.path, "rb").read(512)[510:]
+    check(magic == b"\x55\xaa", "no MBR signature")
+
+
+def manifest():
+    for line in (REPO / "firmware/manifest").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            yield line.split()
+
+
+def t_boot_files(img: Image):
+    files = img.fat_files()
+    want = {m[0] for m in manifest()} | {"config.txt", "boot.scr", "initrd.img", "nspawn-runner.conf", "README.txt"}
+    check(want <= files, f"missing on the boot partition: {sorted(want - files)}")
+    for name, package, version, path, sha in manifest():
+        got = hashlib.sha256(img.fat_read(name)).hexdigest()
+        check(got == sha, f"{name}: sha256 {got}, the manifest says {sha} ({package} {version})")
+
+
+def t_config_txt(img: Image):
+    cfg = img.fat_read("config.txt").decode()
+    lines = {ln.strip() for ln in cfg.splitlines() if ln.strip() and not ln.startswith("#")}
+    for want in ("arm_64bit=1", "kernel=u-boot.bin", "enable_uart=1", "upstream_kernel=1"):
+        check(want in lines, f"config.txt lacks {want}")
+
+
+def t_boot_script(img: Image):
+    scr = img.fat_read("boot.scr")
+    check(scr[:4] == b"\x27\x05\x19\x56", "boot.scr is not a u-boot image")
+    check(scr[30] == 6, f"boot.scr image type is {scr[30]}, want 6 (script)")
+    text = scr[72:].decode(errors="replace")
+    for want in ("booti ${kernel_addr_r} ${ramdisk_addr_r}:${initrd_size} ${fdt_addr}", "root=PARTUUID=${root_partuuid}",
+                 " ro ", "part uuid ${devtype} ${devnum}:2 root_partuuid", "identity.env"):
+        check(want in text, f"boot.scr lacks {want!r}")
+    check("@CMDLINE@" not in text, "boot.scr still has the @CMDLINE@ placeholder")
+
+
+def t_root_fs(img: Image):
+    with img.root_mounted() as r:
+        fstab = [ln.split() for ln in (r / "etc/fstab").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        root = [f for f in fstab if f[1] == "/"]
+        check(root and "ro" in root[0][3].split(","), f"/ is not read-only in fstab: {root}")
+        check(root[0][5] == "0", "the root has an fsck pass: a read-only root never needs one")
+        tmpfs = {f[1] for f in fstab if f[2] == "tmpfs"}
+        check({"/tmp", "/var/tmp", "/var/lib/systemd/timesync"} <= tmpfs, f"tmpfs mounts: {tmpfs}")
+        wants = r / "etc/systemd/system/multi-user.target.wants"
+        for unit in ("nspawn-runnerd.service", "nspawn-runner-setup.service", "ssh.service", "systemd-networkd.service"):
+            check((wants / unit).exists() or (wants / unit).is_symlink(), f"{unit} is not enabled")
+        dev = r / "etc/systemd/system/dev-disk-by\\x2dlabel-NSPAWN\\x2dDATA.device.wants"
+        check((dev / "var-lib-nspawn\\x2drunner.mount").is_symlink(), "the data SSD's mount unit is not enabled")
+        check((r / "etc/machine-id").read_text() == "", "/etc/machine-id is not empty: every card would share it")
+        check(not list((r / "etc/ssh").glob("ssh_host_*")), "ssh host keys are baked into the image")
+        check(os.readlink(r / "etc/nspawn-runner/nspawn-runner.conf") == "/boot/firmware/nspawn-runner.conf",
+              "/etc/nspawn-runner/nspawn-runner.conf does not point at the boot partition")
+        for exe in ("usr/bin/nspawn-runner", "usr/bin/nspawn-runnerd", "usr/libexec/nspawn-runner/nspawn-runner-init"):
+            desc = run("file", "-b", r / exe).stdout
+            check("ARM aarch64" in desc, f"/{exe} is not an arm64 binary: {desc.strip()}")
+        init = run("file", "-b", r / "usr/libexec/nspawn-runner/nspawn-runner-init").stdout
+        check("statically linked" in init, f"the machine init is not static: {init.strip()}")
+        status = (r / "var/lib/dpkg/status").read_text()
+        check(re.search(r"^Package: nspawn-runner\nStatus: install ok installed", status, re.M),
+              "the nspawn-runner package is not installed")
+        check(not list((r / "var/lib/apt/lists").glob("*_Packages")), "apt lists were left in the image")
+
+
+def t_compressed(img: Image):
+    xz = img.path.with_suffix(".img.xz")
+    sums = img.path.with_suffix(".sha256")
+    check(xz.exists() and sums.exists(), "the .img.xz or .sha256 is missing")
+    run("sha256sum", "--quiet", "-c", sums.name, cwd=img.path.parent)
+    check(img.path.with_suffix(".img.bmap").exists(), "the .bmap is missing")
+
+
+# --- 2. booting it ----------------------------------------------------------------------------------
+
+GITLAB_RUNNER_UNIT = """\
+# What `gitlab-runner install` (run by gitlab-runner's package) writes.
+[Unit]
+Description=GitLab Runner
+ConditionFileIsExecutable=/usr/bin/gitlab-runner
+After=network.target
+
+[Service]
+ExecStart=/usr/bin/gitlab-runner "run" "--working-directory" "/home/gitlab-runner" "--config" "/etc/gitlab-runner/config.toml" "--service" "gitlab-runner" "--user" "gitlab-runner"
+Restart=always
+RestartSec=120
+Environment="FAKE_PROBE=machinectl list --no-legend; systemctl show -p Slice -p ActiveState nspawn-runner-4242.service"
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+REPORT_UNIT = """\
+[Unit]
+Description=nspawn-runner image test: report on the serial console, then power off
+After=multi-user.target
+
+[Service]
+Type=simple
+ExecStart=/usr/local/sbin/image-test-report
+StandardOutput=tty
+TTYPath=/dev/ttyAMA0
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+REPORT_SCRIPT = r"""#!/bin/bash
+# Waits for the boot to settle and the job to end, prints "@@ key=value" lines, powers off.
+say() { printf '@@ %s=%s\n' "$1" "$2"; }
+for i in $(seq 400); do
+	state=$(systemctl is-system-running 2>/dev/null)
+	case $state in running|degraded) break ;; esac
+	sleep 1
+done
+say system "$state"
+say boot_seconds "$(cut -d' ' -f1 /proc/uptime)"
+for i in $(seq 400); do [ -f /etc/gitlab-runner/fake-job.result ] && break; sleep 1; done
+say job_result "$(cat /etc/gitlab-runner/fake-job.result 2>/dev/null)"
+sed 's/^/@@ job_log=/' /etc/gitlab-runner/fake-job.log 2>/dev/null
+say failed "$(systemctl --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
+say jobs "$(systemctl list-jobs --no-legend | awk '{print $2}' | tr '\n' ' ')"
+say root_options "$(findmnt -no OPTIONS /)"
+say data "$(findmnt -no SOURCE,FSTYPE /var/lib/nspawn-runner)"
+say daemon "$(systemctl show -p ActiveState --value nspawn-runnerd.service) / $(systemctl show -p StatusText --value nspawn-runnerd.service)"
+say setup "$(systemctl show -p ActiveState --value nspawn-runner-setup.service) $(systemctl show -p Result --value nspawn-runner-setup.service)"
+say hostname "$(hostname)"
+say machine_id "$(cat /etc/machine-id)"
+say cmdline "$(cat /proc/cmdline)"
+say host_key "$(cat /var/lib/nspawn-runner/.appliance/ssh/ssh_host_ed25519_key.pub 2>/dev/null | cut -d' ' -f2)"
+say register_argv "$(cat /run/fake-gitlab-runner-register.argv 2>/dev/null)"
+tok=$(sed -n 's/^ *token = "\(.*\)"/\1/p' /etc/gitlab-runner/config.toml 2>/dev/null | head -1)
+say token_in_journal "$(journalctl -b -o cat | grep -c -F "${tok:-no token in config.toml}")"
+say token_in_config "$(grep -c '^ *token = "glrt-' /etc/gitlab-runner/config.toml 2>/dev/null)"
+say journal_persistent "$(ls -d /var/log/journal/*/ 2>/dev/null | wc -l)"
+say problems "$(tr '\n' '|' </run/nspawn-runner/setup-problems 2>/dev/null)"
+journalctl -b -p warning -o short-monotonic --no-pager | tail -40 | sed 's/^/@@ warning=/'
+say end 1
+sync
+systemctl poweroff
+"""
+
+
+def test_config():
+    return f"""# nspawn-runner.conf of the image test (CRLF line endings, as from a laptop)\r
+gitlab_url = https://gitlab.example.com\r
+RUNNER_TOKEN = {TOKEN}\r
+concurrent = 2\r
+image = bookworm\r
+hostname = ci-box-test\r
+ssh_authorized_key = {SSH_KEY}\r
+maintenance_time = off\r
+""".encode()
+
+
+class Boot:
+    def __init__(self, build: Path, work: Path):
+        self.build = build
+        self.work = work
+        self.disk = work / "sd.img"
+        self.ssd = work / "ssd.img"
+        self.reports: list[dict] = []
+
+    def prepare_sd(self, image: Path):
+        run("cp", "--sparse=always", image, self.disk)
+        img = Image(self.disk)
+        img.fat_write("nspawn-runner.conf", test_config())
+        with img.root_mounted(writable=True) as r:
+            shutil.copy(REPO / "tests/image/fake-gitlab-runner", r / "usr/bin/gitlab-runner")
+            (r / "etc/systemd/system/gitlab-runner.service").write_text(GITLAB_RUNNER_UNIT)
+            (r / "etc/systemd/system/image-test-report.service").write_text(REPORT_UNIT)
+            (r / "usr/local/sbin").mkdir(parents=True, exist_ok=True)
+            (r / "usr/local/sbin/image-test-report").write_text(REPORT_SCRIPT)
+            (r / "usr/local/sbin/image-test-report").chmod(0o755)
+            run("systemctl", f"--root={r}", "enable", "gitlab-runner.service", "image-test-report.service")
+        return img
+
+    def prepare_ssd(self):
+        """A btrfs NSPAWN-DATA disk with an arm64 chroot 'bookworm', made once with the host's
+        nspawn-runner through qemu-user and cached in tests/cache/."""
+        cache = REPO / "tests/cache/image-ssd-arm64.btrfs"
+        if not cache.exists():
+            print("# making the test SSD: an arm64 bookworm chroot through qemu-user (about 6 minutes, once)", flush=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            run("truncate", "-s", "8G", tmp)
+            run("mkfs.btrfs", "-q", "-L", "NSPAWN-DATA", tmp)
+            mnt = Path(tempfile.mkdtemp(prefix="check-image-ssd."))
+            run("mount", "-o", "loop", tmp, mnt)
+            try:
+                run(self.build / "nspawn-runner", "--state-dir", mnt, "chroot-create", "bookworm", "--arch", "arm64",
+                    capture_output=False)
+            finally:
+                run("umount", mnt, check=False)
+                mnt.rmdir()
+            tmp.rename(cache)
+        run("cp", "--sparse=always", cache, self.ssd)
+
+    def boot(self, n: int) -> dict:
+        log = self.work / f"console-{n}.log"
+        cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048",
+               "-bios", str(UBOOT_QEMU), "-display", "none", "-monitor", "none", "-no-reboot",
+               "-serial", f"file:{log}",
+               "-drive", f"if=none,id=sd,format=raw,file={self.disk}", "-device", "virtio-blk-pci,drive=sd",
+               "-drive", f"if=none,id=ssd,format=raw,file={self.ssd}", "-device", "virtio-blk-pci,drive=ssd",
+               "-nic", "user,model=virtio-net-pci"]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out, _ = p.communicate(timeout=BOOT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        elapsed = time.monotonic() - t0
+        text = log.read_text(errors="replace") if log.exists() else ""
+        report: dict = {"_seconds": elapsed, "_console": text, "_qemu": out.decode(errors="replace")}
+        for line in text.splitlines():
+            m = re.match(r"^@@ (\w+)=(.*?)\r?$", line.strip("\x00"))
+            if m:
+                key, value = m.groups()
+                if key in ("job_log", "warning"):
+                    report.setdefault(key, []).append(value)
+                else:
+                    report[key] = value
+        print(f"# boot {n}: {elapsed:.0f} s in qemu, system {report.get('system')!r} after "
+              f"{report.get('boot_seconds')} s of uptime", flush=True)
+        if "end" not in report:
+            tail = "\n".join("#   " + ln for ln in text.splitlines()[-40:])
+            print(f"# boot {n}: no complete report; the console's last lines:\n{tail}", flush=True)
+        for w in report.get("warning", [])[-15:]:
+            print(f"#   journal: {w}", flush=True)
+        self.reports.append(report)
+        return report
+
+
+def need(report, key):
+    check("end" in report, "the boot did not finish its report (see the console lines above)")
+    return report.get(key, "")
+
+
+def t_boot_clean(r):
+    check(need(r, "system") == "running", f"systemd says {r.get('system')!r}; failed units: {r.get('failed')!r}")
+    check(r.get("failed", "").strip() == "", f"failed units: {r['failed']}")
+
+
+def t_boot_readonly(r):
+    opts = need(r, "root_options").split(",")
+    check("ro" in opts, f"/ is mounted {opts}")
+
+
+def t_boot_ssd(r):
+    check(need(r, "data") == "/dev/vdb btrfs", f"/var/lib/nspawn-runner is {r.get('data')!r}, want the SSD (btrfs)")
+    check(need(r, "journal_persistent") == "1", "the journal is not on the SSD")
+
+
+def t_boot_daemon(r):
+    state = need(r, "daemon")
+    check(state.startswith("active / "), f"nspawn-runnerd: {state!r} (Type=notify: active means READY=1)")
+    check("idle" in state or "job" in state, f"nspawn-runnerd's STATUS= is {state!r}")
+
+
+def t_boot_setup(r):
+    check(need(r, "setup") == "active success", f"nspawn-runner-setup.service: {r.get('setup')!r}")
+    check(need(r, "problems") == "", f"setup reported problems: {r.get('problems')!r}")
+    check(need(r, "hostname") == "ci-box-test", f"hostname is {r.get('hostname')!r}")
+
+
+def t_boot_register(r, first):
+    argv = need(r, "register_argv")
+    if first:
+        check("register" in argv and "--executor custom" in argv, f"the runner was not registered: {argv!r}")
+        check(TOKEN not in argv, "the token was on gitlab-runner's command line")
+        check("--url https://gitlab.example.com" in argv, f"register got {argv!r}")
+    else:
+        check(argv == "", f"the runner registered again on the second boot: {argv!r}")
+    check(need(r, "token_in_config") == "1", "config.toml has no runner token (or more than one runner)")
+
+
+def t_boot_job(r):
+    log = "\n".join(r.get("job_log", []))
+    check(need(r, "job_result") == "0", f"the job ended with {r.get('job_result')!r}:\n{log[-1500:]}")
+    check("job on aarch64, Debian GNU/Linux 12 (bookworm)" in log, f"prepare_script output missing:\n{log[-800:]}")
+    check("build: 42" in log and "background process survived the stage" in log, f"job log:\n{log[-800:]}")
+    check(re.search(r"probe: nspawn-runner-4242\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
+    check("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
+    check("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
+
+
+def t_token_hidden(boot: Boot, img: Image):
+    for i, r in enumerate(boot.reports, 1):
+        check(TOKEN not in r["_console"], f"boot {i}: the token appeared on the console")
+        check(need(r, "token_in_journal") == "0", f"boot {i}: the token appeared in the journal")
+    status = img.fat_read("nspawn-runner-status.txt").decode(errors="replace")
+    check(status.strip(), "nspawn-runner-status.txt is empty")
+    check(TOKEN not in status, "the token is in nspawn-runner-status.txt")
+
+
+def t_identity(boot: Boot, img: Image):
+    a, b = boot.reports[0], boot.reports[1]
+    check(re.fullmatch(r"[0-9a-f]{32}", need(a, "machine_id")), f"machine id {a.get('machine_id')!r}")
+    check(need(a, "machine_id") == need(b, "machine_id"), f"machine id changed: {a['machine_id']} → {b['machine_id']}")
+    check(f"systemd.machine_id={a['machine_id']}" in need(b, "cmdline"), "boot.scr did not pass the saved machine id")
+    check(need(a, "host_key") and a["host_key"] == need(b, "host_key"), "the ssh host key changed across reboots")
+    env = img.fat_read("identity.env").decode()
+    check(f"machine_id={a['machine_id']}" in env, f"identity.env on the boot partition says {env!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--image", help="default: BUILD/nspawn-runner-rpi4.img")
+    ap.add_argument("--no-boot", action="store_true", help="only inspect the image")
+    args = ap.parse_args()
+    build = (REPO / args.build).resolve()
+    path = Path(args.image) if args.image else build / "nspawn-runner-rpi4.img"
+    if os.geteuid() != 0:
+        sys.exit("check_image: run as root")
+    if not path.exists():
+        sys.exit(f"check_image: {path} does not exist (make image)")
+    s = Suite()
+    img = Image(path)
+    s.test("image: MBR with a 256 MiB bootable FAT partition and the root after it", t_partitions, img)
+    s.test("image: the boot partition's files match firmware/manifest", t_boot_files, img)
+    s.test("image: config.txt starts u-boot in 64-bit mode with the mainline device tree", t_config_txt, img)
+    s.test("image: boot.scr boots the kernel read-only from the root's PARTUUID", t_boot_script, img)
+    s.test("image: root read-only in fstab, units enabled, arm64 binaries, no identity baked in", t_root_fs, img)
+    s.test("image: .img.xz, .bmap and .sha256 match", t_compressed, img)
+    if not args.no_boot:
+        work = Path(tempfile.mkdtemp(prefix="check-image.", dir="/var/tmp"))
+        try:
+            boot = Boot(build, work)
+            if s.test("boot: prepare the SD copy, the test SSD with an arm64 chroot", lambda: (boot.prepare_sd(path), boot.prepare_ssd())):
+                sd = Image(boot.disk)
+                first = boot.boot(1)
+                s.test("boot 1: multi-user reached, no failed unit", t_boot_clean, first)
+                s.test("boot 1: the root is mounted read-only", t_boot_readonly, first)
+                s.test("boot 1: the data SSD is mounted on the state dir, the journal on it", t_boot_ssd, first)
+                s.test("boot 1: nspawn-runnerd is READY with a status line", t_boot_daemon, first)
+                s.test("boot 1: first-boot setup ran without a problem, hostname set", t_boot_setup, first)
+                s.test("boot 1: the runner registered (token not on the command line)", t_boot_register, first, True)
+                s.test("boot 1: a CI job ran through the executor in an arm64 machine (transient unit, machined)", t_boot_job, first)
+                second = boot.boot(2)
+                s.test("boot 2: multi-user reached, no failed unit", t_boot_clean, second)
+                s.test("boot 2: not registered again", t_boot_register, second, False)
+                s.test("boot 2: a CI job ran again", t_boot_job, second)
+                s.test("boots: the same machine id and ssh host key on both boots", t_identity, boot, sd)
+                s.test("boots: the token in no log, console or status file", t_token_hidden, boot, sd)
+        finally:
+            if s.failed == 0:
+                shutil.rmtree(work, ignore_errors=True)
+            else:
+                print(f"# kept {work} for a look (console logs, disks)", flush=True)
+    print(f"{s.passed} passed, {s.failed} failed", flush=True)
+    sys.exit(1 if s.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
