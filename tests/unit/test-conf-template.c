@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/nspawn-runner.conf, the commented template the package installs: it parses, and with every
- * "#key = value" line uncommented it still parses and changes nothing, so the defaults it shows
- * are the code's. (tests/package/check-docs.sh checks that it lists every key.) */
+ * "#key = value" line of a key that has a default uncommented it still parses and changes nothing,
+ * so the defaults it shows are the code's. (tests/package/check-docs.sh checks that it lists every
+ * key.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,14 +22,25 @@ static bool hw_spec_equal(const HwSpec *a, const HwSpec *b) {
                streq_null(a->gpio.line, b->gpio.line) && a->gpio.active_low == b->gpio.active_low;
 }
 
-/* Drops the '#' of the lines that show a key: "#key = value". Returns how many. */
+/* Keys without a default: the template shows an example. */
+static const char *const no_default[] = { "gitlab_url", "runner_token", "image", "hostname", "ssh_authorized_key" };
+
+static bool has_default(const char *key, size_t len) {
+        for (size_t i = 0; i < ELEMENTSOF(no_default); i++)
+                if (strlen(no_default[i]) == len && strncmp(key, no_default[i], len) == 0)
+                        return false;
+        return true;
+}
+
+/* Drops the '#' of the lines that show a key with its default: "#key = value". Returns how many. */
 static unsigned uncomment(char *text) {
         unsigned n = 0;
         char *p = text, *out = text;
 
         while (*p) {
                 size_t eol = strcspn(p, "\n"), len = eol + (p[eol] == '\n');
-                bool key = p[0] == '#' && p[1] >= 'a' && p[1] <= 'z' && memmem(p, len, " = ", 3);
+                const char *eq = memmem(p, len, " = ", 3);
+                bool key = p[0] == '#' && p[1] >= 'a' && p[1] <= 'z' && eq && has_default(p + 1, (size_t) (eq - p - 1));
 
                 if (key) {
                         p++, len--;
@@ -60,7 +72,7 @@ int main(void) {
         config_done(&c);
 
         n = uncomment(text);
-        CHECK(n >= 9, "the template shows %u keys", n);
+        CHECK(n >= 11, "the template shows %u keys with a default", n);
         config_init(&c);
         CHECK(config_parse(TEMPLATE, text, strlen(text), &c) == 0, "the template parses with every key uncommented");
         CHECK(streq_null(c.state_dir, defaults.state_dir), "state_dir: %s", c.state_dir);
@@ -73,6 +85,10 @@ int main(void) {
               c.disk_attention_percent);
         CHECK(c.drain_timeout_sec == defaults.drain_timeout_sec, "drain_timeout_seconds: %u", c.drain_timeout_sec);
         CHECK(streq_null(c.metrics_file, defaults.metrics_file), "metrics_file: %s", c.metrics_file ?: "off");
+        CHECK(c.concurrent == defaults.concurrent, "concurrent: %u", c.concurrent);
+        CHECK(streq_null(c.data_disk, defaults.data_disk), "data_disk: %s", c.data_disk ?: "none");
+        CHECK(!c.gitlab_url && !c.runner_token && c.n_images == 0 && !c.hostname && c.n_ssh_keys == 0,
+              "the examples of keys without default stay comments");
         config_done(&c);
         config_done(&defaults);
         return tap_done();
