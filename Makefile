@@ -213,6 +213,7 @@ check-docs:
 
 # Builds the native package and inspects it (not part of `make check`).
 check-deb: deb
+	$(call apt_install_missing,check-deb,file man-db lintian)
 	tests/package/check-deb.sh $(B)/deb/nspawn-runner_$(VERSION)_$$(dpkg --print-architecture).deb
 
 clean:

@@ -43,7 +43,7 @@ _nspawn_runner() {
         fi
 
         local commands='gitlab-config prepare run cleanup chroot-create chroot-login chroot-list
-                chroot-maintenance gc toml status refresh poweroff'
+                chroot-maintenance gc toml status refresh poweroff appliance-setup'
         local global='-v --verbose --debug --state-dir --config-dir -h --help --version'
         local state_dir=${NSPAWN_RUNNER_STATE_DIR:-/var/lib/nspawn-runner}
         local config_dir=${NSPAWN_RUNNER_CONFIG_DIR:-/etc/nspawn-runner}
@@ -53,7 +53,8 @@ _nspawn_runner() {
                 case ${words[i]} in
                 --state-dir) state_dir=${words[++i]} ;;
                 --config-dir) config_dir=${words[++i]} ;;
-                --id | --default-image | --storage | --suite | --mirror | --include | --arch | --threshold | --control-socket)
+                --id | --default-image | --storage | --suite | --mirror | --include | --arch | --threshold | \
+                        --control-socket | --boot-dir | --run-dir | --gitlab-runner-config | --wait-data)
                         ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; else ((npos++)); fi ;;
@@ -61,10 +62,10 @@ _nspawn_runner() {
         done
 
         case $prev in
-        --state-dir | --config-dir)
+        --state-dir | --config-dir | --boot-dir | --run-dir)
                 _nspawn_runner_files -d
                 return ;;
-        --control-socket)
+        --control-socket | --gitlab-runner-config)
                 _nspawn_runner_files
                 return ;;
         --storage)
@@ -76,7 +77,7 @@ _nspawn_runner() {
         --default-image)
                 mapfile -t COMPREPLY < <(compgen -W "$(_nspawn_runner_images "$state_dir")" -- "$cur")
                 return ;;
-        --id | --suite | --mirror | --include | --threshold)
+        --id | --suite | --mirror | --include | --threshold | --wait-data)
                 return ;;
         esac
 
@@ -97,6 +98,7 @@ _nspawn_runner() {
         chroot-list) opts='--json' ;;
         gc) opts='--threshold' ;;
         status | refresh | poweroff) opts='--control-socket' ;;
+        appliance-setup) opts='--boot-dir --run-dir --gitlab-runner-config --wait-data --control-socket' ;;
         esac
         if [[ $cur == -* ]]; then
                 mapfile -t COMPREPLY < <(compgen -W "$opts $global" -- "$cur")

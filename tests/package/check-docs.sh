@@ -1,0 +1,75 @@
+#!/bin/bash
+# The man pages, the bash completion and the configuration template against the code: every
+# command, long option and configuration key in the code is documented, and nothing documented is
+# missing from the code. TAP output; run from anywhere.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+# The long options of the getopt table in a C file (the table starts at "struct option").
+long_options() { sed -n '/struct option [a-z_]*\[\] = {/,/};/p' "$1" | sed -n 's/^ *{ "\([a-z-]*\)",.*/\1/p'; }
+# The commands a C file dispatches on: streq(cmd, "NAME").
+commands() { sed -n 's/.*streq(cmd, "\([a-z-]*\)").*/\1/p' "$1" | sort -u; }
+# A man page documents "--opt" or "cmd" when it is a term in bold: *--opt* or *cmd*.
+documents() { grep -qF -- "*$2*" "$1"; }
+
+for pair in nspawn-runner:src/nspawn-runner/main.c nspawn-runnerd:src/nspawn-runnerd/main.c \
+        nspawn-runner-hwtest:src/hw-test/nspawn-runner-hwtest.c; do
+        prog=${pair%%:*} src=${pair#*:}
+        page=$(ls man/"$prog".[0-9].scd)
+        opts=$(long_options "$src")
+        check "$prog: options found in $src" test -n "$opts"
+        for o in $opts; do
+                check "$prog: --$o in $page" documents "$page" "--$o"
+        done
+        # Every option the page lists is one the program has.
+        for o in $(grep -o '^\*--[a-z-]*\*' "$page" | tr -d '*' | sed 's/^--//' | sort -u); do
+                check "$prog: $page's --$o is in $src" grep -qx -- "$o" <<<"$opts"
+        done
+        for c in $(commands "$src"); do
+                check "$prog: command $c in $page" grep -q "^\*$c\*" "$page"
+        done
+done
+
+# The completion knows every command (but the internal machine-exec) and every option.
+comp=completion/nspawn-runner.bash
+check "completion: bash -n" bash -n "$comp"
+for c in $(commands src/nspawn-runner/main.c); do
+        [ "$c" = machine-exec ] && continue
+        check "completion: command $c" grep -qw -- "$c" "$comp"
+done
+for o in $(long_options src/nspawn-runner/main.c); do
+        check "completion: --$o" grep -qw -- "--$o" "$comp"
+done
+
+# Configuration keys: the key table of config.c against nspawn-runner.conf(5) and the template.
+keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/core/config.c)
+check "config: keys found in src/core/config.c" test -n "$keys"
+for k in $keys; do
+        check "config: $k in nspawn-runner.conf(5)" grep -q "^\*$k\* =" man/nspawn-runner.conf.5.scd
+        check "config: $k in conf/nspawn-runner.conf" grep -q "^#$k = " conf/nspawn-runner.conf
+done
+for k in $(sed -n 's/^\*\([a-z_]*\)\* =.*/\1/p' man/nspawn-runner.conf.5.scd) \
+        $(sed -n 's/^#\([a-z_]*\) = .*/\1/p' conf/nspawn-runner.conf); do
+        check "config: documented key $k is in src/core/config.c" grep -qx "$k" <<<"$keys"
+done
+
+# scdoc passes a line's leading '.' or "'" to roff, which takes the line for a request and drops it.
+for page in man/*.scd; do
+        bad=$(grep -nE "^[[:space:]]*[.']" "$page" | head -3)
+        check "$page: no line starts with . or '${bad:+: $bad}" test -z "$bad"
+done
+# Every page is valid scdoc and renders without a warning from man.
+for page in man/*.scd; do
+        out=$(scdoc <"$page" 2>&1 >/tmp/check-docs.$$) && warn=$(MANWIDTH=80 man --warnings -l /tmp/check-docs.$$ 2>&1 >/dev/null)
+        check "$page renders${out:+: $out}${warn:+: $warn}" test -z "$out${warn:-}"
+done
+rm -f /tmp/check-docs.$$
+
+echo "1..$n"
+echo "docs: $((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
