@@ -399,8 +399,12 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
                 return log_error_errno(r, "The machine for job %s did not start%s: %s", id,
                                        r == -ETIMEDOUT ? " within 30 s" : "", why ?: "no message");
         }
-        if (r < 0)
-                return log_error_errno(r, "Cannot reach the machine for job %s: %m", id);
+        if (r < 0) {
+                /* The machine may have died while we connected: what it said is the reason. */
+                _cleanup_free_ char *why = log_tail(log_path);
+                return log_error_errno(r, "Cannot reach the machine for job %s: %m%s%s", id, why ? "; it said: " : "",
+                                       strempty(why));
+        }
 
         /* Under systemd the supervisor is known only now: the machine's parent. */
         if (s->nspawn.pid == 0) {

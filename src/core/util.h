@@ -17,6 +17,10 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return a && b ? streq(a, b) : a == b;
 }
 
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }

@@ -239,7 +239,7 @@ WantedBy=multi-user.target
 
 REPORT_SCRIPT = r"""#!/bin/bash
 # Waits for the boot to settle and the job to end, prints "@@ key=value" lines, powers off.
-say() { printf '@@ %s=%s\n' "$1" "$2"; }
+say() { printf '\n@@ %s=%s\n' "$1" "$2"; }
 for i in $(seq 400); do
 	state=$(systemctl is-system-running 2>/dev/null)
 	case $state in running|degraded) break ;; esac
@@ -267,9 +267,10 @@ say token_in_config "$(grep -c '^ *token = "glrt-' /etc/gitlab-runner/config.tom
 say journal_persistent "$(ls -d /var/log/journal/*/ 2>/dev/null | wc -l)"
 say problems "$(tr '\n' '|' </run/nspawn-runner/setup-problems 2>/dev/null)"
 journalctl -b -p warning -o short-monotonic --no-pager | tail -40 | sed 's/^/@@ warning=/'
+journalctl -b -u 'nspawn-runner-*' -o short-monotonic --no-pager | tail -30 | sed 's/^/@@ unit_log=/'
 say end 1
 sync
-systemctl poweroff
+systemctl --no-wall poweroff
 """
 
 
@@ -348,10 +349,10 @@ class Boot:
         text = log.read_text(errors="replace") if log.exists() else ""
         report: dict = {"_seconds": elapsed, "_console": text, "_qemu": out.decode(errors="replace")}
         for line in text.splitlines():
-            m = re.match(r"^@@ (\w+)=(.*?)\r?$", line.strip("\x00"))
+            m = re.search(r"@@ (\w+)=(.*?)\r?$", line.strip("\x00"))
             if m:
                 key, value = m.groups()
-                if key in ("job_log", "warning"):
+                if key in ("job_log", "warning", "unit_log"):
                     report.setdefault(key, []).append(value)
                 else:
                     report[key] = value
@@ -362,6 +363,9 @@ class Boot:
             print(f"# boot {n}: no complete report; the console's last lines:\n{tail}", flush=True)
         for w in report.get("warning", [])[-15:]:
             print(f"#   journal: {w}", flush=True)
+        if report.get("job_result") != "0":
+            for w in report.get("unit_log", []):
+                print(f"#   machine unit: {w}", flush=True)
         self.reports.append(report)
         return report
 
@@ -401,7 +405,7 @@ def t_boot_setup(r):
 def t_boot_register(r, first):
     argv = need(r, "register_argv")
     if first:
-        check("register" in argv and "--executor custom" in argv, f"the runner was not registered: {argv!r}")
+        check("--non-interactive" in argv and "--executor custom" in argv, f"the runner was not registered: {argv!r}")
         check(TOKEN not in argv, "the token was on gitlab-runner's command line")
         check("--url https://gitlab.example.com" in argv, f"register got {argv!r}")
     else:
