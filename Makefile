@@ -98,8 +98,11 @@ image: setup-image deb-arm64
 	board/rpi4/build-image --out $(B)$(if $(GITLAB_RUNNER_DEB), --gitlab-runner-deb $(GITLAB_RUNNER_DEB))
 
 # Builds the image (the Debian part is cached in $(B)/image-cache/), inspects it and boots it under
-# qemu with a test SSD.
-check-image: all image
+# qemu with a test SSD; the SSD's arm64 chroot (cached in tests/cache/) is made while the image builds:
+# both mostly wait on emulated dpkg runs that use one core each.
+check-image: all setup-image
+	@python3 tests/image/check_image.py --build $(B) --prepare-ssd & ssd=$$!; \
+	$(MAKE) image; r=$$?; wait $$ssd || r=1; exit $$r
 	python3 tests/image/check_image.py --build $(B)
 
 check-unit: $(UNIT_TESTS)

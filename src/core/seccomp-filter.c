@@ -55,12 +55,14 @@ static void emit(Prog *p, struct sock_filter f) {
         p->n++;
 }
 
-/* For one ABI: if the architecture matches, deny the listed calls and allow the rest. */
+/* For one ABI: if the architecture matches, deny the listed calls and allow the rest. The jump past
+ * them is patched in once they are emitted, so it is right whatever was emitted for this CPU. */
 static void emit_abi(Prog *p, uint32_t arch, const int *denied, size_t n, bool deny_x32) {
-        unsigned len = 3 + (deny_x32 ? 2 : 0) + 2 * (unsigned) n; /* instructions after the arch test */
+        unsigned jump;
 
         emit(p, (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-        emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, (uint8_t) (len - 1)));
+        jump = p->n;
+        emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 0));
         emit(p, (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
 #ifdef X32_BIT
         if (deny_x32) {
@@ -75,30 +77,60 @@ static void emit_abi(Prog *p, uint32_t arch, const int *denied, size_t n, bool d
                 emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
         }
         emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+        /* To the next ABI's test: whatever follows this one's final ALLOW. */
+        if (p->n <= MAX_INSNS && p->n - jump - 1 <= UINT8_MAX)
+                p->insns[jump].jf = (uint8_t) (p->n - jump - 1);
+        else
+                p->n = MAX_INSNS + 1; /* too long for one jump: refused below */
+}
+
+/* Every jump lands inside the program and it ends in a return: what the kernel checks too, here
+ * so that the unit tests see a filter this CPU's kernel would refuse. */
+static bool prog_valid(const Prog *p) {
+        if (p->n == 0 || p->n > MAX_INSNS || BPF_CLASS(p->insns[p->n - 1].code) != BPF_RET)
+                return false;
+        for (unsigned i = 0; i < p->n; i++) {
+                const struct sock_filter *f = &p->insns[i];
+                if (BPF_CLASS(f->code) == BPF_JMP && (i + 1 + f->jt >= p->n || i + 1 + f->jf >= p->n))
+                        return false;
+        }
+        return true;
+}
+
+static int build_denylist(Prog *p) {
+#ifdef NATIVE_ARCH
+        emit_abi(p, NATIVE_ARCH, native_denied, ELEMENTSOF(native_denied), true);
+#ifdef COMPAT_ARCH
+        if (seccomp_compat_n_denied > 0)
+                emit_abi(p, COMPAT_ARCH, seccomp_compat_denied, seccomp_compat_n_denied, false);
+#endif
+        /* Any other ABI is one this filter does not know: nothing of it is allowed. */
+        emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+        return prog_valid(p) ? 0 : -E2BIG;
+#else
+        (void) p;
+        return -EOPNOTSUPP;
+#endif
+}
+
+int seccomp_check_denylist(void) {
+        Prog p = { .n = 0 };
+
+        return build_denylist(&p);
 }
 
 int seccomp_install_denylist(void) {
-#ifdef NATIVE_ARCH
         Prog p = { .n = 0 };
         struct sock_fprog prog;
+        int r;
 
-        emit_abi(&p, NATIVE_ARCH, native_denied, ELEMENTSOF(native_denied), true);
-#ifdef COMPAT_ARCH
-        if (seccomp_compat_n_denied > 0)
-                emit_abi(&p, COMPAT_ARCH, seccomp_compat_denied, seccomp_compat_n_denied, false);
-#endif
-        /* Any other ABI is one this filter does not know: nothing of it is allowed. */
-        emit(&p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
-        if (p.n > MAX_INSNS)
-                return -E2BIG;
-
+        r = build_denylist(&p);
+        if (r < 0)
+                return r;
         prog = (struct sock_fprog) { .len = (unsigned short) p.n, .filter = p.insns };
         /* No PR_SET_NO_NEW_PRIVS: jobs may use setuid programs (sudo, ping); root in the machine
          * has CAP_SYS_ADMIN, which is what installing a filter without it takes. */
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
                 return -errno;
         return 0;
-#else
-        return -EOPNOTSUPP;
-#endif
 }

@@ -13,5 +13,8 @@
 
 /* Whether the filter covers every ABI that binaries of the Debian architecture arch use here. */
 bool seccomp_covers_arch(const char *arch);
+/* Builds the filter without installing it: 0 when this CPU's kernel will take it, -E2BIG when it is
+ * malformed or too long, -EOPNOTSUPP where there is no filter for this CPU. */
+int seccomp_check_denylist(void);
 /* Installs the filter on the calling process (inherited by all it forks). */
 int seccomp_install_denylist(void);

@@ -225,13 +225,15 @@ WantedBy=multi-user.target
 REPORT_UNIT = """\
 [Unit]
 Description=nspawn-runner image test: report on the serial console, then power off
-After=multi-user.target
+After=multi-user.target dev-hvc0.device
+Wants=dev-hvc0.device
 
 [Service]
 Type=simple
 ExecStart=/usr/local/sbin/image-test-report
+# A console of its own (qemu's virtconsole): the serial console is the kernel's and getty's.
 StandardOutput=tty
-TTYPath=/dev/ttyAMA0
+TTYPath=/dev/hvc0
 
 [Install]
 WantedBy=multi-user.target
@@ -308,12 +310,15 @@ class Boot:
             run("systemctl", f"--root={r}", "enable", "gitlab-runner.service", "image-test-report.service")
         return img
 
-    def prepare_ssd(self):
+    SSD_CACHE = REPO / "tests/cache/image-ssd-arm64.btrfs"
+
+    @classmethod
+    def make_ssd_cache(cls, build: Path):
         """A btrfs NSPAWN-DATA disk with an arm64 chroot 'bookworm', made once with the host's
         nspawn-runner through qemu-user and cached in tests/cache/."""
-        cache = REPO / "tests/cache/image-ssd-arm64.btrfs"
+        cache = cls.SSD_CACHE
         if not cache.exists():
-            print("# making the test SSD: an arm64 bookworm chroot through qemu-user (about 6 minutes, once)", flush=True)
+            print("# test SSD: an arm64 bookworm chroot through qemu-user (about 6 minutes, once)", flush=True)
             tmp = cache.with_suffix(".tmp")
             tmp.parent.mkdir(parents=True, exist_ok=True)
             tmp.unlink(missing_ok=True)
@@ -322,19 +327,28 @@ class Boot:
             mnt = Path(tempfile.mkdtemp(prefix="check-image-ssd."))
             run("mount", "-o", "loop", tmp, mnt)
             try:
-                run(self.build / "nspawn-runner", "--state-dir", mnt, "chroot-create", "bookworm", "--arch", "arm64",
-                    capture_output=False)
+                p = subprocess.Popen([build / "nspawn-runner", "--state-dir", mnt, "chroot-create", "bookworm",
+                                      "--arch", "arm64"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for line in p.stdout:
+                    print("# test SSD: " + line.rstrip(), flush=True)
+                check(p.wait() == 0, f"chroot-create --arch arm64 failed with exit status {p.returncode}")
             finally:
                 run("umount", mnt, check=False)
                 mnt.rmdir()
             tmp.rename(cache)
-        run("cp", "--sparse=always", cache, self.ssd)
+
+    def prepare_ssd(self):
+        self.make_ssd_cache(self.build)
+        run("cp", "--sparse=always", self.SSD_CACHE, self.ssd)
 
     def boot(self, n: int) -> dict:
         log = self.work / f"console-{n}.log"
+        report_log = self.work / f"report-{n}.log"
         cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048",
                "-bios", str(UBOOT_QEMU), "-display", "none", "-monitor", "none", "-no-reboot",
                "-serial", f"file:{log}",
+               "-device", "virtio-serial-pci", "-chardev", f"file,id=report,path={report_log}",
+               "-device", "virtconsole,chardev=report",
                "-drive", f"if=none,id=sd,format=raw,file={self.disk}", "-device", "virtio-blk-pci,drive=sd",
                "-drive", f"if=none,id=ssd,format=raw,file={self.ssd}", "-device", "virtio-blk-pci,drive=ssd",
                "-nic", "user,model=virtio-net-pci"]
@@ -347,8 +361,9 @@ class Boot:
             out, _ = p.communicate()
         elapsed = time.monotonic() - t0
         text = log.read_text(errors="replace") if log.exists() else ""
-        report: dict = {"_seconds": elapsed, "_console": text, "_qemu": out.decode(errors="replace")}
-        for line in text.splitlines():
+        report_text = report_log.read_text(errors="replace") if report_log.exists() else ""
+        report: dict = {"_seconds": elapsed, "_console": text + report_text, "_qemu": out.decode(errors="replace")}
+        for line in report_text.splitlines():
             m = re.search(r"@@ (\w+)=(.*?)\r?$", line.strip("\x00"))
             if m:
                 key, value = m.groups()
@@ -447,8 +462,16 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--image", help="default: BUILD/nspawn-runner-rpi4.img")
     ap.add_argument("--no-boot", action="store_true", help="only inspect the image")
+    ap.add_argument("--prepare-ssd", action="store_true",
+                    help="only make the cached test SSD (make check-image runs this while the image builds)")
     args = ap.parse_args()
     build = (REPO / args.build).resolve()
+    if args.prepare_ssd:
+        try:
+            Boot.make_ssd_cache(build)
+        except Fail as e:
+            sys.exit(f"check_image: {e}")
+        return
     path = Path(args.image) if args.image else build / "nspawn-runner-rpi4.img"
     if os.geteuid() != 0:
         sys.exit("check_image: run as root")
