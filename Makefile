@@ -146,8 +146,10 @@ fuzz: setup fuzz-build
 	done; true
 
 check: setup
-	$(MAKE) all check-unit check-asan check-fuzz
+	$(MAKE) all check-unit check-asan check-fuzz check-docs
 	$(MAKE) check-integration
+	$(MAKE) check-deb
+	$(MAKE) check-image
 
 demo: setup all
 	tests/demo.sh $(B)
@@ -214,7 +216,7 @@ deb-arm64: setup-cross
 check-docs:
 	tests/package/check-docs.sh
 
-# Builds the native package and inspects it (not part of `make check`).
+# Builds the native package and inspects it.
 check-deb: deb
 	$(call apt_install_missing,check-deb,file man-db lintian)
 	tests/package/check-deb.sh $(B)/deb/nspawn-runner_$(VERSION)_$$(dpkg --print-architecture).deb
