@@ -9,8 +9,9 @@
    through Debian's u-boot-qemu running the image's own boot.scr, with a second disk as the data SSD
    (btrfs NSPAWN-DATA, an arm64 chroot made on the host beforehand with qemu-user), a test
    nspawn-runner.conf, and a stand-in for gitlab-runner (tests/image/fake-gitlab-runner: there is no
-   gitlab-runner binary or GitLab server here) that registers through first boot and replays one
-   CI job through the executor protocol. A report unit prints what the test asserts on the serial
+   gitlab-runner binary or GitLab server here), packaged and built into a second image through
+   GITLAB_RUNNER_DEB as a person would, that registers through first boot and replays one CI job
+   through the executor protocol. A third boot has no SSD. A report unit prints what the test asserts on the serial
    console, then powers off: no failed unit, root read-only, SSD mounted, nspawn-runnerd READY, the
    job ran on aarch64 in a transient unit in machine.slice registered with machined, the runner
    registered once, the token in no log and not in nspawn-runner-status.txt, the same machine id
@@ -205,22 +206,37 @@ def t_compressed(img: Image):
 
 # --- 2. booting it ----------------------------------------------------------------------------------
 
-GITLAB_RUNNER_UNIT = """\
-# What `gitlab-runner install` (run by gitlab-runner's package) writes.
-[Unit]
-Description=GitLab Runner
-ConditionFileIsExecutable=/usr/bin/gitlab-runner
-After=network.target
-
+# What the test wants to see of the host while the job's machine runs (read by the fake runner).
+PROBE_DROPIN = """\
 [Service]
-ExecStart=/usr/bin/gitlab-runner "run" "--working-directory" "/home/gitlab-runner" "--config" "/etc/gitlab-runner/config.toml" "--service" "gitlab-runner" "--user" "gitlab-runner"
-Restart=always
-RestartSec=120
 Environment="FAKE_PROBE=machinectl list --no-legend; systemctl show -p Slice -p ActiveState nspawn-runner-4242.service"
-
-[Install]
-WantedBy=multi-user.target
 """
+
+FAKE_POSTINST = """\
+#!/bin/sh
+# What gitlab-runner's own package does after unpacking: a user, and its systemd unit.
+set -e
+id gitlab-runner >/dev/null 2>&1 || useradd --system --create-home --home-dir /home/gitlab-runner --shell /bin/bash gitlab-runner
+gitlab-runner install --user=gitlab-runner --working-directory=/home/gitlab-runner
+gitlab-runner start || :
+"""
+
+
+def make_fake_deb(path: Path):
+    """gitlab-runner_0.0.0-fake_arm64.deb: the stand-in as a package, to go through GITLAB_RUNNER_DEB."""
+    root = path.parent / "fake-deb"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "usr/bin").mkdir(parents=True)
+    shutil.copy(REPO / "tests/image/fake-gitlab-runner", root / "usr/bin/gitlab-runner")
+    (root / "DEBIAN/control").write_text(
+        "Package: gitlab-runner\nVersion: 0.0.0-fake\nArchitecture: arm64\nMaintainer: nspawn-runner tests <tests@invalid>\n"
+        "Depends: bash\nDescription: stand-in for gitlab-runner in nspawn-runner's image test\n")
+    (root / "DEBIAN/postinst").write_text(FAKE_POSTINST)
+    (root / "DEBIAN/postinst").chmod(0o755)
+    run("dpkg-deb", "--root-owner-group", "--build", root, path)
+    shutil.rmtree(root)
+
 
 REPORT_UNIT = """\
 [Unit]
@@ -274,8 +290,15 @@ say journal_persistent "$(ls -d /var/log/journal/*/ 2>/dev/null | wc -l)"
 say problems "$(tr '\n' '|' </run/nspawn-runner/setup-problems 2>/dev/null)"
 journalctl -b -p warning -o short-monotonic --no-pager | tail -40 | sed 's/^/@@ warning=/'
 journalctl -b -u 'nspawn-runner-*' -o short-monotonic --no-pager | tail -30 | sed 's/^/@@ unit_log=/'
+say previous_boot_drained "$(journalctl -b -1 -o cat -u nspawn-runnerd.service 2>/dev/null | grep -c 'No job left: powering off')"
+say previous_boot_sigquit "$(journalctl -b -1 -o cat -u gitlab-runner.service 2>/dev/null | grep -c 'SIGQUIT')"
 say end 1
 sync
+# With the SSD, power off the way a long press does: the daemon drains (SIGQUIT to gitlab-runner
+# over D-Bus), then starts poweroff.target. Without it, or if that fails, the plain way.
+if mountpoint -q /var/lib/nspawn-runner && nspawn-runner poweroff; then
+	sleep 60
+fi
 systemctl --no-wall poweroff
 """
 
@@ -300,18 +323,34 @@ class Boot:
         self.ssd = work / "ssd.img"
         self.reports: list[dict] = []
 
-    def prepare_sd(self, image: Path):
-        run("cp", "--sparse=always", image, self.disk)
+    def prepare_sd(self):
+        """The image again, built as the person would with GITLAB_RUNNER_DEB (the fake as a package),
+        from the same cached Debian root, then the test's config and report unit."""
+        fake = self.work / "gitlab-runner_0.0.0-fake_arm64.deb"
+        make_fake_deb(fake)
+        debs = sorted((self.build / "deb").glob("nspawn-runner_*_arm64.deb"), key=lambda p: p.stat().st_mtime)
+        check(debs, f"no arm64 package in {self.build / 'deb'} (make deb-arm64)")
+        out = self.work / "image"
+        p = subprocess.Popen([REPO / "board/rpi4/build-image", "--out", out, "--deb", debs[-1], "--cache",
+                              self.build / "image-cache", "--gitlab-runner-deb", fake, "--no-compress"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout:
+            print("# test image: " + line.rstrip(), flush=True)
+        check(p.wait() == 0, f"build-image with GITLAB_RUNNER_DEB failed ({p.returncode})")
+        (out / "nspawn-runner-rpi4.img").rename(self.disk)
+        shutil.rmtree(out)
         img = Image(self.disk)
         img.fat_write("nspawn-runner.conf", test_config())
         with img.root_mounted(writable=True) as r:
-            shutil.copy(REPO / "tests/image/fake-gitlab-runner", r / "usr/bin/gitlab-runner")
-            (r / "etc/systemd/system/gitlab-runner.service").write_text(GITLAB_RUNNER_UNIT)
+            wants = r / "etc/systemd/system/multi-user.target.wants/gitlab-runner.service"
+            check(wants.is_symlink(), "gitlab-runner's package went in, but its unit is not enabled")
+            (r / "etc/systemd/system/gitlab-runner.service.d").mkdir(exist_ok=True)
+            (r / "etc/systemd/system/gitlab-runner.service.d/test-probe.conf").write_text(PROBE_DROPIN)
             (r / "etc/systemd/system/image-test-report.service").write_text(REPORT_UNIT)
             (r / "usr/local/sbin").mkdir(parents=True, exist_ok=True)
             (r / "usr/local/sbin/image-test-report").write_text(REPORT_SCRIPT)
             (r / "usr/local/sbin/image-test-report").chmod(0o755)
-            run("systemctl", f"--root={r}", "enable", "gitlab-runner.service", "image-test-report.service")
+            run("systemctl", f"--root={r}", "enable", "image-test-report.service")
         return img
 
     SSD_CACHE = REPO / "tests/cache/image-ssd-arm64.btrfs"
@@ -455,6 +494,12 @@ def t_no_ssd(r, img: Image):
     check("No data disk" in status, f"nspawn-runner-status.txt does not say why:\n{status}")
 
 
+def t_drain_poweroff(r):
+    check(need(r, "previous_boot_drained") == "1",
+          "the last boot did not end with nspawn-runnerd's drain and poweroff.target (nspawn-runner poweroff)")
+    check(need(r, "previous_boot_sigquit") == "1", "gitlab-runner got no SIGQUIT from the drain in the last boot")
+
+
 def t_token_hidden(boot: Boot, img: Image):
     for i, r in enumerate(boot.reports, 1):
         check(TOKEN not in r["_console"], f"boot {i}: the token appeared on the console")
@@ -506,7 +551,8 @@ def main():
         work = Path(tempfile.mkdtemp(prefix="check-image.", dir="/var/tmp"))
         try:
             boot = Boot(build, work)
-            if s.test("boot: prepare the SD copy, the test SSD with an arm64 chroot", lambda: (boot.prepare_sd(path), boot.prepare_ssd())):
+            if s.test("boot: the image with GITLAB_RUNNER_DEB (a stand-in package), the test SSD with an arm64 chroot",
+                      lambda: (boot.prepare_sd(), boot.prepare_ssd())):
                 sd = Image(boot.disk)
                 first = boot.boot(1)
                 s.test("boot 1: multi-user reached, no failed unit", t_boot_clean, first)
@@ -520,6 +566,8 @@ def main():
                 s.test("boot 2: multi-user reached, no failed unit", t_boot_clean, second)
                 s.test("boot 2: not registered again", t_boot_register, second, False)
                 s.test("boot 2: a CI job ran again", t_boot_job, second)
+                s.test("boot 1 ended by a drain: SIGQUIT to gitlab-runner, then poweroff.target (over D-Bus)",
+                       t_drain_poweroff, second)
                 s.test("boots: the same machine id and ssh host key on both boots", t_identity, boot, sd)
                 third = boot.boot(3, ssd=False)
                 s.test("boot 3, no SSD: attention with the reason in the status file, no jobs, no failed unit",
