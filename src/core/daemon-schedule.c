@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon-internal.h"
+#include "drain.h"
 #include "job-stats.h"
 #include "log.h"
 #include "time-util.h"
@@ -46,21 +47,16 @@ static int on_drain_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
 }
 
 void begin_drain(Daemon *d, const char *why) {
-        _cleanup_free_ char *flag = path_join(d->ctx.state_dir, DRAINING_FLAG);
-        int fd;
+        int r;
 
         if (d->st.draining)
                 return;
         log_notice("%s: taking no new jobs, powering off when the running ones ended (at most %u s).", why,
                    d->config.drain_timeout_sec);
         d->st.draining = true;
-        if (flag) {
-                fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-                if (fd < 0)
-                        log_warning_errno(errno, "Cannot create %s: %m", flag);
-                else
-                        (void) close(fd);
-        }
+        r = drain_flag_set(d->ctx.state_dir);
+        if (r < 0)
+                log_warning_errno(r, "Cannot create %s/" DRAINING_FLAG ": %m", d->ctx.state_dir);
         if (sd_booted() > 0)
                 (void) unit_kill(GITLAB_RUNNER_UNIT, "main", SIGQUIT); /* finishes its jobs, takes none */
         d->drain_deadline = now_monotonic_usec() + (uint64_t) d->config.drain_timeout_sec * USEC_PER_SEC;

@@ -15,6 +15,7 @@
 #include "daemon-internal.h"
 #include "daemon.h"
 #include "image.h"
+#include "drain.h"
 #include "job-stats.h"
 #include "log.h"
 #include "time-util.h"

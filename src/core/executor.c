@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drain.h"
 #include "executor.h"
 #include "gc.h"
 #include "image-name.h"
@@ -67,14 +68,12 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
         r = job_id_resolve(id_arg, &id);
         if (r < 0)
                 return c->system_failure_exit_code;
-        {
-                _cleanup_free_ char *flag = path_join(c->state_dir, DRAINING_FLAG);
-                if (!flag)
-                        return log_oom(), c->system_failure_exit_code;
-                if (access(flag, F_OK) >= 0) {
-                        log_error("This runner is draining for a power-off (%s exists): it takes no new jobs.", flag);
-                        return c->system_failure_exit_code;
-                }
+        r = drain_flag_active(c->state_dir);
+        if (r != 0) {
+                /* An unreadable flag is taken at its word: better no job than one the box powers off under. */
+                log_error("This runner is draining for a power-off (%s/" DRAINING_FLAG "): it takes no new jobs.",
+                          c->state_dir);
+                return c->system_failure_exit_code;
         }
         r = resolve_image(image_arg, default_image, &image);
         if (r < 0)

@@ -10,8 +10,6 @@
 #define JOB_STATS_FILE ".stats"
 /* In a job's machine dir: a stage of the job failed. */
 #define JOB_FAILED_FLAG "failed"
-/* In the state dir: nspawn-runnerd drains for a power-off; prepare refuses new jobs. */
-#define DRAINING_FLAG ".draining"
 
 int job_stats_load(const char *state_dir, uint64_t *ret_total, uint64_t *ret_failed);
 int job_stats_record(const char *state_dir, bool failed);

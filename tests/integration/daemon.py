@@ -390,12 +390,20 @@ def main():
         check(r.returncode == 0 and r.stderr == "", f"--restore-led with nothing saved: quiet success ({r.stderr!r})")
         os.unlink(sock)  # what the killed daemon left
 
-        # prepare refuses new jobs while draining
-        open(os.path.join(state, ".draining"), "w").close()
+        # prepare refuses new jobs while this boot drains; a flag of another boot (the power-off it
+        # was for, on a disk mounted after the daemon started) means nothing.
+        boot_id = read("/proc/sys/kernel/random/boot_id").strip()
+        with open(os.path.join(state, ".draining"), "w") as f:
+            f.write(boot_id + "\n")
         r = subprocess.run([cli, "--state-dir", state, "prepare", "--id", "7", "debian"], capture_output=True, text=True,
                            timeout=30)
         check(r.returncode == 2 and "draining" in r.stderr and r.stderr.count("\n") == 1,
               f"prepare refuses while draining ({r.returncode}, {r.stderr.strip()!r})")
+        with open(os.path.join(state, ".draining"), "w") as f:
+            f.write("00000000-1111-2222-3333-444444444444\n")
+        r = subprocess.run([cli, "--state-dir", state, "prepare", "--id", "7", "debian"], capture_output=True, text=True,
+                           timeout=30)
+        check("draining" not in r.stderr, f"a drain flag of another boot is stale: prepare goes on ({r.stderr.strip()!r})")
         os.unlink(os.path.join(state, ".draining"))
 
         # A refresh that cannot even start (no nspawn-runner beside the daemon) says so.
@@ -427,7 +435,8 @@ def main():
             r = subprocess.run([cli, "poweroff", "--control-socket", sock3], capture_output=True, text=True, timeout=30)
             check(r.returncode == 0 and "draining" in r.stdout and "1 job" in r.stdout,
                   f"poweroff: draining, 1 job left ({r.returncode}, {r.stdout.strip()!r}, {r.stderr.strip()!r})")
-            check(os.path.exists(os.path.join(state, ".draining")), "poweroff: new jobs are refused (.draining)")
+            check((read(os.path.join(state, ".draining")) or "").strip() == read("/proc/sys/kernel/random/boot_id").strip(),
+                  "poweroff: new jobs are refused (.draining holds this boot's id)")
             time.sleep(1)
             check(drain.poll() is None, "poweroff: waits while a job runs")
             os.rmdir(os.path.join(state, ".machines", "555"))
