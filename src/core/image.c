@@ -35,13 +35,18 @@ int image_lock(const Context *c, const char *name, ImageLock which, int op, Imag
 
         if (!dir || !(path = strprintf("%s/%s%s", dir, name, lock_suffix[which])))
                 return -ENOMEM;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
         for (;;) {
-                _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                _cleanup_close_ int fd = -EBADF;
                 struct stat a, b;
 
+                /* Again each time: the last holder of the previous lock file may have removed the
+                 * directory with it. */
+                r = mkdir_p(dir, 0700);
+                if (r < 0)
+                        return r;
+                fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (fd < 0 && errno == ENOENT)
+                        continue;
                 if (fd < 0)
                         return -errno;
                 if (flock(fd, op) < 0) {

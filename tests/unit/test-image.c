@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Generations on a real temporary state dir: numbering, atomic switch, info, collection. */
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -15,6 +17,36 @@ static void mkdirs(const char *state, const char *sub) {
         char *p = strprintf("%s/%s", state, sub);
         mkdir_p(p, 0755);
         free(p);
+}
+
+/* Processes taking and dropping an image's locks at once, as concurrent prepares and a refresh do:
+ * every lock is had (the last holder removes the file and the directory, the next one makes them
+ * again), and nothing is left afterwards. Returns how many children saw an error. */
+static int lock_storm(const Context *c) {
+        enum { CHILDREN = 6, ROUNDS = 300 };
+        int failed = 0;
+
+        for (int i = 0; i < CHILDREN; i++) {
+                pid_t pid = fork();
+                if (pid < 0)
+                        return CHILDREN;
+                if (pid == 0) {
+                        for (int k = 0; k < ROUNDS; k++) {
+                                ImageLockHandle h = IMAGE_LOCK_HANDLE_INIT;
+                                int op = (i == 0 && k % 3 == 0) ? LOCK_EX : LOCK_SH;
+                                if (image_lock(c, "storm", IMAGE_LOCK_GENERATIONS, op, &h) < 0)
+                                        _exit(1);
+                                image_unlock(&h);
+                        }
+                        _exit(0);
+                }
+        }
+        for (int i = 0; i < CHILDREN; i++) {
+                int status;
+                if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        failed++;
+        }
+        return failed;
 }
 
 int main(void) {
@@ -99,6 +131,13 @@ int main(void) {
         CHECK(arch_of_chroot("/", &arch) == 0 && strcmp(arch, arch_host()) == 0, "the host's arch is read from its bash");
         CHECK(arch_check_runnable(arch_host()) == 0, "the host's arch runs");
         CHECK(arch_check_runnable("no-such-arch") < 0, "an unknown arch is refused");
+        {
+                int failed = lock_storm(&c);
+                char *locks = strprintf("%s/.locks", state);
+                CHECK(failed == 0, "6 processes locking one image 300 times each: every lock had (%d failed)", failed);
+                CHECK(locks && access(locks, F_OK) < 0, "no lock file or directory left after them");
+                free(locks);
+        }
         CHECK(rm_rf(state) == 0, "cleanup");
         return tap_done();
 }
