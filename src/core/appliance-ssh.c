@@ -14,19 +14,12 @@
 #define HOST_KEY_NAME "ssh_host_ed25519_key"
 
 static int authorized_keys(const Config *cfg, const char *run_dir, Problems *p) {
-        _cleanup_free_ char *dir = path_join(run_dir, "ssh"), *path = NULL, *text = NULL;
-        size_t size = 1;
+        _cleanup_free_ char *dir = path_join(run_dir, "ssh"), *path = NULL,
+                            *text = lines_join(cfg->ssh_keys, cfg->n_ssh_keys);
         int r;
 
-        for (size_t i = 0; i < cfg->n_ssh_keys; i++)
-                size += strlen(cfg->ssh_keys[i]) + 1;
-        text = calloc(1, size);
         if (!dir || !text || !(path = path_join(dir, "authorized_keys")))
                 return log_oom();
-        for (size_t i = 0; i < cfg->n_ssh_keys; i++) {
-                strcat(text, cfg->ssh_keys[i]);
-                strcat(text, "\n");
-        }
         r = mkdir_p(dir, 0755);
         if (r >= 0)
                 r = write_file_atomic(path, text, 0600);

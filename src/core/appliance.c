@@ -84,24 +84,6 @@ void problems_done(Problems *p) {
         p->n = 0;
 }
 
-int find_in_path(const char *name, char **ret) {
-        const char *path = getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-        while (*path) {
-                size_t l = strcspn(path, ":");
-                _cleanup_free_ char *dir = strndup(path, l), *full = NULL;
-
-                if (!dir)
-                        return -ENOMEM;
-                if (dir[0] == '/' && (full = path_join(dir, name)) && access(full, X_OK) >= 0) {
-                        *ret = TAKE_PTR(full);
-                        return 0;
-                }
-                path += l + (path[l] == ':');
-        }
-        return -ENOENT;
-}
-
 /* Our environment, with the assignments of extra replacing those of the same name. */
 static char **env_merge(char *const *extra) {
         size_t n = 0, k = 0, ne = 0;
@@ -311,19 +293,11 @@ static void images(const Context *c, const Config *cfg, const char *control_sock
 }
 
 static int write_problems(const char *run_dir, const Problems *p) {
-        _cleanup_free_ char *path = path_join(run_dir, APPLIANCE_PROBLEMS_FILE), *text = NULL;
-        size_t size = 1;
+        _cleanup_free_ char *path = path_join(run_dir, APPLIANCE_PROBLEMS_FILE), *text = lines_join(p->lines, p->n);
         int r;
 
-        for (size_t i = 0; i < p->n; i++)
-                size += strlen(p->lines[i]) + 1;
-        text = calloc(1, size);
         if (!path || !text)
                 return log_oom();
-        for (size_t i = 0; i < p->n; i++) {
-                strcat(text, p->lines[i]);
-                strcat(text, "\n");
-        }
         r = write_file_atomic(path, text, 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", path);

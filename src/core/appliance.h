@@ -52,8 +52,6 @@ char *secret_scrub(const char *s, const char *secret);
  * Returns its exit status (0..255, 128+signal), or a negative errno when it cannot be started
  * (-ENOENT: not installed). */
 int appliance_spawn(char *const *argv, char *const *env, const char *secret, char **ret_last_line);
-/* The program's absolute path in $PATH, or -ENOENT. */
-int find_in_path(const char *name, char **ret);
 
 /* The data disk (appliance-disk.c): waits up to wait_sec for the state dir to be the mount point of
  * a btrfs labelled NSPAWN-DATA; formats cfg->data_disk when it is blank. Returns true when the state

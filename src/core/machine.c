@@ -108,21 +108,6 @@ static int find_init_binary(char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static char *find_in_path(const char *name) {
-        const char *path = getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        _cleanup_free_ char *copy = strdup(path);
-        char *save = NULL;
-
-        if (!copy)
-                return NULL;
-        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-                _cleanup_free_ char *p = path_join(dir, name);
-                if (dir[0] == '/' && p && access(p, X_OK) >= 0)
-                        return TAKE_PTR(p);
-        }
-        return NULL;
-}
-
 /* overlayfs splits its options at ',' and ':': refuse paths it would misread. */
 static int check_overlay_path(const char *p) {
         if (strpbrk(p, ",:\\"))
@@ -222,8 +207,7 @@ int machine_exec(const Context *c, const char *id) {
                         return log_oom();
                 argv[n++] = pers_arg;
         }
-        runner = find_in_path("gitlab-runner");
-        if (runner) {
+        if (find_in_path("gitlab-runner", &runner) >= 0) {
                 bind_runner = strprintf("--bind-ro=%s:/usr/local/bin/gitlab-runner", runner);
                 if (!bind_runner)
                         return log_oom();

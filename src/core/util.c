@@ -160,6 +160,63 @@ int loop_write(int fd, const void *buf, size_t n) {
         return 0;
 }
 
+int find_in_path(const char *name, char **ret) {
+        const char *path = getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+        while (*path) {
+                size_t l = strcspn(path, ":");
+                _cleanup_free_ char *dir = strndup(path, l), *full = NULL;
+
+                if (!dir)
+                        return -ENOMEM;
+                if (dir[0] == '/' && (full = path_join(dir, name)) && access(full, X_OK) >= 0) {
+                        *ret = TAKE_PTR(full);
+                        return 0;
+                }
+                path += l + (path[l] == ':');
+        }
+        return -ENOENT;
+}
+
+FILE *memstream_open(MemStream *m) {
+        *m = (MemStream) {};
+        m->f = open_memstream(&m->buf, &m->size);
+        return m->f;
+}
+
+char *memstream_finish(MemStream *m) {
+        char *buf;
+
+        if (!m->f)
+                return NULL;
+        if (fclose(m->f) != 0) {
+                free(m->buf);
+                m->buf = NULL;
+        }
+        buf = m->buf;
+        *m = (MemStream) {};
+        return buf;
+}
+
+char *lines_join(char *const *lines, size_t n) {
+        size_t size = 1, at = 0;
+        char *text;
+
+        for (size_t i = 0; i < n; i++)
+                size += strlen(lines[i]) + 1;
+        text = malloc(size);
+        if (!text)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(lines[i]);
+                memcpy(text + at, lines[i], l);
+                text[at + l] = '\n';
+                at += l + 1;
+        }
+        text[at] = 0;
+        return text;
+}
+
 int write_file_atomic(const char *path, const char *contents, mode_t mode) {
         _cleanup_free_ char *tmp = strprintf("%s.tmp.%d", path, (int) getpid());
         _cleanup_close_ int fd = -EBADF;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -45,6 +46,18 @@ char *path_join(const char *a, const char *b);
 /* Reads a whole file, refusing ones larger than max_size (-EFBIG). The result is NUL-terminated. */
 int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* A string built with stdio: open_memstream() and its closing. m must stay where it is until
+ * memstream_finish(), which returns the text, or NULL when building it failed. */
+typedef struct MemStream {
+        FILE *f;
+        char *buf;
+        size_t size;
+} MemStream;
+FILE *memstream_open(MemStream *m);
+char *memstream_finish(MemStream *m);
+
+/* The n lines, each followed by a newline, in one new string ("" for none). */
+char *lines_join(char *const *lines, size_t n);
 /* Writes a file through a temporary name and rename(), so readers see the old or the new file. */
 int write_file_atomic(const char *path, const char *contents, mode_t mode);
 /* Reads the first line of a small file into a new string, without the newline. */
@@ -67,6 +80,9 @@ struct ucred;
 int socket_peer(int fd, struct ucred *ret);
 /* Connects a SOCK_SEQPACKET socket to path and checks that root is at the other end (-EPERM if not). */
 int seqpacket_connect_root(const char *path, int *ret_fd);
+
+/* The program's absolute path in $PATH (only absolute entries count), or -ENOENT. */
+int find_in_path(const char *name, char **ret);
 
 /* Absolute path of the running executable and the directory it is in. */
 int self_exe_dir(char **ret);
