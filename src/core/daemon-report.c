@@ -134,9 +134,8 @@ static void print_problems(FILE *f, const StatusReport *r) {
 }
 
 char *status_report_body(const StatusReport *r) {
-        char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
+        MemStream ms;
+        FILE *f = memstream_open(&ms);
 
         if (!f)
                 return NULL;
@@ -150,11 +149,7 @@ char *status_report_body(const StatusReport *r) {
         else
                 fprintf(f, "Disk: %s is missing" CRLF, r->state_dir);
         print_problems(f, r);
-        if (fclose(f) != 0) {
-                free(text);
-                return NULL;
-        }
-        return text;
+        return memstream_finish(&ms);
 }
 
 char *status_report_file(const char *body, time_t now) {

@@ -42,9 +42,8 @@ int scan_report_add(ScanReport *r, const char *name, uint64_t bytes) {
 }
 
 char *scan_report_format(const ScanReport *r) {
-        char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
+        MemStream ms;
+        FILE *f = memstream_open(&ms);
 
         if (!f)
                 return NULL;
@@ -53,11 +52,7 @@ char *scan_report_format(const ScanReport *r) {
         for (size_t i = 0; i < r->n_images; i++)
                 fprintf(f, "image %" PRIu64 " %s\n", r->images[i].bytes, r->images[i].name);
         fprintf(f, "end %zu\n", r->n_images);
-        if (fclose(f) != 0) {
-                free(text);
-                return NULL;
-        }
-        return text;
+        return memstream_finish(&ms);
 }
 
 /* Splits at single spaces into at most FIELDS_MAX fields; empty fields are refused. */

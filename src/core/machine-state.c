@@ -81,9 +81,8 @@ int machine_state_parse(const char *text, size_t size, MachineState *ret, unsign
 }
 
 char *machine_state_format(const MachineState *s) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        MemStream ms;
+        FILE *f = memstream_open(&ms);
 
         if (!f)
                 return NULL;
@@ -101,11 +100,7 @@ char *machine_state_format(const MachineState *s) {
         if (s->init.pid > 0)
                 fprintf(f, "init_pid=%d\ninit_start=%llu\n", (int) s->init.pid,
                         (unsigned long long) s->init.start_time);
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        return memstream_finish(&ms);
 }
 
 int machine_state_load(const char *path, MachineState *ret) {

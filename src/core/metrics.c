@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "metrics.h"
+#include "util.h"
 
 static void header(FILE *f, const char *name, const char *type, const char *help) {
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -24,9 +25,8 @@ static void label_value(FILE *f, const char *s) {
 }
 
 char *metrics_format(const Metrics *m) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        MemStream ms;
+        FILE *f = memstream_open(&ms);
 
         if (!f)
                 return NULL;
@@ -48,9 +48,5 @@ char *metrics_format(const Metrics *m) {
                 label_value(f, m->images[i].name);
                 fprintf(f, "\"} %" PRIu64 "\n", m->images[i].bytes);
         }
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        return memstream_finish(&ms);
 }
