@@ -36,15 +36,15 @@ static bool word_then(const char *s, const char *end, const char *word, const ch
 int gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent, char **ret, bool *ret_has_runners) {
         const char *p = text, *end = text + size;
         _cleanup_free_ char *body = NULL;
-        size_t body_size = 0;
         bool top = true, found = false, has_runners = false;
+        MemStream ms;
         FILE *f;
 
         if (size > GITLAB_RUNNER_CONFIG_MAX)
                 return -EFBIG;
         if (memchr(text, 0, size))
                 return -EINVAL;
-        f = open_memstream(&body, &body_size);
+        f = memstream_open(&ms);
         if (!f)
                 return -ENOMEM;
         while (p < end) {
@@ -65,7 +65,8 @@ int gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent
                 }
                 p = nl ? nl + 1 : end;
         }
-        if (fclose(f) != 0)
+        body = memstream_finish(&ms);
+        if (!body)
                 return -ENOMEM;
         *ret = found ? TAKE_PTR(body) : strprintf("concurrent = %u\n%s", concurrent, body ?: "");
         if (!*ret)
@@ -131,16 +132,15 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
         argv_add(a, CACHE_DIR);
         for (size_t i = 0; i < GITLAB_EXECS; i++) {
                 const GitlabExec *e = &gitlab_execs[i];
+                const char *args[GITLAB_EXEC_ARGS_MAX];
+                size_t n = gitlab_exec_args(c, e, args);
+
                 argv_add(a, "--custom-%s-exec", e->key);
                 argv_add(a, "%s/nspawn-runner", dir);
-                if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
+                for (size_t k = 0; k < n; k++) {
                         argv_add(a, "--custom-%s-args", e->key);
-                        argv_add(a, "--state-dir");
-                        argv_add(a, "--custom-%s-args", e->key);
-                        argv_add(a, "%s", c->state_dir);
+                        argv_add(a, "%s", args[k]);
                 }
-                argv_add(a, "--custom-%s-args", e->key);
-                argv_add(a, "%s", e->command);
                 if (e->timeout) {
                         argv_add(a, "--custom-%s-exec-timeout", e->key);
                         argv_add(a, "%u", e->timeout);
@@ -188,25 +188,32 @@ static int run_register(const Context *c, const Config *cfg, const char *config_
         return 0;
 }
 
-static int load(const char *path, char **ret_text, size_t *ret_size) {
-        int r = read_full_file(path, GITLAB_RUNNER_CONFIG_MAX, ret_text, ret_size);
-        if (r == -ENOENT) {
-                *ret_text = strdup("");
-                *ret_size = 0;
-                return *ret_text ? 0 : -ENOMEM;
-        }
-        return r;
+/* config.toml as it is (empty when missing) and as it should be, replacing what *ret_* held. */
+static int load_edited(const char *path, unsigned concurrent, char **ret_text, char **ret_edited, bool *ret_has_runners) {
+        _cleanup_free_ char *text = NULL, *edited = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_full_file(path, GITLAB_RUNNER_CONFIG_MAX, &text, &size);
+        if (r == -ENOENT)
+                r = (text = strdup("")) ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = gitlab_runner_config_edit(text, size, concurrent, &edited, ret_has_runners);
+        if (r < 0)
+                return r;
+        free(*ret_text);
+        free(*ret_edited);
+        *ret_text = TAKE_PTR(text);
+        *ret_edited = TAKE_PTR(edited);
+        return 0;
 }
 
 void appliance_register(const Context *c, const Config *cfg, const char *config_toml, Problems *p) {
         _cleanup_free_ char *text = NULL, *edited = NULL;
         bool has_runners;
-        size_t size;
         int r;
 
-        r = load(config_toml, &text, &size);
-        if (r >= 0)
-                r = gitlab_runner_config_edit(text, size, cfg->concurrent, &edited, &has_runners);
+        r = load_edited(config_toml, cfg->concurrent, &text, &edited, &has_runners);
         if (r < 0) {
                 problem_add(p, "Cannot read %s: %s", config_toml, strerror(-r));
                 return;
@@ -221,12 +228,7 @@ void appliance_register(const Context *c, const Config *cfg, const char *config_
                 }
                 if (run_register(c, cfg, config_toml, p) < 0)
                         return;
-                free(text);
-                free(edited);
-                text = edited = NULL;
-                r = load(config_toml, &text, &size);
-                if (r >= 0)
-                        r = gitlab_runner_config_edit(text, size, cfg->concurrent, &edited, &has_runners);
+                r = load_edited(config_toml, cfg->concurrent, &text, &edited, &has_runners);
                 if (r < 0 || !has_runners) {
                         problem_add(p, "gitlab-runner register succeeded, but %s has no [[runners]] section", config_toml);
                         return;

@@ -63,23 +63,36 @@ int gitlab_config_write(const Context *c, FILE *f) {
         return fflush(f) == 0 ? 0 : -EIO;
 }
 
-static void write_args(FILE *f, const Context *c, const char *cmd) {
-        fputs("[", f);
-        if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
-                fputs("\"--state-dir\", ", f);
-                toml_write_string(f, c->state_dir);
-                fputs(", ", f);
-        }
-        toml_write_string(f, cmd);
-        fputs("]", f);
-}
-
 const GitlabExec gitlab_execs[GITLAB_EXECS] = {
         { "config", "gitlab-config", 200 },
         { "prepare", "prepare", 300 },
         { "run", "run", 0 },
         { "cleanup", "cleanup", 300 },
 };
+
+size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *ret[GITLAB_EXEC_ARGS_MAX]) {
+        size_t n = 0;
+
+        if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
+                ret[n++] = "--state-dir";
+                ret[n++] = c->state_dir;
+        }
+        ret[n++] = e->command;
+        return n;
+}
+
+static void write_args(FILE *f, const Context *c, const GitlabExec *e) {
+        const char *args[GITLAB_EXEC_ARGS_MAX];
+        size_t n = gitlab_exec_args(c, e, args);
+
+        fputs("[", f);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        fputs(", ", f);
+                toml_write_string(f, args[i]);
+        }
+        fputs("]", f);
+}
 
 int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
         char host[256] = "localhost";
@@ -99,7 +112,7 @@ int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
                 fprintf(f, "    %s_exec = ", e->key);
                 toml_write_string(f, self);
                 fprintf(f, "\n    %s_args = ", e->key);
-                write_args(f, c, e->command);
+                write_args(f, c, e);
                 fputs("\n", f);
                 if (e->timeout)
                         fprintf(f, "    %s_exec_timeout = %u\n", e->key, e->timeout);

@@ -17,6 +17,10 @@ typedef struct GitlabExec {
 
 #define GITLAB_EXECS 4
 extern const GitlabExec gitlab_execs[GITLAB_EXECS];
+/* The arguments of one stage's call: [--state-dir DIR] COMMAND (the state dir when it is not the
+ * default). Returns how many there are. Both config.toml and the register flags are made of these. */
+#define GITLAB_EXEC_ARGS_MAX 3
+size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *ret[GITLAB_EXEC_ARGS_MAX]);
 #define GITLAB_GRACEFUL_KILL_TIMEOUT 10
 #define GITLAB_FORCE_KILL_TIMEOUT 10
 
