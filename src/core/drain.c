@@ -11,11 +11,10 @@
 
 static int boot_id(char **ret) {
         _cleanup_free_ char *id = NULL;
-        int r = read_full_file(BOOT_ID_PATH, BOOT_ID_MAX, &id, NULL);
+        int r = read_one_line_file(BOOT_ID_PATH, &id);
 
         if (r < 0)
                 return r;
-        id[strcspn(id, "\n")] = 0;
         if (isempty(id))
                 return -EBADMSG;
         *ret = TAKE_PTR(id);
