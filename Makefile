@@ -41,7 +41,7 @@ CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-bench check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -157,6 +157,7 @@ check: setup
 	$(MAKE) all check-unit check-asan check-fuzz check-docs
 	$(MAKE) check-integration
 	$(MAKE) check-faults
+	$(MAKE) check-bench
 	$(MAKE) check-deb
 	$(MAKE) check-image
 
@@ -165,6 +166,10 @@ demo: setup all
 
 bench: setup all
 	tests/bench.sh $(B)
+
+# The bench once, quickly (one round, no warm-up, no timing assertion): that it still works.
+check-bench: all
+	BENCH_SMOKE=1 tests/bench.sh $(B)
 
 # Man pages, from scdoc sources.
 MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))
