@@ -41,7 +41,7 @@ CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-bench check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -124,6 +124,13 @@ check-integration: all
 # FAULTS_SEED=N replays a run's random choices (its seed is printed first).
 check-faults: all
 	python3 tests/faults/run.py --build $(B)
+
+# Not in make check: SOAK_JOBS whole jobs, SOAK_CONCURRENCY at once, on each backend; then the census of
+# what could leak (see tests/faults/soak.py).
+SOAK_JOBS ?= 200
+SOAK_CONCURRENCY ?= 8
+soak: all
+	python3 tests/faults/run.py --build $(B) --soak $(SOAK_JOBS) --concurrency $(SOAK_CONCURRENCY)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
