@@ -425,7 +425,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--cache-dir", default="tests/cache")
-    ap.add_argument("--trials", type=int, default=int(os.environ.get("FAULTS_TRIALS", "25")))
+    ap.add_argument("--trials", type=int, default=int(os.environ.get("FAULTS_TRIALS", "15")))
     ap.add_argument("--seed", type=int, default=int(os.environ["FAULTS_SEED"]) if os.environ.get("FAULTS_SEED")
                     else random.randrange(1 << 32))
     ap.add_argument("--backends", default="overlay,btrfs")
