@@ -303,7 +303,7 @@ class Faults:
                 self.run_ok(sd, job)
         finally:
             self.cleanup_clean(sd, job)
-        return f"{trials}, run ended {statistics.median(self.durations['sigterm']) * 1000:.0f} ms after SIGTERM (median)"
+        return f"{trials} trials, run ended {statistics.median(self.durations['sigterm']) * 1000:.0f} ms after SIGTERM (median)"
 
     def t_concurrent(self, sd, trials):
         """Two job loops (prepare, stage, cleanup), a gc loop and a loop of cleanups of a job that does
