@@ -445,7 +445,7 @@ static int machines_gate(const Context *c, int op, int *ret_fd) {
 int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         _cleanup_free_ char *dir = context_machine_dir(c, id);
         _cleanup_close_ int gate = -EBADF, fd = -EBADF;
-        struct stat st;
+        struct stat st, now;
         int r;
 
         if (!dir)
@@ -460,10 +460,10 @@ int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         while (flock(fd, op) < 0)
                 if (errno != EINTR)
                         return -errno;
-        /* Removed by the holder we waited for. */
+        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours). */
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (st.st_nlink == 0)
+        if (st.st_nlink == 0 || stat(dir, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
                 return -ENOENT;
         *ret_fd = TAKE_FD(fd);
         return 0;
