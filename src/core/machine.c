@@ -231,13 +231,14 @@ int machine_exec(const Context *c, const char *id) {
 }
 
 /* Forks the supervisor, which waits on *ret_go until the parent has written its PID down: a prepare
- * killed in between leaves no systemd-nspawn that no state names (the child sees EOF and exits). */
+ * killed in between leaves no systemd-nspawn that no state names (the child sees EOF and exits). A
+ * socket, not a pipe: the parent's send() must not die of SIGPIPE if the child is gone. */
 static int spawn_supervisor(const Context *c, const char *id, const char *log_path, pid_t *ret_pid, int *ret_pidfd,
                             int *ret_go) {
         int go[2], r;
 
-        if (pipe2(go, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "Cannot create a pipe: %m");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
+                return log_error_errno(errno, "Cannot create a socket pair: %m");
         r = fork_pidfd(ret_pid, ret_pidfd);
         if (r < 0) {
                 (void) close(go[0]);
@@ -248,12 +249,12 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
                 char byte;
                 int fd;
 
+                /* Its own session: gitlab-runner's signals to our process group must not reach it. */
+                (void) setsid();
                 (void) close(go[1]);
                 if (read(go[0], &byte, 1) != 1)
                         _exit(EXIT_FAILURE);
                 (void) close(go[0]);
-                /* Its own session: gitlab-runner's signals to our process group must not reach it. */
-                (void) setsid();
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (fd >= 0)
                         (void) dup2(fd, 0);
@@ -388,7 +389,7 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
                         r = log_error_errno(r, "Cannot identify the machine's supervisor (PID %d): %m", (int) pid);
                 if (r >= 0 && (r = machine_state_save(state, s)) < 0)
                         r = log_error_errno(r, "Cannot write %s: %m", state);
-                if (r >= 0 && write(go, "1", 1) != 1)
+                if (r >= 0 && send(go, "1", 1, MSG_NOSIGNAL) != 1)
                         r = log_error_errno(errno, "Cannot start the machine's supervisor: %m");
                 closep(&go);
         }
