@@ -246,6 +246,27 @@ class Faults:
         self.next_job_works(sd)
         return f"{trials} trials; killed after: " + ", ".join(f"{k} {v}" for k, v in hits.items())
 
+    def t_term_prepare(self, sd, trials):
+        """SIGTERM to prepare's process group (gitlab-runner's cancel) aimed at the same steps: prepare
+        ends with an exit code, never by a signal (0 if it was done, else 2), and cleanup leaves nothing."""
+        points = ["mkdir", "control", "supervisor", "nspawn", "socket"]
+        codes = {}
+        for i in range(trials):
+            job = self.new_id()
+            p = self.spawn(sd, "prepare", IMAGE, "--id", job)
+            self.wait_point(sd, job, points[i % len(points)], p)
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            rc = p.wait(timeout=STAGE_TIMEOUT)
+            codes[rc] = codes.get(rc, 0) + 1
+            if rc not in (0, 2):
+                raise Fail(f"trial {i}: prepare of job {job} after SIGTERM at {points[i % len(points)]}: exit {rc}")
+            self.cleanup_clean(sd, job)
+        self.next_job_works(sd)
+        return f"{trials} trials; exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(codes.items()))
+
     def t_kill_run(self, sd, trials):
         """kill -9 of run at a random time within a stage that prints as it goes; the next stage works."""
         job = self.new_id()
@@ -414,6 +435,7 @@ TESTS = [
     ("bug A reproduction: the stage after a SIGKILLed run works", "t_repro_run_kill", 1),
     ("bug B reproduction: prepare/cleanup of new jobs against a looping cleanup's gc", "t_repro_gc_race", 1),
     ("kill -9 of prepare inside its steps, then cleanup", "t_kill_prepare", 1),
+    ("SIGTERM to prepare inside its steps, then cleanup", "t_term_prepare", 0.5),
     ("kill -9 of run mid-stage, then the next stage", "t_kill_run", 1),
     ("kill -9 of cleanup mid-way, then cleanup again", "t_kill_cleanup", 0.5),
     ("SIGTERM mid-stage to a stage that traps TERM", "t_sigterm_stubborn", 0.25),
