@@ -90,7 +90,7 @@ setup:
 
 # The appliance image (board/rpi4/, firmware/, rootfs/etc/): see README, "The appliance image".
 IMAGE_PACKAGES := mmdebstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools \
-	mtools dosfstools fdisk e2fsprogs xz-utils bmap-tools btrfs-progs file
+	mtools dosfstools fdisk e2fsprogs xz-utils zstd bmap-tools btrfs-progs file
 setup-image: setup
 	$(call apt_install_missing,setup-image,$(IMAGE_PACKAGES))
 	@test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
