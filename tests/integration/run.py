@@ -1161,7 +1161,7 @@ def t_persistence(s, ex, backend, storage=None):
             check(want in r.lines, f"{want.split('-')[0]} did not persist across stages: {short(r.out)}")
         r = job.run_ok("after_script", [f"busybox wget -qO- http://127.0.0.1:{port}/index.html"])
         check(f"served-{token}" in r.lines, "the background server is gone in after_script")
-        check(port_open(port), "the background server does not answer on the host's loopback (shared network)")
+        check(not port_open(port), "the job's server answers on the host's loopback: the job is not isolated")
         end_job(s, job)
         check(not port_open(port), f"the job's server still listens on port {port} after cleanup")
 
@@ -1927,7 +1927,7 @@ class Lifecycle:
         except json.JSONDecodeError as e:
             raise Fail(f"chroot-list --json printed invalid JSON ({e}): {short(r.out)}")
         check(isinstance(data, list), f"chroot-list --json printed a {type(data).__name__}, not a list")
-        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "refreshed"}
+        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "network", "refreshed"}
         for d in data:
             check(isinstance(d, dict) and set(d) == keys, f"chroot-list --json: an entry is not an object with {sorted(keys)}: {d}")
             check(all(isinstance(d[k], str) for k in ("name", "suite", "arch", "refreshed")) and
@@ -2662,7 +2662,26 @@ def t_final_host_clean(s):
             problems.append(f"loop device {dev} still attached")
     if s.tmproot.exists():
         problems.append(f"{s.tmproot} not removed")
+    problems += network_leftovers()
     check(not problems, "; ".join(problems))
+
+
+def network_leftovers():
+    """What isolated machines may leave (in the suite's own network namespace): pool slots, namespace
+    mounts, veths, nft tables."""
+    problems = []
+    for d in ("slots", "netns"):
+        p = Path("/run/nspawn-runner/network") / d
+        if p.is_dir() and any(p.iterdir()):
+            problems.append(f"{p} not empty: {sorted(x.name for x in p.iterdir())[:4]}")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    veths = re.findall(r"^\d+: (nr\d+)", links, re.M)
+    if veths:
+        problems.append(f"veths left: {veths[:4]}")
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    if "nspawn_runner_" in tables:
+        problems.append(f"nft tables left: {tables.strip()[:200]}")
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -2805,6 +2824,12 @@ def main():
     if os.geteuid() != 0:
         print("tests/integration/run.py must run as root (it starts systemd-nspawn machines).", file=sys.stderr)
         return 2
+    if os.environ.get("NSPAWN_RUNNER_IT_NETNS") != "1":
+        # Jobs run in the default network mode, isolated: their veths, nft tables and forwarding are
+        # made in a network namespace of the suite's own, never on the host's, and nothing leaves it.
+        os.environ["NSPAWN_RUNNER_IT_NETNS"] = "1"
+        os.execvp("unshare", ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                              sys.executable] + sys.argv)
     build = Path(args.build) if Path(args.build).is_absolute() else REPO / args.build
     for f in ("nspawn-runner", "nspawn-runner-init"):
         if not os.access(build / f, os.X_OK):
