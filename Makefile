@@ -41,7 +41,7 @@ CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-fuzz fuzz-build demo bench fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -118,6 +118,11 @@ check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
 	python3 tests/integration/appliance.py --build $(B)
+	$(MAKE) check-network
+
+# Network modes against a world of network namespaces the test makes (tests/network/run.py).
+check-network: all
+	python3 tests/network/run.py --build $(B)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))

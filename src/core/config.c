@@ -434,7 +434,7 @@ static const ConfigKey keys[] = {
           .max_count = CONFIG_SSH_KEYS_MAX },
         { "data_disk", "none or a device path under /dev/", p_data_disk },
         { "network", "isolated, host or none", p_network },
-        { "network_pool", "an IPv4 prefix from /8 to /28, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
+        { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
         { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
           p_network_allow, .max_count = NETWORK_ALLOW_MAX },
 };

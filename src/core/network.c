@@ -109,7 +109,7 @@ int network_cidr_parse(const char *s, NetworkCidr *ret) {
 int network_pool_parse(const char *s, NetworkCidr *ret) {
         NetworkCidr c;
 
-        if (network_cidr_parse(s, &c) < 0 || c.family != AF_INET || c.port || c.prefix < 8 || c.prefix > 28)
+        if (network_cidr_parse(s, &c) < 0 || c.family != AF_INET || c.port || c.prefix < 8 || c.prefix > 30)
                 return -EINVAL;
         *ret = c;
         return 0;
@@ -436,7 +436,7 @@ static int forwarding_enable(void) {
         fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "1\n", 2) != 2)
                 return log_error_errno(errno, "Cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %m");
-        log_notice("Enabled IPv4 forwarding, which isolated jobs' NAT needs.");
+        log_info("Enabled IPv4 forwarding, which isolated jobs' NAT needs.");
         return 0;
 }
 

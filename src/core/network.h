@@ -44,7 +44,7 @@ const char *network_mode_to_string(NetworkMode m);
 NetworkMode network_mode_from_string(const char *s);
 /* "A.B.C.D/N[:PORT]", "A.B.C.D[:PORT]", "[IPV6/N]:PORT" or "IPV6/N"; the address is masked to its prefix. */
 int network_cidr_parse(const char *s, NetworkCidr *ret);
-/* An IPv4 prefix from /8 to /28: the pool machines get their /30 links from. */
+/* An IPv4 prefix from /8 to /30: the pool machines get their /30 links from. */
 int network_pool_parse(const char *s, NetworkCidr *ret);
 /* The mode the image's playbook asks for, else the configured one. */
 NetworkMode network_mode_for_image(const Context *c, NetworkMode configured, const char *image);
