@@ -136,23 +136,25 @@ static char *slot_path(const char *what, unsigned slot) {
 }
 
 /* Runs tool (ip or nft) with script on its stdin, in the network namespace netns_fd (-1: ours).
- * On failure logs the tool's first line of complaint after what. */
-static int run_tool(const char *what, const char *const *argv, const char *script, int netns_fd) {
+ * On failure returns -EIO with the tool's first line of complaint in ret_msg. */
+static int run_tool(const char *const *argv, const char *script, int netns_fd, char ret_msg[static 512]) {
         int in[2], err[2], status;
-        char msg[512];
         ssize_t n;
         pid_t pid;
 
+        ret_msg[0] = 0;
         if (pipe2(in, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "%s: cannot make a pipe: %m", what);
+                return -errno;
         if (pipe2(err, O_CLOEXEC) < 0) {
+                int r = -errno;
                 close(in[0]), close(in[1]);
-                return log_error_errno(errno, "%s: cannot make a pipe: %m", what);
+                return r;
         }
         pid = fork();
         if (pid < 0) {
+                int r = -errno;
                 close(in[0]), close(in[1]), close(err[0]), close(err[1]);
-                return log_error_errno(errno, "%s: cannot fork: %m", what);
+                return r;
         }
         if (pid == 0) {
                 if ((netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) || dup2(in[0], 0) < 0 || dup2(err[1], 1) < 0 ||
@@ -167,24 +169,41 @@ static int run_tool(const char *what, const char *const *argv, const char *scrip
         close(err[1]);
         (void) loop_write(in[1], script, strlen(script));
         close(in[1]);
-        n = read(err[0], msg, sizeof(msg) - 1);
+        n = read(err[0], ret_msg, 511);
         close(err[0]);
-        msg[n > 0 ? n : 0] = 0;
-        msg[strcspn(msg, "\n")] = 0;
+        ret_msg[n > 0 ? n : 0] = 0;
+        ret_msg[strcspn(ret_msg, "\n")] = 0;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
-                        return log_error_errno(errno, "%s: cannot wait for %s: %m", what, argv[0]);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return log_error_errno(EIO, "%s: %s failed: %s", what, argv[0], msg[0] ? msg : "no message");
+                        return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (!ret_msg[0])
+                        snprintf(ret_msg, 512, "%s failed without a message", argv[0]);
+                return -EIO;
+        }
+        return 0;
+}
+
+/* run_tool() that logs "what: message" on failure. */
+static int run_logged(const char *what, const char *tool, const char *script, int netns_fd) {
+        const char *argv[] = { tool, streq(tool, "nft") ? "-f" : "-batch", "-", NULL };
+        char msg[512];
+        int r;
+
+        r = run_tool(argv, script, netns_fd, msg);
+        if (r == -EIO)
+                return log_error_errno(r, "%s: %s", what, msg);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot run %s: %m", what, tool);
         return 0;
 }
 
 static int run_ip(const char *what, const char *script, int netns_fd) {
-        return run_tool(what, (const char *const[]) { "ip", "-batch", "-", NULL }, script, netns_fd);
+        return run_logged(what, "ip", script, netns_fd);
 }
 
 static int run_nft(const char *what, const char *script) {
-        return run_tool(what, (const char *const[]) { "nft", "-f", "-", NULL }, script, -1);
+        return run_logged(what, "nft", script, -1);
 }
 
 /* Takes a free slot of the pool for machine_dir: symlink() either makes it ours or finds it taken. */
@@ -562,10 +581,13 @@ static int slot_teardown(unsigned slot) {
         snprintf(ifname, sizeof(ifname), "nr%u", slot);
         if (if_nametoindex(ifname) > 0) {
                 _cleanup_free_ char *script = strprintf("link del %s\n", ifname);
+                char msg[512];
                 if (!script)
                         return log_oom();
-                if (run_ip("Cannot remove the machine's veth", script, -1) < 0 && if_nametoindex(ifname) > 0)
-                        r = -EIO;
+                /* It may vanish in between: only one that stays is a failure. */
+                if (run_tool((const char *const[]) { "ip", "-batch", "-", NULL }, script, -1, msg) < 0 &&
+                    if_nametoindex(ifname) > 0)
+                        r = log_error_errno(EIO, "Cannot remove the machine's veth %s: %s", ifname, msg);
         }
         if (r >= 0 && unlink(link) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", link);
