@@ -151,7 +151,7 @@ def main():
     rows = []
     for label, name in METHODS.items():
         if label not in single:
-            rows.append([name, "—", "—", "—", "—", "—", "—", "—", "—", "skipped: " + (skips.get(label) or "no data")])
+            rows.append([name] + ["—"] * 9 + ["skipped: " + (skips.get(label) or "no data")])
             continue
         t = single[label]
         med = statistics.median(t)

@@ -397,7 +397,8 @@ class Job:
             self.exit_code_file.unlink()
         except FileNotFoundError:
             pass
-        return Call([self.ex.binary] + self.argv(args), str(self.tmpdir), self.env(), stdin_data, stdin_hold)
+        return Call(self.suite.jobs_netns_prefix() + [self.ex.binary] + self.argv(args), str(self.tmpdir), self.env(),
+                    stdin_data, stdin_hold)
 
     def finish(self, c, timeout, what):
         rc = c.wait(timeout)
@@ -524,6 +525,7 @@ class Suite:
         self.asan_incomplete = None
         self.pending_diag = []
         self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
+        self.jobs_netns = None
 
     # -- output --
     def diag(self, text):
@@ -893,6 +895,17 @@ class Suite:
         root = str(self.tmproot) + "/"
         return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
 
+    def jobs_netns_prefix(self):
+        """Jobs run in the default network mode, isolated: their veths, nft tables and forwarding are
+        made in a network namespace of the suite's own (loopback only), never the host's. Everything
+        else (debootstrap, apt in maintenance) keeps the host's network for the package mirror."""
+        if self.jobs_netns is None:
+            name = f"nspawn-runner-it-{os.getpid()}"
+            subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+            self.jobs_netns = name
+            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
+        return ["nsenter", f"--net=/run/netns/{self.jobs_netns}", "--"]
+
     def teardown(self):
         """Takes down whatever this run left, in any state; idempotent. Returns what it had to do."""
         if self.torn_down:
@@ -939,6 +952,9 @@ class Suite:
             shutil.rmtree(self.tmproot, ignore_errors=True)
         else:
             notes.append(f"{self.tmproot} kept: mounts remain under it")
+        if self.jobs_netns:
+            subprocess.run(["ip", "netns", "del", self.jobs_netns], capture_output=True)
+            self.jobs_netns = None
         return notes
 
 
@@ -2650,6 +2666,7 @@ def t_final_host_clean(s):
     stray = [m for m in s.mounts_under_tmproot() if m not in s.own_mounts]
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
+    problems += network_leftovers(s.jobs_netns)
     notes = s.teardown()
     for n in notes:
         s.diag(f"teardown: {n}")
@@ -2662,23 +2679,24 @@ def t_final_host_clean(s):
             problems.append(f"loop device {dev} still attached")
     if s.tmproot.exists():
         problems.append(f"{s.tmproot} not removed")
-    problems += network_leftovers()
     check(not problems, "; ".join(problems))
 
 
-def network_leftovers():
-    """What isolated machines may leave (in the suite's own network namespace): pool slots, namespace
+def network_leftovers(netns):
+    """What isolated machines may leave (in the jobs' network namespace): pool slots, namespace
     mounts, veths, nft tables."""
     problems = []
     for d in ("slots", "netns"):
         p = Path("/run/nspawn-runner/network") / d
         if p.is_dir() and any(p.iterdir()):
             problems.append(f"{p} not empty: {sorted(x.name for x in p.iterdir())[:4]}")
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    if not netns:
+        return problems
+    links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True).stdout
     veths = re.findall(r"^\d+: (nr\d+)", links, re.M)
     if veths:
         problems.append(f"veths left: {veths[:4]}")
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True).stdout
     if "nspawn_runner_" in tables:
         problems.append(f"nft tables left: {tables.strip()[:200]}")
     return problems
@@ -2824,12 +2842,6 @@ def main():
     if os.geteuid() != 0:
         print("tests/integration/run.py must run as root (it starts systemd-nspawn machines).", file=sys.stderr)
         return 2
-    if os.environ.get("NSPAWN_RUNNER_IT_NETNS") != "1":
-        # Jobs run in the default network mode, isolated: their veths, nft tables and forwarding are
-        # made in a network namespace of the suite's own, never on the host's, and nothing leaves it.
-        os.environ["NSPAWN_RUNNER_IT_NETNS"] = "1"
-        os.execvp("unshare", ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-                              sys.executable] + sys.argv)
     build = Path(args.build) if Path(args.build).is_absolute() else REPO / args.build
     for f in ("nspawn-runner", "nspawn-runner-init"):
         if not os.access(build / f, os.X_OK):
