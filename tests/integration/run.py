@@ -2499,12 +2499,14 @@ def t_chroot_list(s, ex):
     (lc.sd / "dangling").symlink_to(lc.sd / "nothing")
     (lc.sd / ".hidden").mkdir()
     plain = os.path.realpath(s.chroot())
+    # The network column: the playbook's nspawn_runner_network, else the configured default.
+    lc.playbook("gen", "- hosts: all\n  vars:\n    nspawn_runner_network: none\n")
     stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
     want = {
         "gen": {"name": "gen", "suite": "lc-suite", "arch": host_arch(), "size_bytes": py_fs_usage(g), "generation": 3,
-                "jobs": 0, "refreshed": stamp(refreshed)},
+                "jobs": 0, "network": "none", "refreshed": stamp(refreshed)},
         "plain": {"name": "plain", "suite": IMAGE, "arch": host_arch(), "size_bytes": py_fs_usage(plain), "generation": 0,
-                  "jobs": 0, "refreshed": stamp(int(os.stat(plain).st_mtime))},
+                  "jobs": 0, "network": "isolated", "refreshed": stamp(int(os.stat(plain).st_mtime))},
     }
     got = lc.list_json()
     check(sorted(got) == ["gen", "plain"], f"chroot-list --json lists {sorted(got)}, expected [gen, plain]")
@@ -2513,12 +2515,13 @@ def t_chroot_list(s, ex):
     r = lc.nr(["chroot-list"])
     check(r.rc == 0, f"chroot-list: {r.describe()}")
     lines = [line for line in r.lines if line.strip()]
-    check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "REFRESHED"], f"header: {lines[:1]}")
+    check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "NETWORK", "REFRESHED"],
+          f"header: {lines[:1]}")
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     check(sorted(rows) == ["gen", "plain"], f"chroot-list lists {sorted(rows)}")
     for n, w in want.items():
         exp = [n, w["suite"], w["arch"], f"{w['size_bytes'] / (1 << 20):.1f}", "M", str(w["generation"]), str(w["jobs"]),
-               w["refreshed"]]
+               w["network"], w["refreshed"]]
         check(rows[n] == exp, f"chroot-list row {rows[n]}, expected {exp}")
 
 
