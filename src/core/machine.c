@@ -165,7 +165,7 @@ int machine_exec(const Context *c, const char *id) {
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
                             *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL;
         const char *argv[32], *arch = NULL, *personality;
-        char *net_args[2] = {};
+        _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
         size_t n = 0, n_net = 0;
         int r;
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "context.h"
 
@@ -57,6 +58,10 @@ int network_setup(const Context *c, const char *id, const NetworkSettings *s);
 int network_prepare(const Context *c, const char *id, const char *image);
 /* The systemd-nspawn options for the machine's recorded mode (0, 1 or 2 of them into argv). */
 int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 2], size_t *ret_n);
+static inline void network_nspawn_args_free(char *(*args)[2]) {
+        free((*args)[0]);
+        free((*args)[1]);
+}
 /* Removes the namespace, veth, nft table and pool slot of the machine; fine when there are none. */
 int network_teardown(const Context *c, const char *id);
 /* Tears down every network whose machine directory is gone (a runner killed at the wrong moment). */
