@@ -9,21 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "generation.h"
 #include "log.h"
 #include "network.h"
 #include "playbook.h"
-#include "generation.h"
 #include "util.h"
 
 #define SLOTS_MAX 16384U
-#define SCRIPT_MAX (64U * 1024U)
 #define RESOLVERS_MAX 8
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
