@@ -133,14 +133,19 @@ static char *slot_path(const char *what, unsigned slot) {
         return strprintf(NETWORK_RUN_DIR "/%s/%u", what, slot);
 }
 
-/* Runs tool (ip or nft) with script on its stdin, in the network namespace netns_fd (-1: ours).
- * On failure returns -EIO with the tool's first line of complaint in ret_msg. */
-static int run_tool(const char *const *argv, const char *script, int netns_fd, char ret_msg[static 512]) {
-        int in[2], err[2], status;
-        ssize_t n;
+/* A tool (ip or nft) running with a script on its stdin; its stderr is read when it ends. */
+typedef struct Tool {
+        const char *name;
+        pid_t pid;
+        int err_fd;
+} Tool;
+
+/* Starts tool with script on its stdin, in the network namespace netns_fd (-1: ours). */
+static int tool_start(const char *tool, const char *script, int netns_fd, Tool *ret) {
+        const char *argv[] = { tool, streq(tool, "nft") ? "-f" : "-batch", "-", NULL };
+        int in[2], err[2];
         pid_t pid;
 
-        ret_msg[0] = 0;
         if (pipe2(in, O_CLOEXEC) < 0)
                 return -errno;
         if (pipe2(err, O_CLOEXEC) < 0) {
@@ -165,43 +170,56 @@ static int run_tool(const char *const *argv, const char *script, int netns_fd, c
         }
         close(in[0]);
         close(err[1]);
+        /* The tools read all of their script before they act; a short write shows in their exit status. */
         (void) loop_write(in[1], script, strlen(script));
         close(in[1]);
-        n = read(err[0], ret_msg, 511);
-        close(err[0]);
+        *ret = (Tool) { .name = tool, .pid = pid, .err_fd = err[0] };
+        return 0;
+}
+
+/* Waits for the tool; on failure returns -EIO (-ENOENT: it is not installed) with its first line of
+ * complaint in ret_msg. */
+static int tool_finish(Tool *t, char ret_msg[static 512]) {
+        ssize_t n = read(t->err_fd, ret_msg, 511);
+        int status;
+
+        close(t->err_fd);
         ret_msg[n > 0 ? n : 0] = 0;
         ret_msg[strcspn(ret_msg, "\n")] = 0;
-        while (waitpid(pid, &status, 0) < 0)
+        while (waitpid(t->pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 if (!ret_msg[0])
-                        snprintf(ret_msg, 512, "%s failed without a message", argv[0]);
-                return -EIO;
+                        snprintf(ret_msg, 512, "%s failed without a message", t->name);
+                return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
         }
         return 0;
 }
 
-/* run_tool() that logs "what: message" on failure. */
-static int run_logged(const char *what, const char *tool, const char *script, int netns_fd) {
-        const char *argv[] = { tool, streq(tool, "nft") ? "-f" : "-batch", "-", NULL };
+/* tool_finish() that logs "what: message" on failure. */
+static int tool_finish_logged(Tool *t, const char *what) {
         char msg[512];
-        int r;
+        int r = tool_finish(t, msg);
 
-        r = run_tool(argv, script, netns_fd, msg);
-        if (r == -EIO)
+        if (r == -EIO || r == -ENOENT)
                 return log_error_errno(r, "%s: %s", what, msg);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot run %s: %m", what, tool);
+                return log_error_errno(r, "%s: cannot wait for %s: %m", what, t->name);
         return 0;
+}
+
+static int run_logged(const char *what, const char *tool, const char *script, int netns_fd) {
+        Tool t;
+        int r = tool_start(tool, script, netns_fd, &t);
+
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot run %s: %m", what, tool);
+        return tool_finish_logged(&t, what);
 }
 
 static int run_ip(const char *what, const char *script, int netns_fd) {
         return run_logged(what, "ip", script, netns_fd);
-}
-
-static int run_nft(const char *what, const char *script) {
-        return run_logged(what, "nft", script, -1);
 }
 
 /* Takes a free slot of the pool for machine_dir: symlink() either makes it ours or finds it taken. */
@@ -465,6 +483,7 @@ static char *mode_file(const Context *c, const char *id) {
 static int isolated_setup(const char *machine_dir, const NetworkSettings *s, unsigned *ret_slot) {
         _cleanup_free_ char *netns = NULL, *rules = NULL;
         unsigned n_slots = (1U << (32 - s->pool.prefix)) / 4, slot = 0;
+        Tool nft;
         int r;
 
         r = slot_take(machine_dir, n_slots < SLOTS_MAX ? n_slots : SLOTS_MAX, &slot);
@@ -478,11 +497,19 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
         rules = ruleset(slot, s);
         if (!netns || !rules)
                 return log_oom();
+        /* The rules name the veth, they need not find it: nft loads them while ip makes the links. */
+        r = tool_start("nft", rules, -1, &nft);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run nft: %m");
         r = netns_create(netns);
         if (r >= 0)
                 r = links_create(slot, &s->pool, netns);
-        if (r >= 0)
-                r = run_nft("Cannot load the machine's firewall", rules);
+        if (r < 0) {
+                char msg[512];
+                (void) tool_finish(&nft, msg); /* one error is enough */
+                return r;
+        }
+        r = tool_finish_logged(&nft, "Cannot load the machine's firewall");
         if (r >= 0)
                 r = forwarding_enable();
         return r;
@@ -563,14 +590,19 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
 
 static int slot_teardown(unsigned slot) {
         _cleanup_free_ char *netns = slot_path("netns", slot), *link = slot_path("slots", slot), *rules = NULL;
-        char ifname[IFNAMSIZ];
-        int r = 0;
+        char ifname[IFNAMSIZ], msg[512] = "";
+        Tool nft;
+        int r = 0, k;
 
         rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
         if (!netns || !link || !rules)
                 return log_oom();
-        if (run_nft("Cannot remove the machine's firewall", rules) < 0)
-                r = -EIO;
+        /* Without nft there never was a table to remove. */
+        k = tool_start("nft", rules, -1, &nft);
+        if (k >= 0)
+                k = tool_finish(&nft, msg);
+        if (k < 0 && k != -ENOENT)
+                r = log_error_errno(k, "Cannot remove the machine's firewall: %s", msg[0] ? msg : "cannot run nft");
         if (umount2(netns, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot unmount %s: %m", netns);
         if (unlink(netns) < 0 && errno != ENOENT)
@@ -579,12 +611,11 @@ static int slot_teardown(unsigned slot) {
         snprintf(ifname, sizeof(ifname), "nr%u", slot);
         if (if_nametoindex(ifname) > 0) {
                 _cleanup_free_ char *script = strprintf("link del %s\n", ifname);
-                char msg[512];
+                Tool ip;
                 if (!script)
                         return log_oom();
                 /* It may vanish in between: only one that stays is a failure. */
-                if (run_tool((const char *const[]) { "ip", "-batch", "-", NULL }, script, -1, msg) < 0 &&
-                    if_nametoindex(ifname) > 0)
+                if ((tool_start("ip", script, -1, &ip) < 0 || tool_finish(&ip, msg) < 0) && if_nametoindex(ifname) > 0)
                         r = log_error_errno(EIO, "Cannot remove the machine's veth %s: %s", ifname, msg);
         }
         if (r >= 0 && unlink(link) < 0 && errno != ENOENT)
