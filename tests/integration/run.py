@@ -223,10 +223,19 @@ class Result:
         return f"exit {self.rc}, stderr: {short(self.err) or '(empty)'}"
 
 
+# The executor's calls that make, use or remove machines, and so their network: they run in the jobs'
+# network namespace (see Suite.make_jobs_netns), whoever builds their command line.
+NETNS_COMMANDS = {"prepare", "run", "cleanup", "gc", "machine-exec"}
+JOBS_NETNS_PREFIX = []
+
+
 class Call:
     """A running call in its own process group; output is collected by threads."""
 
     def __init__(self, argv, cwd, env, stdin_data=None, stdin_hold=False):
+        if JOBS_NETNS_PREFIX and argv[:1] != JOBS_NETNS_PREFIX[:1] and NETNS_COMMANDS & set(argv) and \
+                any(os.path.basename(str(a)) == "nspawn-runner" for a in argv):
+            argv = JOBS_NETNS_PREFIX + list(argv)
         self.argv = argv
         self.out, self.err = bytearray(), bytearray()
         self.cond = threading.Condition()
@@ -397,8 +406,7 @@ class Job:
             self.exit_code_file.unlink()
         except FileNotFoundError:
             pass
-        return Call(self.suite.jobs_netns_prefix() + [self.ex.binary] + self.argv(args), str(self.tmpdir), self.env(),
-                    stdin_data, stdin_hold)
+        return Call([self.ex.binary] + self.argv(args), str(self.tmpdir), self.env(), stdin_data, stdin_hold)
 
     def finish(self, c, timeout, what):
         rc = c.wait(timeout)
@@ -526,6 +534,7 @@ class Suite:
         self.pending_diag = []
         self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
         self.jobs_netns = None
+        self.host_net_before = host_net_state()
 
     # -- output --
     def diag(self, text):
@@ -895,16 +904,16 @@ class Suite:
         root = str(self.tmproot) + "/"
         return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
 
-    def jobs_netns_prefix(self):
+    def make_jobs_netns(self):
         """Jobs run in the default network mode, isolated: their veths, nft tables and forwarding are
-        made in a network namespace of the suite's own (loopback only), never the host's. Everything
-        else (debootstrap, apt in maintenance) keeps the host's network for the package mirror."""
-        if self.jobs_netns is None:
-            name = f"nspawn-runner-it-{os.getpid()}"
-            subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
-            self.jobs_netns = name
-            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
-        return ["nsenter", f"--net=/run/netns/{self.jobs_netns}", "--"]
+        made in a network namespace of the suite's own (loopback only), never the host's; every call
+        of NETNS_COMMANDS enters it. Everything else (debootstrap, apt in maintenance) keeps the
+        host's network for the package mirror."""
+        name = f"nspawn-runner-it-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+        self.jobs_netns = name
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
+        JOBS_NETNS_PREFIX[:] = ["nsenter", f"--net=/run/netns/{name}", "--"]
 
     def teardown(self):
         """Takes down whatever this run left, in any state; idempotent. Returns what it had to do."""
@@ -919,7 +928,7 @@ class Suite:
             for n in sorted(os.listdir(m)):
                 notes.append(f"machine {m / n} left: ran cleanup")
                 try:
-                    subprocess.run([self.ex.binary, "--state-dir", str(sd), "cleanup", "--id", n], capture_output=True,
+                    subprocess.run(JOBS_NETNS_PREFIX + [self.ex.binary, "--state-dir", str(sd), "cleanup", "--id", n], capture_output=True,
                                    timeout=60, env=self.clean_env(), stdin=subprocess.DEVNULL)
                 except Exception as e:
                     notes.append(f"cleanup of {n}: {e}")
@@ -955,6 +964,7 @@ class Suite:
         if self.jobs_netns:
             subprocess.run(["ip", "netns", "del", self.jobs_netns], capture_output=True)
             self.jobs_netns = None
+            JOBS_NETNS_PREFIX.clear()
         return notes
 
 
@@ -2384,7 +2394,7 @@ def t_gc_threshold(s, ex):
         check(not os.listdir(sd / ".machines"), f"machines left: {os.listdir(sd / '.machines')}")
     finally:
         for n in (os.listdir(mnt / ".machines") if (mnt / ".machines").is_dir() else []):
-            subprocess.run([ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
+            subprocess.run(JOBS_NETNS_PREFIX + [ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
                            env=s.clean_env(), stdin=subprocess.DEVNULL)
         if mnt in s.extra_state_dirs:
             s.extra_state_dirs.remove(mnt)
@@ -2670,6 +2680,9 @@ def t_final_host_clean(s):
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
     problems += network_leftovers(s.jobs_netns)
+    now = host_net_state()
+    if now != s.host_net_before:
+        problems.append(f"the host's network namespace changed: {s.host_net_before} -> {now}")
     notes = s.teardown()
     for n in notes:
         s.diag(f"teardown: {n}")
@@ -2683,6 +2696,16 @@ def t_final_host_clean(s):
     if s.tmproot.exists():
         problems.append(f"{s.tmproot} not removed")
     check(not problems, "; ".join(problems))
+
+
+def host_net_state():
+    """The host network namespace's state that isolated machines would change: forwarding, nft tables
+    and veths of ours."""
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split("\n")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {"ip_forward": forward, "nft tables": sorted(t for t in tables if "nspawn_runner_" in t),
+            "veths": re.findall(r"^\d+: (nr\d+)", links, re.M)}
 
 
 def network_leftovers(netns):
@@ -2852,6 +2875,7 @@ def main():
             return 2
     s = Suite(args)
     atexit.register(s.teardown)
+    s.make_jobs_netns()
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
