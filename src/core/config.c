@@ -35,6 +35,7 @@ void config_init(Config *c) {
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
                 .concurrent = 1,
         };
+        (void) network_pool_parse(NETWORK_POOL_DEFAULT, &c->network_pool);
 }
 
 void config_done(Config *c) {
@@ -387,6 +388,25 @@ static int p_data_disk(Config *c, const char *v) {
         return disk_valid(v) ? free_and_strdup(&c->data_disk, v) : -EINVAL;
 }
 
+static int p_network(Config *c, const char *v) {
+        NetworkMode m = network_mode_from_string(v);
+        if (m < 0)
+                return -EINVAL;
+        c->network = m;
+        return 0;
+}
+static int p_network_pool(Config *c, const char *v) {
+        return network_pool_parse(v, &c->network_pool);
+}
+static int p_network_allow(Config *c, const char *v) {
+        if (c->n_network_allow >= NETWORK_ALLOW_MAX)
+                return -E2BIG;
+        if (network_cidr_parse(v, &c->network_allow[c->n_network_allow]) < 0)
+                return -EINVAL;
+        c->n_network_allow++;
+        return 0;
+}
+
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
                 if (streq(c->images[i].name, name))
@@ -413,6 +433,10 @@ static const ConfigKey keys[] = {
         { "ssh_authorized_key", "an ssh public key line: TYPE BASE64 [comment]", p_ssh_key,
           .max_count = CONFIG_SSH_KEYS_MAX },
         { "data_disk", "none or a device path under /dev/", p_data_disk },
+        { "network", "isolated, host or none", p_network },
+        { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
+        { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
+          p_network_allow, .max_count = NETWORK_ALLOW_MAX },
 };
 
 typedef struct ParseContext {

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "network.h"
+
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
 /* What an image's Ansible playbook says about the image itself: the nspawn_runner_* variables of
@@ -14,10 +16,11 @@ typedef struct Playbook {
         char *arch;         /* nspawn_runner_chroot_arch */
         char *include;      /* nspawn_runner_chroot_include, as "a,b,c" */
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
+        NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
         unsigned n_plays;
 } Playbook;
 
-#define PLAYBOOK_INIT { .maint_recreate = -1 }
+#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID }
 
 void playbook_done(Playbook *p);
 /* Parses a playbook's text. On error, logs one line naming file, line and key, and returns -EINVAL
