@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "process.h"
 #include "storage.h"
@@ -15,6 +16,7 @@ typedef struct MachineState {
         char *image_path; /* the directory the machine was made from */
         StorageBackend backend;
         char *unit; /* the transient systemd unit, when systemd runs the machine */
+        uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns.h); 0 until chosen */
         ProcessId nspawn;
         ProcessId init;
 } MachineState;
