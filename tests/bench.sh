@@ -148,7 +148,7 @@ ensure_boot_chroot() {
         tmp=$BOOT_CHROOT.tmp.$$
         rm -rf "$BOOT_CHROOT" "$tmp"
         WORK_EXTRA=$tmp
-        cp -a --reflink=auto "$CHROOT" "$tmp"
+        mkdir "$tmp" && cp -a --reflink=auto "$CHROOT/." "$tmp/" # the chroot may be a generation symlink
         # apt in the chroot reads the host's sources (its mirror) as they are now; nothing is copied.
         for f in /etc/apt/sources.list /etc/apt/sources.list.d; do
                 [ ! -e "$f" ] || binds+=(--bind-ro="$f")

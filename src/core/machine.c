@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cgroup.h"
 #include "image.h"
 #include "log.h"
 #include "machine-state.h"
@@ -256,6 +257,12 @@ int machine_exec(const Context *c, const char *id) {
                 argv[n++] = "--seccomp";
         }
         argv[n] = NULL;
+
+        if (!s.unit) {
+                r = cgroup_machine_enter(dir, name, &(JobLimits) {});
+                if (r < 0)
+                        return r;
+        }
 
         /* /tmp belongs on the machine's disk, not in RAM next to seven other jobs; and the machine
          * directory is ours alone, so nspawn's image lock would only leave files behind. */
@@ -582,6 +589,7 @@ int machine_destroy(const Context *c, const char *id) {
         r = stop_processes(dir, &s);
         if (r < 0)
                 return r;
+        cgroup_machine_remove(dir);
         if (s.unit)
                 (void) unit_stop(s.unit);
 

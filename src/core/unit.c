@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
+#include "job-limits.h"
 #include "log.h"
 #include "unit.h"
 #include "util.h"
@@ -74,6 +75,11 @@ int unit_start_transient(const char *unit, const char *description, char *const 
                                           "CollectMode", "s", "inactive-or-failed",
                                           "StandardOutputFile", "s", log_path,
                                           "StandardErrorFile", "s", log_path);
+        /* As systemd's own systemd-nspawn@.service: the standard pseudo devices, and what the machine
+         * makes of its own. systemd-nspawn adds no device list to a unit it keeps (--keep-unit). */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)", "DevicePolicy", "s", "closed", "DeviceAllow", "a(ss)", 2,
+                                          JOB_DEVICES_ALLOW_PTS, "rw", JOB_DEVICES_ALLOW_TUN, "rwm");
         if (r >= 0)
                 r = append_exec_start(m, argv);
         if (r >= 0)

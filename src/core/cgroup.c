@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "util.h"
+
+#define CGROUP_V1_ROOT "/sys/fs/cgroup"
+#define CGROUPS_FILE "cgroups"
+#define CGROUPS_FILE_MAX (16U * 1024U)
+
+/* What systemd's DevicePolicy=closed allows, plus pts and tun (job-limits.h). */
+static const char *const device_allow[] = {
+        "c 1:3 rwm",   /* null */
+        "c 1:5 rwm",   /* zero */
+        "c 1:7 rwm",   /* full */
+        "c 1:8 rwm",   /* random */
+        "c 1:9 rwm",   /* urandom */
+        "c 5:0 rwm",   /* tty */
+        "c 5:2 rwm",   /* ptmx */
+        "c 136:* rwm", /* pts */
+        "c 10:200 rwm", /* net/tun */
+};
+
+/* The path of this process's cgroup in a v1 hierarchy, from /proc/self/cgroup ("N:a,b:/path"). */
+static int own_v1_path(const char *controller, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        char *save = NULL;
+        int r;
+
+        r = read_full_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *ctrls = strchr(l, ':'), *path;
+                if (!ctrls || !(path = strchr(++ctrls, ':')))
+                        continue;
+                *path++ = '\0';
+                for (char *c = ctrls, *next; c; c = next) {
+                        next = strchr(c, ',');
+                        if (next)
+                                *next++ = '\0';
+                        if (streq(c, controller)) {
+                                *ret = strprintf(CGROUP_V1_ROOT "/%s%s", controller, streq(path, "/") ? "" : path);
+                                return *ret ? 0 : -ENOMEM;
+                        }
+                }
+        }
+        return -ENOENT;
+}
+
+static int write_attr(const char *cg, const char *attr, const char *value) {
+        _cleanup_free_ char *p = path_join(cg, attr);
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!p)
+                return -ENOMEM;
+        fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, value, strlen(value)) < 0)
+                return -errno;
+        return 0;
+}
+
+static int write_attr_u64(const char *cg, const char *attr, uint64_t v) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long) v);
+        return write_attr(cg, attr, buf);
+}
+
+static int configure(const char *controller, const char *cg, const JobLimits *l) {
+        int r = 0;
+
+        if (streq(controller, "devices")) {
+                r = write_attr(cg, "devices.deny", "a");
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(device_allow); i++)
+                        r = write_attr(cg, "devices.allow", device_allow[i]);
+        } else if (streq(controller, "memory") && l->memory_max > 0) {
+                r = write_attr_u64(cg, "memory.limit_in_bytes", l->memory_max);
+                /* memsw exists only with swap accounting (swapaccount=1). */
+                if (r >= 0 && access(CGROUP_V1_ROOT "/memory/memory.memsw.limit_in_bytes", F_OK) >= 0)
+                        r = write_attr_u64(cg, "memory.memsw.limit_in_bytes", l->memory_max + l->swap_max);
+        } else if (streq(controller, "pids") && l->tasks_max > 0)
+                r = write_attr_u64(cg, "pids.max", l->tasks_max);
+        else if (streq(controller, "cpu")) {
+                /* cgroup v1 shares: 1024 is the weight of 100. */
+                if (l->cpu_weight > 0)
+                        r = write_attr_u64(cg, "cpu.shares", l->cpu_weight * 1024 / 100);
+                if (r >= 0 && l->cpu_quota > 0)
+                        r = write_attr_u64(cg, "cpu.cfs_quota_us", l->cpu_quota * 1000); /* of a 100 ms period */
+        }
+        return r;
+}
+
+int cgroup_machine_enter(const char *machine_dir, const char *name, const JobLimits *l) {
+        static const char *const controllers[] = { "devices", "memory", "pids", "cpu" };
+        _cleanup_free_ char *list = path_join(machine_dir, CGROUPS_FILE);
+        _cleanup_close_ int list_fd = -EBADF;
+        int r;
+
+        if (!list)
+                return log_oom();
+        if (access(CGROUP_V1_ROOT "/devices/devices.allow", F_OK) < 0) {
+                log_warning("This host has no cgroup v1 devices hierarchy and systemd does not run it: the job's "
+                            "devices and resources are not limited by cgroups (its user namespace still refuses "
+                            "device nodes).");
+                return 0;
+        }
+        list_fd = open(list, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (list_fd < 0)
+                return log_error_errno(errno, "Cannot create %s: %m", list);
+
+        for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
+                _cleanup_free_ char *own = NULL, *cg = NULL, *line = NULL;
+
+                r = own_v1_path(controllers[i], &own);
+                if (r == -ENOENT)
+                        continue; /* not mounted here */
+                if (r < 0)
+                        return log_error_errno(r, "Cannot find this process's %s cgroup: %m", controllers[i]);
+                cg = path_join(own, name);
+                line = strprintf("%s\n", cg ?: "");
+                if (!cg || !line)
+                        return log_oom();
+                /* Written down before it exists: a crash in between leaves nothing unknown. */
+                r = loop_write(list_fd, line, strlen(line));
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s: %m", list);
+                if (mkdir(cg, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create cgroup %s: %m", cg);
+                r = configure(controllers[i], cg, l);
+                if (r >= 0)
+                        r = write_attr(cg, "cgroup.procs", "0");
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set up cgroup %s: %m", cg);
+        }
+        return 0;
+}
+
+void cgroup_machine_remove(const char *machine_dir) {
+        _cleanup_free_ char *list = path_join(machine_dir, CGROUPS_FILE), *text = NULL;
+        char *save = NULL;
+
+        if (!list || read_full_file(list, CGROUPS_FILE_MAX, &text, NULL) < 0)
+                return;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (startswith(l, CGROUP_V1_ROOT "/") && !strstr(l, "/../") && rmdir(l) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Cannot remove cgroup %s: %m", l);
+}
