@@ -77,25 +77,27 @@ static int write_attr_u64(const char *cg, const char *attr, uint64_t v) {
 }
 
 static int configure(const char *controller, const char *cg, const JobLimits *l) {
+        const uint64_t *v = l->value;
         int r = 0;
 
         if (streq(controller, "devices")) {
                 r = write_attr(cg, "devices.deny", "a");
                 for (size_t i = 0; r >= 0 && i < ELEMENTSOF(device_allow); i++)
                         r = write_attr(cg, "devices.allow", device_allow[i]);
-        } else if (streq(controller, "memory") && l->memory_max > 0) {
-                r = write_attr_u64(cg, "memory.limit_in_bytes", l->memory_max);
+        } else if (streq(controller, "memory") && v[JOB_LIMIT_MEMORY] > 0) {
+                r = write_attr_u64(cg, "memory.limit_in_bytes", v[JOB_LIMIT_MEMORY]);
                 /* memsw exists only with swap accounting (swapaccount=1). */
-                if (r >= 0 && access(CGROUP_V1_ROOT "/memory/memory.memsw.limit_in_bytes", F_OK) >= 0)
-                        r = write_attr_u64(cg, "memory.memsw.limit_in_bytes", l->memory_max + l->swap_max);
-        } else if (streq(controller, "pids") && l->tasks_max > 0)
-                r = write_attr_u64(cg, "pids.max", l->tasks_max);
+                if (r >= 0 && v[JOB_LIMIT_SWAP] > 0 && access(CGROUP_V1_ROOT "/memory/memory.memsw.limit_in_bytes", F_OK) >= 0)
+                        r = write_attr_u64(cg, "memory.memsw.limit_in_bytes", v[JOB_LIMIT_MEMORY] + v[JOB_LIMIT_SWAP]);
+        } else if (streq(controller, "pids") && v[JOB_LIMIT_TASKS] > 0)
+                r = write_attr_u64(cg, "pids.max", v[JOB_LIMIT_TASKS]);
         else if (streq(controller, "cpu")) {
                 /* cgroup v1 shares: 1024 is the weight of 100. */
-                if (l->cpu_weight > 0)
-                        r = write_attr_u64(cg, "cpu.shares", l->cpu_weight * 1024 / 100);
-                if (r >= 0 && l->cpu_quota > 0)
-                        r = write_attr_u64(cg, "cpu.cfs_quota_us", l->cpu_quota * 1000); /* of a 100 ms period */
+                if (v[JOB_LIMIT_CPU_WEIGHT] > 0)
+                        r = write_attr_u64(cg, "cpu.shares", v[JOB_LIMIT_CPU_WEIGHT] * 1024 / 100);
+                /* Of the default period of 100 ms. */
+                if (r >= 0 && v[JOB_LIMIT_CPU_QUOTA] > 0)
+                        r = write_attr_u64(cg, "cpu.cfs_quota_us", v[JOB_LIMIT_CPU_QUOTA] * 1000);
         }
         return r;
 }
@@ -154,4 +156,44 @@ void cgroup_machine_remove(const char *machine_dir) {
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
                 if (startswith(l, CGROUP_V1_ROOT "/") && !strstr(l, "/../") && rmdir(l) < 0 && errno != ENOENT)
                         log_warning_errno(errno, "Cannot remove cgroup %s: %m", l);
+}
+
+/* The number after "key " in a file of "key value" lines (memory.events, pids.events, memory.oom_control). */
+static uint64_t read_event(const char *cg, const char *file, const char *key) {
+        _cleanup_free_ char *p = path_join(cg, file), *text = NULL;
+        char *save = NULL;
+        uint64_t v;
+
+        if (!p || read_full_file(p, 64 * 1024, &text, NULL) < 0)
+                return 0;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *rest = startswith(l, key);
+                if (rest && *rest == ' ' && safe_atou64(rest + 1, &v) >= 0)
+                        return v;
+        }
+        return 0;
+}
+
+void cgroup_machine_limit_events(const char *machine_dir, const char *unit, uint64_t ret[_JOB_LIMIT_MAX]) {
+        _cleanup_free_ char *list = NULL, *text = NULL, *unit_cg = NULL;
+        char *save = NULL;
+
+        memset(ret, 0, sizeof(uint64_t) * _JOB_LIMIT_MAX);
+        if (unit) {
+                /* cgroup v2: the unit's counters take in the machine's subgroups. */
+                unit_cg = strprintf("/sys/fs/cgroup/machine.slice/%s", unit);
+                if (!unit_cg)
+                        return;
+                ret[JOB_LIMIT_MEMORY] = read_event(unit_cg, "memory.events", "oom_kill");
+                ret[JOB_LIMIT_TASKS] = read_event(unit_cg, "pids.events", "max");
+                return;
+        }
+        list = path_join(machine_dir, CGROUPS_FILE);
+        if (!list || read_full_file(list, CGROUPS_FILE_MAX, &text, NULL) < 0)
+                return;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (startswith(l, CGROUP_V1_ROOT "/memory/"))
+                        ret[JOB_LIMIT_MEMORY] = read_event(l, "memory.oom_control", "oom_kill");
+                else if (startswith(l, CGROUP_V1_ROOT "/pids/"))
+                        ret[JOB_LIMIT_TASKS] = read_event(l, "pids.events", "max");
 }

@@ -11,3 +11,6 @@
 int cgroup_machine_enter(const char *machine_dir, const char *name, const JobLimits *l);
 /* Removes the cgroups machine_dir/cgroups names, once their processes are gone. */
 void cgroup_machine_remove(const char *machine_dir);
+/* How often the machine ran into its memory and tasks limits so far, by the kernel's counters (OOM
+ * kills, refused forks): of the transient unit when there is one, else of the cgroups above. */
+void cgroup_machine_limit_events(const char *machine_dir, const char *unit, uint64_t ret[_JOB_LIMIT_MAX]);

@@ -259,7 +259,10 @@ int machine_exec(const Context *c, const char *id) {
         argv[n] = NULL;
 
         if (!s.unit) {
-                r = cgroup_machine_enter(dir, name, &(JobLimits) {});
+                JobLimits limits;
+                r = job_limits_for_image(c, s.image, &limits);
+                if (r >= 0)
+                        r = cgroup_machine_enter(dir, name, &limits);
                 if (r < 0)
                         return r;
         }
@@ -299,8 +302,13 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
 
 static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
         _cleanup_free_ char *dir = NULL, *self = NULL, *desc = NULL;
+        JobLimits limits;
         char *argv[6];
+        int r;
 
+        r = job_limits_for_image(c, image, &limits);
+        if (r < 0)
+                return r;
         if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
                 return log_oom();
         desc = strprintf("nspawn-runner job %s (image %s)", id, image);
@@ -312,7 +320,7 @@ static int start_unit(const Context *c, const char *id, const char *image, const
         argv[3] = (char *) "machine-exec";
         argv[4] = (char *) id;
         argv[5] = NULL;
-        return unit_start_transient(unit, desc, argv, log_path);
+        return unit_start_transient(unit, desc, argv, log_path, &limits);
 }
 
 /* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */
