@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "kv.h"
 #include "log.h"
 #include "machine-state.h"
@@ -15,6 +16,7 @@ void machine_state_done(MachineState *s) {
         free(s->image);
         free(s->image_path);
         free(s->unit);
+        free(s->cache_subdir);
         *s = (MachineState) MACHINE_STATE_INIT;
 }
 
@@ -46,6 +48,8 @@ static int parse_assignment(MachineState *s, const char *key, const char *v) {
                 s->backend = storage_backend_from_string(v);
                 return s->backend < 0 ? -EINVAL : 0;
         }
+        if (streq(key, "cache_subdir"))
+                return cache_subdir_check(v) >= 0 ? set_string(&s->cache_subdir, v) : -EINVAL;
         if (streq(key, "uid_base")) {
                 uint64_t u;
                 int r = safe_atou64(v, &u);
@@ -106,6 +110,8 @@ char *machine_state_format(const MachineState *s) {
                 fprintf(f, "backend=%s\n", storage_backend_to_string(s->backend));
         if (s->unit)
                 fprintf(f, "unit=%s\n", s->unit);
+        if (s->cache_subdir)
+                fprintf(f, "cache_subdir=%s\n", s->cache_subdir);
         if (s->uid_base > 0)
                 fprintf(f, "uid_base=%u\n", (unsigned) s->uid_base);
         if (s->nspawn.pid > 0)

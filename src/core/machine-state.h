@@ -17,6 +17,7 @@ typedef struct MachineState {
         StorageBackend backend;
         char *unit; /* the transient systemd unit, when systemd runs the machine */
         uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns.h); 0 until chosen */
+        char *cache_subdir; /* the project's directory in the cache dir (cache.h), NULL: no cache */
         ProcessId nspawn;
         ProcessId init;
 } MachineState;

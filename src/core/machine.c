@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cache.h"
 #include "cgroup.h"
 #include "image.h"
 #include "log.h"
@@ -219,7 +220,6 @@ int machine_exec(const Context *c, const char *id) {
         bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
         dir_arg = strprintf("--directory=%s", root);
         if (!name || !control || !cache || !bind_init || !dir_arg || !(name_arg = strprintf("--machine=%s", name)) ||
-            !(bind_cache = strprintf("--bind=%s:/cache:idmap", cache)) ||
             !(users_arg = strprintf("--private-users=%u:%u", (unsigned) s.uid_base, USERNS_RANGE_SIZE)))
                 return log_oom();
 
@@ -236,7 +236,13 @@ int machine_exec(const Context *c, const char *id) {
         argv[n++] = s.backend == STORAGE_BTRFS ? "--private-users-ownership=map" : "--private-users-ownership=off";
         argv[n++] = control;
         argv[n++] = bind_init;
-        argv[n++] = bind_cache;
+        /* The project's own cache only: gitlab-runner's layout below /cache stays as it is. */
+        if (s.cache_subdir) {
+                bind_cache = strprintf("--bind=%s/%s:/cache/%s:idmap", cache, s.cache_subdir, s.cache_subdir);
+                if (!bind_cache)
+                        return log_oom();
+                argv[n++] = bind_cache;
+        }
         if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
                 pers_arg = strprintf("--personality=%s", personality);
                 if (!pers_arg)
@@ -482,11 +488,20 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
+        r = cache_project_subdir(&s.cache_subdir);
+        if (r < 0 && r != -ENOENT)
+                return log_oom();
         r = mkdir_p(machines, 0700);
-        if (r >= 0)
-                r = mkdir_p(cache, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", machines);
+        if (s.cache_subdir) {
+                _cleanup_free_ char *project_cache = path_join(cache, s.cache_subdir);
+                if (!project_cache)
+                        return log_oom();
+                r = mkdir_p(project_cache, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create %s: %m", project_cache);
+        }
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;

@@ -1529,6 +1529,42 @@ def t_sec_limits(s, ex, backend, storage=None):
         shutil.rmtree(conf, ignore_errors=True)
 
 
+def t_sec_project_caches(s, ex, backend):
+    """A job sees only its own project's cache, at the path gitlab-runner uses (<cache_dir>/<the
+    repository URL's path>), and not another project's."""
+    sd = s.state_dir(backend)
+    token = secrets.token_hex(6)
+    url = "https://gitlab-ci-token:{}@gitlab.example.com/{}.git"
+    with Job(s, ex, sd) as a:
+        a.user_vars.update(CI_REPOSITORY_URL=url.format(a.job_token, "team-a/app"), CI_PROJECT_PATH="team-a/app")
+        a.prepare()
+        check(a.state().get("cache_subdir") == "team-a/app", f"cache dir of the job: {a.state()}")
+        a.run_ok("archive_cache", [f"mkdir -p /cache/team-a/app/default && echo {token} > /cache/team-a/app/default/cache.zip"])
+        end_job(s, a)
+    check((Path(sd) / ".cache/team-a/app/default/cache.zip").read_text().strip() == token,
+          "the cache is not at <cache_dir>/team-a/app/default/cache.zip on the host")
+    with Job(s, ex, sd) as b:
+        b.user_vars.update(CI_REPOSITORY_URL=url.format(b.job_token, "team-b/lib"), CI_PROJECT_PATH="team-b/lib")
+        b.prepare()
+        r = b.run_ok("restore_cache", ["echo top=$(ls -A /cache | tr '\\n' ' ')",
+                                       "echo b=$(ls -A /cache/team-b | tr '\\n' ' ')",
+                                       "if cat /cache/team-a/app/default/cache.zip 2>/dev/null; then echo READ; else echo unreadable; fi",
+                                       "if mkdir -p /cache/team-a/app 2>/dev/null && echo x > /cache/team-a/app/default/cache.zip; "
+                                       "then echo wrote; fi"])
+        check("top=team-b" in r.lines and "b=lib" in r.lines and "unreadable" in r.lines, f"another project's cache: {short(r.out)}")
+        end_job(s, b)
+    check((Path(sd) / ".cache/team-a/app/default/cache.zip").read_text().strip() == token,
+          "another project's job changed team-a's cache")
+    with Job(s, ex, sd) as c:
+        c.user_vars.update(CI_REPOSITORY_URL=url.format(c.job_token, "team-a/app"), CI_PROJECT_PATH="team-a/app")
+        c.prepare()
+        r = c.run_ok("restore_cache", ["cat /cache/team-a/app/default/cache.zip"])
+        check(token in r.lines, f"the project's next job does not see its cache: {short(r.out)}")
+        end_job(s, c)
+    for p in ("team-a", "team-b"):
+        shutil.rmtree(Path(sd) / ".cache" / p, ignore_errors=True)
+
+
 def t_no_systemd(s, ex, backend):
     sd = s.state_dir(backend)
     image = Path(os.path.realpath(Path(sd) / IMAGE))
@@ -2918,6 +2954,8 @@ def build_tests(s):
         add(p + "a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits,
             ex, backend, storage)
     add("security: concurrent machines get distinct id ranges, freed by cleanup", t_sec_ranges, ex, "overlay")
+    add("security: a job sees only its own project's cache, where gitlab-runner keeps it", t_sec_project_caches, ex,
+        "overlay")
     add("security: off systemd the machine is in a devices cgroup of the harmless set, removed by cleanup",
         t_sec_devices_cgroup, ex, "overlay")
     add("overlay: long state dir path works; one with ',' and ':' fails cleanly", t_unusual_state_dirs, ex, "overlay")
