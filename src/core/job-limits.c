@@ -82,8 +82,7 @@ int job_limits_for_image(const Context *c, const char *image, JobLimits *ret) {
         _cleanup_free_ char *playbook = NULL;
         int r;
 
-        config_init(&cfg);
-        config_load_dir(c->config_dir, &cfg);
+        config_load_dir(c->config_dir, &cfg); /* initializes cfg */
         *ret = cfg.job_limits;
         r = playbook_find(c, image, &playbook);
         if (r < 0)

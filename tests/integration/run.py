@@ -1534,17 +1534,21 @@ def t_sec_project_caches(s, ex, backend):
     repository URL's path>), and not another project's."""
     sd = s.state_dir(backend)
     token = secrets.token_hex(6)
-    url = "https://gitlab-ci-token:{}@gitlab.example.com/{}.git"
-    with Job(s, ex, sd) as a:
-        a.user_vars.update(CI_REPOSITORY_URL=url.format(a.job_token, "team-a/app"), CI_PROJECT_PATH="team-a/app")
+    host_cache = Path(sd) / ".cache/team-a/app/default/cache.zip"
+
+    def project_job(project):
+        job = Job(s, ex, sd)
+        job.user_vars.update(CI_REPOSITORY_URL=f"https://gitlab-ci-token:{job.job_token}@gitlab.example.com/{project}.git",
+                             CI_PROJECT_PATH=project)
+        return job
+
+    with project_job("team-a/app") as a:
         a.prepare()
         check(a.state().get("cache_subdir") == "team-a/app", f"cache dir of the job: {a.state()}")
         a.run_ok("archive_cache", [f"mkdir -p /cache/team-a/app/default && echo {token} > /cache/team-a/app/default/cache.zip"])
         end_job(s, a)
-    check((Path(sd) / ".cache/team-a/app/default/cache.zip").read_text().strip() == token,
-          "the cache is not at <cache_dir>/team-a/app/default/cache.zip on the host")
-    with Job(s, ex, sd) as b:
-        b.user_vars.update(CI_REPOSITORY_URL=url.format(b.job_token, "team-b/lib"), CI_PROJECT_PATH="team-b/lib")
+    check(host_cache.read_text().strip() == token, "the cache is not at <cache_dir>/team-a/app/default/cache.zip on the host")
+    with project_job("team-b/lib") as b:
         b.prepare()
         r = b.run_ok("restore_cache", ["echo top=$(ls -A /cache | tr '\\n' ' ')",
                                        "echo b=$(ls -A /cache/team-b | tr '\\n' ' ')",
@@ -1553,10 +1557,8 @@ def t_sec_project_caches(s, ex, backend):
                                        "then echo wrote; fi"])
         check("top=team-b" in r.lines and "b=lib" in r.lines and "unreadable" in r.lines, f"another project's cache: {short(r.out)}")
         end_job(s, b)
-    check((Path(sd) / ".cache/team-a/app/default/cache.zip").read_text().strip() == token,
-          "another project's job changed team-a's cache")
-    with Job(s, ex, sd) as c:
-        c.user_vars.update(CI_REPOSITORY_URL=url.format(c.job_token, "team-a/app"), CI_PROJECT_PATH="team-a/app")
+    check(host_cache.read_text().strip() == token, "another project's job changed team-a's cache")
+    with project_job("team-a/app") as c:
         c.prepare()
         r = c.run_ok("restore_cache", ["cat /cache/team-a/app/default/cache.zip"])
         check(token in r.lines, f"the project's next job does not see its cache: {short(r.out)}")
