@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,15 +152,45 @@ int cgroup_machine_enter(const char *machine_dir, const char *name, const JobLim
         return 0;
 }
 
+/* A process of the machine that outlived its init (nspawn with a state that did not name it) is
+ * still in the machine's cgroup: nothing else ever is. */
+static int remove_cgroup(const char *cg) {
+        _cleanup_free_ char *procs = NULL, *text = NULL;
+        char *save = NULL;
+
+        if (rmdir(cg) >= 0 || errno == ENOENT)
+                return 0;
+        if (errno != EBUSY || !(procs = path_join(cg, "cgroup.procs")) || read_full_file(procs, 1024 * 1024, &text, NULL) < 0)
+                return -errno;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                int pid;
+                if (safe_atoi(l, &pid) >= 0 && pid > 1)
+                        (void) kill(pid, SIGKILL);
+        }
+        for (int i = 0; i < 200; i++) { /* 2 s for them to exit */
+                if (rmdir(cg) >= 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        break;
+                (void) usleep(10 * 1000);
+        }
+        return -errno;
+}
+
 void cgroup_machine_remove(const char *machine_dir) {
         _cleanup_free_ char *list = path_join(machine_dir, CGROUPS_FILE), *text = NULL;
         char *save = NULL;
 
         if (!list || read_full_file(list, CGROUPS_FILE_MAX, &text, NULL) < 0)
                 return;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-                if (startswith(l, CGROUP_V1_ROOT "/") && !strstr(l, "/../") && rmdir(l) < 0 && errno != ENOENT)
-                        log_warning_errno(errno, "Cannot remove cgroup %s: %m", l);
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                int r;
+                if (!startswith(l, CGROUP_V1_ROOT "/") || strstr(l, "/../"))
+                        continue;
+                r = remove_cgroup(l);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot remove cgroup %s: %m", l);
+        }
 }
 
 /* The number after "key " in a file of "key value" lines (memory.events, pids.events, memory.oom_control). */
