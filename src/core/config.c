@@ -34,6 +34,7 @@ void config_init(Config *c) {
                 .drain_timeout_sec = 3600,
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
                 .concurrent = 1,
+                .job_limits = JOB_LIMITS_DEFAULT,
         };
         (void) network_pool_parse(NETWORK_POOL_DEFAULT, &c->network_pool);
 }
@@ -406,6 +407,15 @@ static int p_network_allow(Config *c, const char *v) {
         c->n_network_allow++;
         return 0;
 }
+#define P_JOB_LIMIT(name, l) \
+        static int name(Config *c, const char *v) { \
+                return job_limit_parse(l, v, &c->job_limits.value[l]); \
+        }
+P_JOB_LIMIT(p_job_memory, JOB_LIMIT_MEMORY)
+P_JOB_LIMIT(p_job_swap, JOB_LIMIT_SWAP)
+P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
+P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
+P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
 
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
@@ -437,6 +447,11 @@ static const ConfigKey keys[] = {
         { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
         { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
           p_network_allow, .max_count = NETWORK_ALLOW_MAX },
+        { "job_memory_max", "a size (512M, 2G) or off", p_job_memory },
+        { "job_swap_max", "a size (512M, 2G) or off", p_job_swap },
+        { "job_tasks_max", "a number of tasks from 16 up, or off", p_job_tasks },
+        { "job_cpu_weight", "a weight from 1 to 10000 (100 is the default share)", p_job_cpu_weight },
+        { "job_cpu_quota", "a percentage of one CPU (150%) or off", p_job_cpu_quota },
 };
 
 typedef struct ParseContext {

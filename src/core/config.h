@@ -6,6 +6,7 @@
 
 #include "gpio-spec.h"
 #include "network.h"
+#include "job-limits.h"
 
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
@@ -70,6 +71,7 @@ typedef struct Config {
         NetworkCidr network_pool;
         NetworkCidr network_allow[NETWORK_ALLOW_MAX];
         size_t n_network_allow;
+        JobLimits job_limits;
 } Config;
 
 void config_init(Config *c);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "network.h"
+#include "job-limits.h"
 
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
@@ -17,6 +18,8 @@ typedef struct Playbook {
         char *include;      /* nspawn_runner_chroot_include, as "a,b,c" */
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
         NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
+        JobLimits limits;   /* nspawn_runner_job_*: the image's own limits */
+        unsigned limits_set; /* bit 1 << JobLimit for each of them given */
         unsigned n_plays;
 } Playbook;
 
