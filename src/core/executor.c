@@ -13,6 +13,7 @@
 #include "drain.h"
 #include "executor.h"
 #include "gc.h"
+#include "image.h"
 #include "image-name.h"
 #include "job-stats.h"
 #include "log.h"
@@ -37,22 +38,50 @@ int cancel_signals_block(void) {
         return fd < 0 ? -errno : fd;
 }
 
-static int resolve_image(const char *image_arg, const char *default_image, char **ret) {
+/* The images there are, for a message: "bookworm, sid" (NULL when it cannot be made). */
+static char *images_available(const Context *c) {
+        _cleanup_strv_free_ char **names = NULL;
+        MemStream m;
+        FILE *f;
+
+        if (image_list_names(c, &names) < 0 || !(f = memstream_open(&m)))
+                return NULL;
+        for (size_t i = 0; names[i]; i++)
+                fprintf(f, "%s%s", i > 0 ? ", " : "", names[i]);
+        if (!names[0])
+                fputs("none (an administrator makes them with chroot-create)", f);
+        return memstream_finish(&m);
+}
+
+/* The job's own mistakes — an image: that names no image here, or none at all — end it at once as a
+ * build failure: gitlab-runner retries a prepare that failed otherwise 3 times and then reports a
+ * runner system failure, not what the job must fix. Logs one line naming the images there are. */
+static int resolve_image(const Context *c, const char *image_arg, const char *default_image, char **ret) {
+        _cleanup_free_ char *image = NULL, *path = NULL, *available = images_available(c);
         const char *ref = image_arg;
         ImageNameError e;
+        struct stat st;
 
         if (isempty(ref))
                 ref = getenv("CUSTOM_ENV_CI_JOB_IMAGE");
         if (isempty(ref))
                 ref = default_image;
         if (isempty(ref))
-                return log_error_errno(EINVAL, "No image: the job names none (image:), and there is no --default-image.");
-        e = image_name_reduce(ref, strlen(ref), ret);
+                return log_error_errno(EINVAL, "The job names no image: add 'image: NAME' to it (this runner has no "
+                                       "--default-image); images here: %s.", strempty(available));
+        e = image_name_reduce(ref, strlen(ref), &image);
         if (e == _IMAGE_NAME_ERROR_INVALID)
                 return log_oom();
         if (e != IMAGE_NAME_OK)
-                return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s.", ref,
-                                       image_name_error_to_string(e));
+                return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s; fix the job's image:, "
+                                       "images here: %s.", ref, image_name_error_to_string(e), strempty(available));
+        path = context_image_dir(c, image);
+        if (!path)
+                return log_oom();
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOENT, "Unknown image '%s' (from '%.80s'): fix the job's image:, images here: %s.",
+                                       image, ref, strempty(available));
+        *ret = TAKE_PTR(image);
         return 0;
 }
 
@@ -75,9 +104,9 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                           c->state_dir);
                 return c->system_failure_exit_code;
         }
-        r = resolve_image(image_arg, default_image, &image);
+        r = resolve_image(c, image_arg, default_image, &image);
         if (r < 0)
-                return c->system_failure_exit_code;
+                return r == -ENOMEM ? c->system_failure_exit_code : c->build_failure_exit_code;
         sigfd = cancel_signals_block();
         if (sigfd < 0)
                 return log_error_errno(sigfd, "Cannot block signals: %m"), c->system_failure_exit_code;

@@ -1551,6 +1551,10 @@ def t_long_id(s, ex, backend):
 def t_image_refs(s, ex, backend):
     sd = s.state_dir(backend)
     cases = [({"CUSTOM_ENV_CI_JOB_IMAGE": f"registry.example:5000/group/base:{IMAGE}@sha256:" + "ab" * 32}, []),
+             # Forms the Python nspawn-runner accepted: a registry with a port, a path, no tag, a digest.
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"localhost:5000/{IMAGE}"}, []),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"docker.io/library/{IMAGE}"}, []),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"{IMAGE}@sha256:" + "cd" * 32}, []),
              ({"CUSTOM_ENV_CI_JOB_IMAGE": None}, [f"debian:{IMAGE}"]),
              ({"CUSTOM_ENV_CI_JOB_IMAGE": ""}, ["--default-image", IMAGE])]
     for env, args in cases:
@@ -1564,8 +1568,10 @@ def t_image_refs(s, ex, backend):
             end_job(s, job)
 
 
-def bad_input(s, ex, backend, args, env=None):
-    """A call with bad input: exit 2, one line on stderr, and the host as it was."""
+def bad_input(s, ex, backend, args, env=None, user_mistake=False):
+    """A call with bad input: exit 2, one line on stderr, and the host as it was. A mistake of the
+    job's own (its image:) is a build failure instead, whose line names the images there are: gitlab-runner
+    retries a prepare that fails otherwise (3 times, 3 s apart) and reports a runner system failure."""
     sd = s.state_dir(backend)
     with Job(s, ex, sd) as job:
         job.gitlab_config()
@@ -1574,8 +1580,17 @@ def bad_input(s, ex, backend, args, env=None):
         args = [str(script) if a == "{script}" else a for a in args]
         before = s.snapshot(sd)
         r = job.call(args, timeout=30)
+        if user_mistake:
+            lines = stderr_lines(r.err)
+            check(r.rc == BUILD_FAILURE, f"expected the build failure exit {BUILD_FAILURE}, got {r.describe()}")
+            check(len(lines) == 1 and "image" in lines[0] and f"images here: {IMAGE}" in lines[0],
+                  f"expected one line saying what to fix and naming the images: {short(r.err)}")
+            # gitlab-runner runs cleanup after a failed prepare too.
+            c = job.call(["cleanup"], timeout=30)
+            check(c.rc == 0, f"cleanup after the failed prepare: {c.describe()}")
         after = s.snapshot(sd)
-        expect_system_failure(r, " ".join(args)[:60])
+        if not user_mistake:
+            expect_system_failure(r, " ".join(args)[:60])
         check(b"must-not-run" not in r.out, "the script ran")
         d = s.snapshot_diff(before, after)
         check(not d, f"the host changed: {d}")
@@ -1599,11 +1614,13 @@ def t_prepare_twice(s, ex, backend):
         end_job(s, job)
 
 
-BAD_INPUTS = [
-    # (name, args, env overrides, needs a script file)
+# The job's own mistakes: gitlab-runner must not retry them (exit $BUILD_FAILURE_EXIT_CODE).
+USER_MISTAKES = [
     ("prepare: unknown image", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:no-such-image"}),
-    ("prepare: image with '/' after reduction", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/base"}),
-    ("prepare: image argument with '/'", ["prepare", "registry.example/x/base"], {}),
+    ("prepare: image of a registry path that is not here", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/base"}),
+    ("prepare: image argument of a registry path that is not here", ["prepare", "registry.example/x/base"], {}),
+    ("prepare: image that reduces to '..'", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/.."}),
+    ("prepare: --default-image that is not here", ["prepare", "--default-image", "nosuch"], {"CUSTOM_ENV_CI_JOB_IMAGE": None}),
     ("prepare: image '..'", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": ".."}),
     ("prepare: image with '..' inside", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:a..b"}),
     ("prepare: image '.machines' (leading dot)", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:.machines"}),
@@ -1613,14 +1630,19 @@ BAD_INPUTS = [
     ("prepare: image with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:book\nworm"}),
     ("prepare: image with an empty tag", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:"}),
     ("prepare: no image and no default", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": None}),
+    ("prepare: image that is a file", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:notadir"}),
+    ("prepare: image that is a dangling symlink", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:dangling"}),
+]
+
+
+BAD_INPUTS = [
+    # (name, args, env overrides, needs a script file)
     ("prepare: no job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": None}),
     ("prepare: non-numeric job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12a4"}),
     ("prepare: empty job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": ""}),
     ("prepare: negative job id", ["prepare", "--id", "-5"], {}),
     ("prepare: job id with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12\n34"}),
     ("prepare: job id of 21 digits", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "1" * 21}),
-    ("prepare: image that is a file", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:notadir"}),
-    ("prepare: image that is a dangling symlink", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:dangling"}),
     ("prepare: --storage btrfs off btrfs", ["prepare", "--storage", "btrfs"], {}),
     ("prepare: unknown storage", ["prepare", "--storage", "zfs"], {}),
     ("prepare: unknown option", ["prepare", "--frobnicate"], {}),
@@ -2722,6 +2744,8 @@ def build_tests(s):
     add("overlay: image references reduce to the chroot name (tag, digest, argument, default)", t_image_refs, ex, "overlay")
     for name, args, env in BAD_INPUTS:
         add(f"bad input: {name}", bad_input, ex, "overlay", args, env)
+    for name, args, env in USER_MISTAKES:
+        add(f"job's mistake (build failure): {name}", bad_input, ex, "overlay", args, env, user_mistake=True)
     add("chroot-create: invalid names fail and leave nothing", t_chroot_create_invalid_names, ex, "overlay")
     add("chroot-create: existing name fails and leaves the image alone", chroot_create_fails, ex, "overlay", IMAGE, [])
     add("chroot-create: unknown suite fails and leaves nothing", chroot_create_fails, ex, "overlay", "nosuite",
