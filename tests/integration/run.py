@@ -973,6 +973,7 @@ def t_gitlab_config(s, ex):
     check(cfg["builds_dir"] == "/builds" and cfg["cache_dir"] == "/cache",
           f"builds_dir/cache_dir: {cfg['builds_dir']!r}, {cfg['cache_dir']!r}")
     check(cfg["builds_dir_is_shared"] is False, "builds_dir_is_shared is not false")
+    check(cfg.get("shell") == "bash", f"shell {cfg.get('shell')!r}: gitlab-runner must write bash scripts")
     check(cfg["hostname"] == f"nspawn-runner-{job.id}", f"hostname {cfg['hostname']!r} is not the machine's name")
     drv = cfg["driver"]
     check(drv.get("name") == "nspawn-runner", f"driver.name {drv.get('name')!r}")
@@ -1023,6 +1024,13 @@ def t_toml(s, ex):
     env["NSPAWN_RUNNER_STATE_DIR"] = str(s.tmproot / "env-state")
     custom_of(parse(["toml"], env=env), str(s.tmproot / "env-state"))
     custom_of(parse(["toml"]), None)  # the default state dir needs no option
+    # The Python tool's forms: `toml IMAGE` and `toml --default-image IMAGE` put it in prepare_args.
+    for args in (["toml", IMAGE], ["toml", "--default-image", IMAGE], ["toml", IMAGE, "--default-image", IMAGE]):
+        doc = parse(args)
+        r0 = doc["runners"][0]
+        check(r0.get("shell") == "bash", f"{args}: shell {r0.get('shell')!r}")
+        check(r0["custom"].get("prepare_args") == ["prepare", "--default-image", IMAGE] and
+              r0["custom"].get("run_args") == ["run"], f"{args}: {r0['custom']}")
 
 
 def stage_plan(job, marker):
@@ -1565,6 +1573,11 @@ def t_image_refs(s, ex, backend):
             job.prepare()
             check(job.state().get("image") == IMAGE, f"image {env} {args} became {job.state().get('image')!r}")
             job.run_ok("build_script", ["true"])
+            # The Python tool's run --shell: bash and sh are accepted (the script runs with bash).
+            for shell in ("bash", "/bin/sh"):
+                script = job.script_file(job.stage_script("build_script", ["echo shell=$BASH_VERSION"]))
+                r = job.call(["run", "--shell", shell, str(script), "build_script"])
+                check(r.rc == 0 and any(l.startswith("shell=5") for l in r.lines), f"run --shell {shell}: {r.describe()}")
             end_job(s, job)
 
 
@@ -1651,6 +1664,9 @@ BAD_INPUTS = [
     ("run: script is a directory", ["run", "/", "build_script"], {}),
     ("run: stage name of 65 characters", ["run", "{script}", "s" * 65], {}),
     ("run: no job id", ["run", "{script}", "build_script"], {"CUSTOM_ENV_CI_JOB_ID": None}),
+    ("run: --shell zsh", ["run", "--shell", "zsh", "{script}", "build_script"], {}),
+    ("toml: an unsafe image", ["toml", "../x"], {}),
+    ("toml: two different images", ["toml", "a", "--default-image", "b"], {}),
     ("cleanup: job id with a path", ["cleanup", "--id", "1/../.."], {}),
     ("cleanup: job id of 21 digits", ["cleanup"], {"CUSTOM_ENV_CI_JOB_ID": "9" * 21}),
     ("cleanup: option of another command", ["cleanup", "--storage", "tmpfs"], {}),
