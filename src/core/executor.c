@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "drain.h"
 #include "executor.h"
 #include "gc.h"
@@ -114,6 +115,10 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
         r = machine_create(c, id, image, storage, sigfd);
         if (r < 0)
                 return c->system_failure_exit_code;
+        /* For gc: this project's cache is in use now, even if the job only reads it. */
+        r = cache_mark_project_used(c, getenv("CUSTOM_ENV_CI_PROJECT_PATH"));
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Cannot record the use of the project's cache: %m");
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n", id, id,

@@ -2279,7 +2279,7 @@ def t_malformed_playbooks(s, ex):
           " | ".join(f"{kind} ({', '.join(cmds)}): {problem}" for (kind, problem), cmds in list(errors.items())[:6]))
 
 
-def small_fs(s, tag, size_mib):
+def small_fs(s, tag, size_mib, options="defaults"):
     """A loop-mounted ext4 of size_mib MiB (no reserved blocks); returns (device, mount point, backing)."""
     backing = s.tmproot / f"{tag}.img"
     mnt = s.tmproot / f"{tag}-mnt"
@@ -2288,7 +2288,7 @@ def small_fs(s, tag, size_mib):
     dev = s.sh(["losetup", "--find", "--show", str(backing)])
     s.loops.append((dev, str(backing)))
     mnt.mkdir()
-    s.sh(["mount", dev, str(mnt)])
+    s.sh(["mount", "-o", options, dev, str(mnt)])
     s.own_mounts.append(str(mnt))
     return dev, mnt, backing
 
@@ -2408,6 +2408,65 @@ def t_gc_threshold(s, ex):
         for n in (os.listdir(mnt / ".machines") if (mnt / ".machines").is_dir() else []):
             subprocess.run([ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
                            env=s.clean_env(), stdin=subprocess.DEVNULL)
+        if mnt in s.extra_state_dirs:
+            s.extra_state_dirs.remove(mnt)
+        small_fs_remove(s, dev, mnt, backing)
+
+
+def t_gc_noatime(s, ex):
+    """On a noatime mount (the appliance's SSD), a cache a job only reads is as used as one it writes:
+    gc goes by the last use nspawn-runner records when a job of the project starts, not by atime."""
+    s.chroot()
+    dev, mnt, backing = small_fs(s, "gc-noatime", 64, "noatime")
+    try:
+        sd = mnt
+        s.extra_state_dirs.append(sd)
+        (sd / IMAGE).symlink_to(s.chroot())
+        now = time.time()
+        # read: written 5 h ago, read by a job now; old: 4 h; newer: 3 h; each 8 MiB.
+        ages = {"read": 5 * 3600, "old": 4 * 3600, "newer": 3 * 3600}
+        caches = {}
+        for k, age in ages.items():
+            d = sd / ".cache" / "group" / "sub" / f"project-{k}" / "default-key"
+            d.mkdir(parents=True)
+            with open(d / "cache.zip", "wb") as f:
+                for _ in range(8):
+                    f.write(os.urandom(1 << 20))
+            os.utime(d / "cache.zip", (now - age, now - age))
+            caches[k] = d
+        os.sync()
+        zip_read = caches["read"] / "cache.zip"
+        with Job(s, ex, sd) as job:
+            job.env_override["CUSTOM_ENV_CI_PROJECT_PATH"] = "group/sub/project-read"
+            job.prepare()
+            # gitlab-runner's cache-extractor only reads the archive; the job cannot see the record.
+            r = job.run_ok("restore_cache", ["cat /cache/group/sub/project-read/default-key/cache.zip | wc -c",
+                                             "python3 -c \"import os; p = '/cache/group/sub/project-read'; "
+                                             "print('xattrs', os.listxattr(p)); "
+                                             "os.setxattr(p, 'trusted.nspawn-runner.last-use', b'9999999999')\" 2>&1 | "
+                                             "tail -1 || true", "grep ^CapEff: /proc/self/status"])
+            check(str(8 << 20) in r.lines, f"the job did not read the cache: {short(r.out)}")
+            cap_eff = [int(l.split()[1], 16) for l in r.lines if l.startswith("CapEff:")]
+            if cap_eff and cap_eff[0] & (1 << 21):
+                s.diag("jobs hold CAP_SYS_ADMIN (no user namespace): they can read and change the trusted.* record")
+            else:
+                check("xattrs []" in r.lines and any("PermissionError" in l for l in r.lines),
+                      f"the job sees or changes the last-use record: {short(r.out)}")
+            end_job(s, job)
+        st = os.stat(zip_read)
+        check(abs(st.st_atime - (now - ages["read"])) < 2, "the mount keeps atime: not a noatime test")
+        os.sync()
+        sv = os.statvfs(sd)
+        before = used_percent(sd)
+        blocks = sum(os.lstat(p).st_blocks * 512 for p in caches["old"].iterdir()) // sv.f_frsize
+        after1 = 100 - ((sv.f_bavail + blocks) * 100) // sv.f_blocks
+        check(before > after1, f"cannot place a threshold: {before}% used, {after1}% after removing one cache")
+        r = ex.raw(["--state-dir", str(sd), "gc", "--threshold", str(after1)], timeout=120)
+        _, _, n_c, _ = gc_counts(r)
+        gone = sorted(k for k, d in caches.items() if not d.exists())
+        check(gone == ["old"] and n_c == 1, f"gc --threshold {after1} (usage {before}%) removed {gone}, expected only the "
+                                            f"least recently used [old] (the oldest archive, [read], was just used)")
+    finally:
         if mnt in s.extra_state_dirs:
             s.extra_state_dirs.remove(mnt)
         small_fs_remove(s, dev, mnt, backing)
@@ -2797,6 +2856,7 @@ def build_tests(s):
     add(lc + "gc --threshold on a small file system: leftover machines and the oldest caches go, fresh ones stay",
         t_gc_threshold, ex)
     add(lc + "gc removes and counts every unused generation", t_gc_generations, ex)
+    add(lc + "gc on a noatime mount: a cache a job only read is kept, the least recently used goes", t_gc_noatime, ex)
     add(lc + "chroot-list (text and JSON) of a generation image and a plain symlink image", t_chroot_list, ex)
     add(lc + "i386: chroot-create --arch i386 (cached); a job in it reports i686 and i386", t_i386, ex)
     add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
