@@ -123,6 +123,7 @@ int chroot_login(const Context *c, const char *name) {
         _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         const char *arch = NULL;
         unsigned gen;
+        bool tty;
         int r;
 
         r = check_name(name);
@@ -148,9 +149,16 @@ int chroot_login(const Context *c, const char *name) {
                 return log_oom();
         (void) arch_of_chroot(path, &arch);
 
-        log_notice("Editing %s as generation %u. Exit the shell with status 0 to keep the changes, non-zero to drop them.",
-                   name, gen);
-        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, true, -1);
+        /* Without a terminal, nspawn would give the shell a console no one types into: the shell
+         * reads its commands from our stdin instead, and its exit status decides as well. */
+        tty = isatty(STDIN_FILENO);
+        if (tty)
+                log_notice("Editing %s as generation %u. Exit the shell with status 0 to keep the changes, non-zero to drop them.",
+                           name, gen);
+        else
+                log_notice("Editing %s as generation %u with the commands on standard input (not a terminal): exit "
+                           "status 0 keeps the changes, non-zero drops them.", name, gen);
+        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, tty, -1);
         if (r >= 0) {
                 ImageSettings s = { .suite = name };
                 ImageInfo old = {};
@@ -176,15 +184,19 @@ typedef struct ImageRow {
         unsigned generation;
         int jobs;
         time_t refreshed;
+        bool missing; /* a playbook or the configuration defines it, chroot-maintenance would create it */
 } ImageRow;
 
 static void row_fill(const Context *c, const char *name, ImageRow *row) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = context_image_dir(c, name);
         ImageInfo info = {};
         struct stat st;
 
         row->name = strdup(name);
-        if (image_resolve(c, name, &path) < 0)
+        row->missing = path && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode));
+        free(path);
+        path = NULL;
+        if (row->missing || image_resolve(c, name, &path) < 0)
                 return;
         (void) image_current_generation(c, name, &row->generation);
         if (row->generation > 0 && image_info_load(c, name, row->generation, &info) >= 0) {
@@ -216,7 +228,10 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
                 const ImageRow *r = &rows[i];
                 char when[32];
 
-                format_time(r->refreshed, when);
+                if (r->missing)
+                        snprintf(when, sizeof(when), "missing");
+                else
+                        format_time(r->refreshed, when);
                 if (!json) {
                         printf("%-20s %-12s %-8s %7.1f M %4u %4d  %s\n", r->name, r->suite ?: "-", r->arch ?: "-",
                                (double) r->size / (1 << 20), r->generation, r->jobs, when);
@@ -228,9 +243,9 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
                 json_write_string(stdout, r->suite ?: "");
                 printf(", \"arch\": ");
                 json_write_string(stdout, r->arch ?: "");
-                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"refreshed\": ",
-                       (unsigned long long) r->size, r->generation, r->jobs);
-                json_write_string(stdout, when);
+                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"state\": \"%s\", \"refreshed\": ",
+                       (unsigned long long) r->size, r->generation, r->jobs, r->missing ? "missing" : "ready");
+                json_write_string(stdout, r->missing ? "-" : when);
                 printf("}");
         }
         if (json)
@@ -238,12 +253,14 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
 }
 
 int chroot_list(const Context *c, bool json) {
+        _cleanup_(config_done) Config cfg;
         _cleanup_strv_free_ char **names = NULL;
         ImageRow *rows;
         size_t n = 0;
         int r;
 
-        r = image_list_names(c, &names);
+        config_load_dir(c->config_dir, &cfg);
+        r = chroot_names_wanted(c, &cfg, &names);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", c->state_dir);
         while (names[n])
