@@ -64,6 +64,7 @@ typedef struct Config {
         char *ssh_keys[CONFIG_SSH_KEYS_MAX];
         size_t n_ssh_keys;
         char *data_disk; /* NULL: none (never format anything) */
+        bool job_suppress_sync; /* jobs' machines run with nspawn's --suppress-sync */
 } Config;
 
 void config_init(Config *c);

@@ -44,6 +44,12 @@ static int parse_assignment(MachineState *s, const char *key, const char *v) {
                 s->backend = storage_backend_from_string(v);
                 return s->backend < 0 ? -EINVAL : 0;
         }
+        if (streq(key, "suppress_sync")) {
+                if (!streq(v, "0") && !streq(v, "1"))
+                        return -EINVAL;
+                s->suppress_sync = streq(v, "1");
+                return 0;
+        }
         if (streq(key, "nspawn_pid"))
                 return parse_pid(v, &s->nspawn.pid);
         if (streq(key, "init_pid"))
@@ -94,6 +100,8 @@ char *machine_state_format(const MachineState *s) {
                 fprintf(f, "backend=%s\n", storage_backend_to_string(s->backend));
         if (s->unit)
                 fprintf(f, "unit=%s\n", s->unit);
+        if (s->suppress_sync)
+                fputs("suppress_sync=1\n", f);
         if (s->nspawn.pid > 0)
                 fprintf(f, "nspawn_pid=%d\nnspawn_start=%llu\n", (int) s->nspawn.pid,
                         (unsigned long long) s->nspawn.start_time);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "process.h"
@@ -15,6 +16,7 @@ typedef struct MachineState {
         char *image_path; /* the directory the machine was made from */
         StorageBackend backend;
         char *unit; /* the transient systemd unit, when systemd runs the machine */
+        bool suppress_sync; /* nspawn's --suppress-sync: the job's fsync()s are no-ops */
         ProcessId nspawn;
         ProcessId init;
 } MachineState;

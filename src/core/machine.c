@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "config.h"
+#include "generation.h"
 #include "image.h"
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
+#include "playbook.h"
 #include "process.h"
 #include "proto.h"
 #include "rm-rf.h"
@@ -201,6 +204,8 @@ int machine_exec(const Context *c, const char *id) {
         argv[n++] = control;
         argv[n++] = bind_init;
         argv[n++] = bind_cache;
+        if (s.suppress_sync)
+                argv[n++] = "--suppress-sync=yes";
         if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
                 pers_arg = strprintf("--personality=%s", personality);
                 if (!pers_arg)
@@ -402,6 +407,23 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
         return 0;
 }
 
+/* A job's machine is thrown away at its end: its fsync()s (dpkg and apt do many) only cost. The
+ * image's playbook (nspawn_runner_job_suppress_sync), else the configuration (job_suppress_sync)
+ * may say no. Never for maintenance, whose result is kept. */
+static bool suppress_sync_wanted(const Context *c, const char *image) {
+        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
+        _cleanup_free_ char *playbook = NULL;
+        Config cfg;
+        bool wanted;
+
+        if (playbook_find(c, image, &playbook) > 0 && playbook_load(playbook, &pb) >= 0 && pb.job_suppress_sync >= 0)
+                return pb.job_suppress_sync;
+        config_load_dir(c->config_dir, &cfg);
+        wanted = cfg.job_suppress_sync;
+        config_done(&cfg);
+        return wanted;
+}
+
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
@@ -416,6 +438,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
+        s.suppress_sync = suppress_sync_wanted(c, image);
         r = mkdir_p(machines, 0700);
         if (r >= 0)
                 r = mkdir_p(cache, 0755);

@@ -14,10 +14,11 @@ typedef struct Playbook {
         char *arch;         /* nspawn_runner_chroot_arch */
         char *include;      /* nspawn_runner_chroot_include, as "a,b,c" */
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
+        int job_suppress_sync; /* nspawn_runner_job_suppress_sync: -1 when not set */
         unsigned n_plays;
 } Playbook;
 
-#define PLAYBOOK_INIT { .maint_recreate = -1 }
+#define PLAYBOOK_INIT { .maint_recreate = -1, .job_suppress_sync = -1 }
 
 void playbook_done(Playbook *p);
 /* Parses a playbook's text. On error, logs one line naming file, line and key, and returns -EINVAL

@@ -2591,6 +2591,35 @@ def t_chroot_login_pipe(s, ex):
     check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
 
 
+def t_suppress_sync(s, ex):
+    """Jobs' machines run with nspawn's --suppress-sync (their disk is thrown away): by default, not
+    with job_suppress_sync = no in nspawn-runner.conf, not for an image whose playbook sets
+    nspawn_runner_job_suppress_sync: false."""
+    lc = Lifecycle(s, ex, "overlay", "sync")
+    (lc.sd / IMAGE).symlink_to(s.chroot())
+    (lc.sd / "keepsync").symlink_to(s.chroot())
+    lc.playbook("keepsync", "- hosts: all\n  vars:\n    nspawn_runner_job_suppress_sync: false\n  tasks: []\n")
+    probe = ("python3 -c \"import os, time; fd = os.open('/root/f', os.O_WRONLY | os.O_CREAT); t = time.monotonic(); "
+             "[os.fsync(fd) for _ in range(200)]; print('fsync-ms=%d' % ((time.monotonic() - t) * 1000))\"")
+    seen = {}
+    for what, image, conf, want in (("default", IMAGE, "", True), ("job_suppress_sync = no", IMAGE, "job_suppress_sync = no\n", False),
+                                    ("the playbook's false", "keepsync", "", False)):
+        (lc.conf / "nspawn-runner.conf").write_text(conf)
+        with Job(s, ex, lc.sd, image=f"debian:{image}") as job:
+            job.env_override["NSPAWN_RUNNER_CONFIG_DIR"] = str(lc.conf)
+            job.prepare()
+            st = parse_state(Path(job.machine_dir, "state").read_text())
+            with open(f"/proc/{st['nspawn_pid']}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            check((b"--suppress-sync=yes" in argv) == want and (st.get("suppress_sync") == "1") == want,
+                  f"{what}: nspawn {'without' if want else 'with'} --suppress-sync: {argv}, state {st}")
+            # In the machine: fsync() does nothing (nspawn's seccomp filter), or does its work.
+            r = job.run_ok("build_script", ["echo x > /root/f", probe])
+            seen[what] = " ".join(l for l in r.lines if l.startswith("fsync-ms="))
+            end_job(s, job)
+    s.diag("200 fsync()s in a job: " + "; ".join(f"{k}: {v}" for k, v in seen.items()))
+
+
 def t_chroot_list(s, ex):
     """chroot-list, as text and JSON, of a generation image and of a plain symlink image."""
     lc = Lifecycle(s, ex, "overlay", "list")
@@ -2888,6 +2917,7 @@ def build_tests(s):
     add(lc + "chroot-list (text and JSON) of a generation image, a plain symlink image and a playbook's missing one",
         t_chroot_list, ex)
     add(lc + "chroot-login without a terminal runs the commands on stdin (exit 0 keeps, exit 3 drops)", t_chroot_login_pipe, ex)
+    add(lc + "jobs run with --suppress-sync unless nspawn-runner.conf or the image's playbook says no", t_suppress_sync, ex)
     add(lc + "i386: chroot-create --arch i386 (cached); a job in it reports i686 and i386", t_i386, ex)
     add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
     add(lc + "refresh without ansible-playbook fails clearly and leaves the image", t_maint_without_ansible, ex)
