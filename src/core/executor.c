@@ -121,8 +121,8 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                 log_debug_errno(r, "Cannot record the use of the project's cache: %m");
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n", id, id,
-               image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n",
+               getenv("CUSTOM_ENV_CI_JOB_ID") ?: id, id, image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }
 

@@ -48,7 +48,7 @@ static void collect_machines(const Context *c, GcStats *st) {
                 _cleanup_free_ char *dir = NULL;
                 uint64_t size = 0;
 
-                if (de->d_name[0] == '.' || job_id_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
+                if (de->d_name[0] == '.' || machine_key_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
                         continue;
                 if (!machine_is_leftover(dir))
                         continue;

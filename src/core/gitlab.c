@@ -41,12 +41,17 @@ void toml_write_string(FILE *f, const char *s) {
 int gitlab_config_write(const Context *c, FILE *f) {
         const char *id = getenv("CUSTOM_ENV_CI_JOB_ID");
         char host[256] = "";
-        _cleanup_free_ char *hostname = NULL;
+        _cleanup_free_ char *hostname = NULL, *key = NULL;
+        int r;
 
         (void) c;
-        if (id && job_id_check(id) >= 0)
-                hostname = strprintf(MACHINE_NAME_PREFIX "%s", id);
-        else if (gethostname(host, sizeof(host) - 1) >= 0)
+        /* config runs once per prepare attempt: the key it hands on is that attempt's alone. */
+        if (id && job_id_check(id) >= 0) {
+                r = machine_key_new(id, &key);
+                if (r < 0)
+                        return r;
+                hostname = strprintf(MACHINE_NAME_PREFIX "%s", key);
+        } else if (gethostname(host, sizeof(host) - 1) >= 0)
                 hostname = strdup(host);
         if (!hostname)
                 return -ENOMEM;
@@ -61,7 +66,13 @@ int gitlab_config_write(const Context *c, FILE *f) {
         json_write_string(f, hostname);
         fputs(", \"driver\": {\"name\": \"nspawn-runner\", \"version\": ", f);
         json_write_string(f, VERSION);
-        fputs("}}\n", f);
+        fputs("}", f);
+        if (key) {
+                fputs(", \"job_env\": {\"" MACHINE_KEY_ENV "\": ", f);
+                json_write_string(f, key);
+                fputs("}", f);
+        }
+        fputs("}\n", f);
         return fflush(f) == 0 ? 0 : -EIO;
 }
 

@@ -353,7 +353,7 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         }
         if (streq(cmd, "machine-exec")) {
                 WANT(1, 1);
-                if (job_id_check(pos[0]) < 0)
+                if (machine_key_check(pos[0]) < 0)
                         return usage;
                 (void) machine_exec(c, pos[0]);
                 return 1;

@@ -479,8 +479,13 @@ class Job:
 
     # -- what the tests look at --
     @property
+    def key(self):
+        """The machine's key: gitlab-config hands it to the later calls in job_env; else the job id."""
+        return (self.config.get("job_env") or {}).get("NSPAWN_RUNNER_MACHINE") or self.id
+
+    @property
     def machine_dir(self):
-        return f"{self.state_dir}/.machines/{self.id}"
+        return f"{self.state_dir}/.machines/{self.key}"
 
     def state(self):
         return parse_state(Path(self.machine_dir, "state").read_text())
@@ -603,7 +608,7 @@ class Suite:
             names = os.listdir(PROPAGATE_DIR)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if n.startswith("nspawn-runner-") and n[len("nspawn-runner-"):] in self.ids)
+        return sorted(n for n in names if n.startswith("nspawn-runner-") and n[len("nspawn-runner-"):].split("-")[0] in self.ids)
 
     def our_mounts(self):
         """The host's mounts that concern this run (other users of the host mount things too)."""
@@ -631,12 +636,12 @@ class Suite:
         return "; ".join(parts)
 
     def job_processes(self, job):
-        needle = f"/.machines/{job.id}/"
+        needle = f"/.machines/{job.key}/"
         return self.our_processes([needle], [needle])
 
     def wait_job_gone(self, job, timeout=5.0):
         """Liveness: after cleanup nothing of the job may remain (allowing time for exits to finish)."""
-        needle = f"/.machines/{job.id}/"
+        needle = f"/.machines/{job.key}/"
         deadline = time.monotonic() + timeout
         while True:
             problems = []
@@ -645,8 +650,8 @@ class Suite:
             procs = self.job_processes(job)
             if procs:
                 problems.append("processes: " + "; ".join(list(procs.values())[:3]))
-            if (PROPAGATE_DIR / f"nspawn-runner-{job.id}").exists():
-                problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.id} exists")
+            if (PROPAGATE_DIR / f"nspawn-runner-{job.key}").exists():
+                problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.key} exists")
             mounts = [m for m in host_mounts() if needle in m[0] or needle in m[2]]
             if mounts:
                 problems.append(f"host mounts: {mounts[:3]}")
@@ -974,7 +979,9 @@ def t_gitlab_config(s, ex):
           f"builds_dir/cache_dir: {cfg['builds_dir']!r}, {cfg['cache_dir']!r}")
     check(cfg["builds_dir_is_shared"] is False, "builds_dir_is_shared is not false")
     check(cfg.get("shell") == "bash", f"shell {cfg.get('shell')!r}: gitlab-runner must write bash scripts")
-    check(cfg["hostname"] == f"nspawn-runner-{job.id}", f"hostname {cfg['hostname']!r} is not the machine's name")
+    key = (cfg.get("job_env") or {}).get("NSPAWN_RUNNER_MACHINE", "")
+    check(re.fullmatch(rf"{job.id}-[0-9a-f]{{8}}", key), f"job_env hands on no machine key JOBID-XXXXXXXX: {cfg.get('job_env')}")
+    check(cfg["hostname"] == f"nspawn-runner-{key}", f"hostname {cfg['hostname']!r} is not the machine's name")
     drv = cfg["driver"]
     check(drv.get("name") == "nspawn-runner", f"driver.name {drv.get('name')!r}")
     check(isinstance(drv.get("version"), str) and version.text.split()[-1] == drv["version"],
@@ -1067,7 +1074,8 @@ def t_success(s, ex, backend, storage=None):
     with Job(s, ex, sd, prepare_args=["--storage", storage] if storage else []) as job:
         cfg = job.gitlab_config()
         r = job.prepare()
-        check(f"nspawn-runner-{job.id}" in r.text, f"prepare did not name the machine: {short(r.out)}")
+        check(f"nspawn-runner-{job.key}" in r.text and job.key.startswith(f"{job.id}-"),
+              f"prepare did not name the machine after the job: {short(r.out)}")
         check(stderr_lines(r.err) == [], f"prepare wrote to stderr: {short(r.err)}")
         want_backend = storage or backend
         got = job.state().get("backend")
@@ -1552,7 +1560,7 @@ def t_long_id(s, ex, backend):
     with Job(s, ex, s.state_dir(backend), job_id=job_id) as job:
         job.prepare()
         r = job.run_ok("build_script", ["cat /proc/sys/kernel/hostname"])
-        check(f"nspawn-runner-{job_id}" in r.lines, f"hostname for a 20-digit id: {short(r.out)}")
+        check(f"nspawn-runner-{job.key}" in r.lines and job.key.startswith(job_id), f"hostname for a 20-digit id: {short(r.out)}")
         end_job(s, job)
 
 
@@ -1579,6 +1587,33 @@ def t_image_refs(s, ex, backend):
                 r = job.call(["run", "--shell", shell, str(script), "build_script"])
                 check(r.rc == 0 and any(l.startswith("shell=5") for l in r.lines), f"run --shell {shell}: {r.describe()}")
             end_job(s, job)
+
+
+def t_same_job_id(s, ex, backend):
+    """Two jobs with the same job id (two GitLab instances on one box) run side by side, each in its
+    own machine: gitlab-config hands each prepare attempt its own key in job_env. A third prepare of
+    that id, refused, is cleaned up as gitlab-runner always does: the others' machines stay."""
+    sd = s.state_dir(backend)
+    job_id = s.next_id()
+    with Job(s, ex, sd, job_id=job_id) as a, Job(s, ex, sd, job_id=job_id) as b, \
+            Job(s, ex, sd, job_id=job_id, image="debian:no-such-image") as c:
+        a.prepare()
+        b.prepare()
+        check(a.key != b.key and a.key.startswith(f"{job_id}-") and b.key.startswith(f"{job_id}-"),
+              f"keys of two prepares of job {job_id}: {a.key}, {b.key}")
+        for job in (a, b):
+            r = job.run_ok("build_script", [f"echo {job.key} > /root/mine", "cat /proc/sys/kernel/hostname"])
+            check(f"nspawn-runner-{job.key}" in r.lines, f"hostname in {job.key}: {short(r.out)}")
+        c.prepare(expect=BUILD_FAILURE)
+        r = c.cleanup()
+        check(r.rc == 0, f"cleanup of the refused prepare: {r.describe()}")
+        for job in (a, b):
+            r = job.run_ok("build_script", ["cat /root/mine"])
+            check(job.key in r.lines, f"machine {job.key} after the refused prepare's cleanup: {short(r.out)}")
+        end_job(s, b)
+        r = a.run_ok("build_script", ["cat /root/mine"])
+        check(a.key in r.lines, f"machine {a.key} after the other one's cleanup: {short(r.out)}")
+        end_job(s, a)
 
 
 def bad_input(s, ex, backend, args, env=None, user_mistake=False):
@@ -2373,7 +2408,7 @@ def t_gc_threshold(s, ex):
                 n_m, n_g, n_c, _ = run_gc(100)
                 check((n_m, n_g, n_c) == (2, 0, 0), f"gc --threshold 100 removed {n_m} machine(s), {n_g} generation(s), "
                                                     f"{n_c} cache dir(s); expected 2, 0, 0")
-                check(machines() == sorted([job.id, held]), f"machines after gc: {machines()}, expected the job's and the locked one")
+                check(machines() == sorted([job.key, held]), f"machines after gc: {machines()}, expected the job's and the locked one")
                 check(all(d.is_dir() for d in caches.values()), "gc --threshold 100 removed a cache")
                 r = job.run_ok("build_script", ["echo still-running"])
                 check("still-running" in r.lines, "the job's machine does not work after gc")
@@ -2402,7 +2437,7 @@ def t_gc_threshold(s, ex):
             finally:
                 os.close(held_fd)
             n_m, _, _, _ = run_gc(100)
-            check(n_m == 1 and machines() == [job.id], f"after its lock was released gc removed {n_m}; machines {machines()}")
+            check(n_m == 1 and machines() == [job.key], f"after its lock was released gc removed {n_m}; machines {machines()}")
             end_job(s, job)
         check(not os.listdir(sd / ".machines"), f"machines left: {os.listdir(sd / '.machines')}")
     finally:
@@ -2861,6 +2896,7 @@ def build_tests(s):
         add(p + "2 MiB script and unusual stage names", t_big_script_and_stage_names, ex, backend)
         add(p + "cleanup twice, and cleanup without prepare, succeed", t_cleanup_twice, ex, backend)
         add(p + "prepare twice: the second fails, the first machine is untouched", t_prepare_twice, ex, backend)
+        add(p + "two jobs of the same id run side by side; a refused prepare's cleanup leaves them", t_same_job_id, ex, backend)
     add("btrfs: an image that is not a subvolume runs on overlayfs", t_btrfs_plain_image, ex, "btrfs")
     add("btrfs: --storage overlay on a btrfs state dir", t_success, ex, "btrfs", storage="overlay")
     add("bad input: btrfs: --storage btrfs with an image that is not a subvolume", bad_input, ex, "btrfs",

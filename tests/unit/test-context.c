@@ -14,6 +14,23 @@ int main(void) {
         CHECK(job_id_check("12a") < 0, "letters are not");
         CHECK(job_id_check("-1") < 0, "a sign is not");
         CHECK(job_id_check("../1") < 0, "a path is not");
+        CHECK(machine_key_check("42") == 0 && machine_key_check("42-0123abcd") == 0 &&
+                      machine_key_check("18446744073709551615-ffffffff") == 0,
+              "a job id, and one with 8 hex digits, are machine keys");
+        CHECK(machine_key_check("42-0123abc") < 0 && machine_key_check("42-0123abcde") < 0 &&
+                      machine_key_check("42-0123ABCD") < 0 && machine_key_check("-0123abcd") < 0 &&
+                      machine_key_check("42-") < 0 && machine_key_check("42-0123abcd-") < 0 &&
+                      machine_key_check("42-../abcd") < 0 && machine_key_check("x-0123abcd") < 0,
+              "other suffixes, no id, a path are not");
+        {
+                char *a = NULL, *b = NULL;
+                CHECK(machine_key_new("42", &a) == 0 && machine_key_new("42", &b) == 0 && machine_key_check(a) == 0 &&
+                              strncmp(a, "42-", 3) == 0 && strcmp(a, b) != 0,
+                      "new keys are valid, carry the job id and differ: %s %s", a, b);
+                CHECK(machine_key_new("4x", &a) == -EINVAL, "no key for a bad job id");
+                free(a);
+                free(b);
+        }
 
         setenv("X_CODE", "42", 1);
         CHECK(exit_code_from_env("X_CODE", 1) == 42, "exit code from env");

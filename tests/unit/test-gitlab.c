@@ -31,8 +31,15 @@ int main(void) {
         fclose(f);
         CHECK(strstr(buf, "\"builds_dir\": \"/builds\"") && strstr(buf, "\"builds_dir_is_shared\": false") &&
                       strstr(buf, "\"shell\": \"bash\"") &&
-                      strstr(buf, "\"hostname\": \"nspawn-runner-77\"") && strstr(buf, "\"driver\": {\"name\": \"nspawn-runner\""),
+                      strstr(buf, "\"hostname\": \"nspawn-runner-77-") && strstr(buf, "\"driver\": {\"name\": \"nspawn-runner\""),
               "config has builds_dir, builds_dir_is_shared, shell, hostname and driver");
+        {
+                const char *k = strstr(buf, "\"job_env\": {\"" MACHINE_KEY_ENV "\": \"77-");
+                const char *h = strstr(buf, "\"hostname\": \"nspawn-runner-");
+                CHECK(k && h && strncmp(k + strlen("\"job_env\": {\"" MACHINE_KEY_ENV "\": \""),
+                                        h + strlen("\"hostname\": \"nspawn-runner-"), 11) == 0,
+                      "job_env hands on the machine key the host name is made of");
+        }
         free(buf);
 
         f = open_memstream(&buf, &size);
