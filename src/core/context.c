@@ -46,8 +46,9 @@ int machine_key_new(const char *job_id, char **ret) {
 }
 
 int job_id_resolve(const char *arg, const char **ret) {
-        const char *key = getenv(MACHINE_KEY_ENV);
-        const char *id = arg ?: !isempty(key) ? key : getenv("CUSTOM_ENV_CI_JOB_ID");
+        const char *key = getenv(MACHINE_KEY_ENV), *job_id = getenv("CUSTOM_ENV_CI_JOB_ID");
+        const char *id = arg ?: !isempty(key) ? key : job_id;
+        const char *rest = id == key && job_id ? startswith(key, job_id) : NULL;
 
         if (!id)
                 return log_error_errno(EINVAL, "No job id: pass --id or set CUSTOM_ENV_CI_JOB_ID.");
@@ -55,6 +56,9 @@ int job_id_resolve(const char *arg, const char **ret) {
                 return log_error_errno(EINVAL, "Invalid job id '%.32s%s': expected 1 to %d digits%s.", id,
                                        strlen(id) > 32 ? "…" : "", JOB_ID_MAX,
                                        id == key ? " and 8 hex digits (" MACHINE_KEY_ENV ", from gitlab-config)" : "");
+        if (id == key && job_id && (!rest || rest[0] != '-'))
+                return log_error_errno(EINVAL, "%s=%.40s is not a key of job '%.32s' (CUSTOM_ENV_CI_JOB_ID).", MACHINE_KEY_ENV,
+                                       key, job_id);
         *ret = id;
         return 0;
 }

@@ -1622,8 +1622,8 @@ def bad_input(s, ex, backend, args, env=None, user_mistake=False):
     retries a prepare that fails otherwise (3 times, 3 s apart) and reports a runner system failure."""
     sd = s.state_dir(backend)
     with Job(s, ex, sd) as job:
+        job.env_override.update(env or {})  # what gitlab-runner passes to every call, config's too
         job.gitlab_config()
-        job.env_override.update(env or {})
         script = job.script_file(job.stage_script("build_script", ["echo must-not-run"]))
         args = [str(script) if a == "{script}" else a for a in args]
         before = s.snapshot(sd)

@@ -31,6 +31,18 @@ int main(void) {
                 free(a);
                 free(b);
         }
+        {
+                const char *got = NULL;
+                setenv("CUSTOM_ENV_CI_JOB_ID", "42", 1);
+                setenv(MACHINE_KEY_ENV, "42-0123abcd", 1);
+                CHECK(job_id_resolve(NULL, &got) == 0 && strcmp(got, "42-0123abcd") == 0, "the key from job_env wins");
+                CHECK(job_id_resolve("7", &got) == 0 && strcmp(got, "7") == 0, "--id wins over it");
+                setenv("CUSTOM_ENV_CI_JOB_ID", "4", 1);
+                CHECK(job_id_resolve(NULL, &got) < 0, "a key of another job (42 for job 4) is refused");
+                unsetenv(MACHINE_KEY_ENV);
+                CHECK(job_id_resolve(NULL, &got) == 0 && strcmp(got, "4") == 0, "without a key: the job id");
+                unsetenv("CUSTOM_ENV_CI_JOB_ID");
+        }
 
         setenv("X_CODE", "42", 1);
         CHECK(exit_code_from_env("X_CODE", 1) == 42, "exit code from env");
