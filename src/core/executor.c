@@ -39,6 +39,28 @@ int cancel_signals_block(void) {
         return fd < 0 ? -errno : fd;
 }
 
+/* Without a key from gitlab-config (a config.toml without config_exec), a machine is keyed by the job
+ * id alone: the prepare attempt that made it is written down — its JOB_RESPONSE_FILE, in
+ * gitlab-runner's temporary directory of that attempt — so that the run and cleanup calls of another
+ * attempt with the same job id leave it alone. Empty when the key is not the job id alone. */
+#define MACHINE_OWNER_FILE "owner"
+
+static const char *owner_of_call(const char *id_arg) {
+        if (id_arg || !isempty(getenv(MACHINE_KEY_ENV)))
+                return "";
+        return strempty(getenv("JOB_RESPONSE_FILE"));
+}
+
+/* Whether the machine of id was made by another prepare attempt than this call's. */
+static bool machine_is_others(const Context *c, const char *id, const char *id_arg) {
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *path = NULL, *owner = NULL;
+        const char *mine = owner_of_call(id_arg);
+
+        if (isempty(mine) || !dir || !(path = path_join(dir, MACHINE_OWNER_FILE)))
+                return false;
+        return read_one_line_file(path, &owner) >= 0 && !streq(owner, mine);
+}
+
 /* The images there are, for a message: "bookworm, sid" (NULL when it cannot be made). */
 static char *images_available(const Context *c) {
         _cleanup_strv_free_ char **names = NULL;
@@ -115,6 +137,12 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
         r = machine_create(c, id, image, storage, sigfd);
         if (r < 0)
                 return c->system_failure_exit_code;
+        if (!isempty(owner_of_call(id_arg))) {
+                _cleanup_free_ char *dir = context_machine_dir(c, id), *path = NULL;
+                if (!dir || !(path = path_join(dir, MACHINE_OWNER_FILE)) ||
+                    write_file_atomic(path, owner_of_call(id_arg), 0600) < 0)
+                        log_warning("Cannot write down which prepare made the machine of job %s.", id);
+        }
         /* For gc: this project's cache is in use now, even if the job only reads it. */
         r = cache_mark_project_used(c, getenv("CUSTOM_ENV_CI_PROJECT_PATH"));
         if (r < 0 && r != -ENOENT)
@@ -211,6 +239,10 @@ int executor_run(const Context *c, const char *id_arg, const char *script, const
 
         if (job_id_resolve(id_arg, &id) < 0)
                 return c->system_failure_exit_code;
+        if (machine_is_others(c, id, id_arg)) {
+                log_error("The machine of job %s was made by another prepare (another JOB_RESPONSE_FILE): not this job's.", id);
+                return c->system_failure_exit_code;
+        }
         return mark_failed(c, id, stage, executor_run_stage(c, id, script, stage));
 }
 
@@ -292,6 +324,10 @@ int executor_cleanup(const Context *c, const char *id_arg) {
         flag = dir ? path_join(dir, JOB_FAILED_FLAG) : NULL;
         if (!flag)
                 return log_oom(), c->system_failure_exit_code;
+        if (machine_is_others(c, id, id_arg)) {
+                log_warning("The machine of job %s was made by another prepare (another JOB_RESPONSE_FILE): left alone.", id);
+                return 0;
+        }
         existed = access(dir, F_OK) >= 0;
         failed = access(flag, F_OK) >= 0;
         r = machine_destroy(c, id);

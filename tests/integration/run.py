@@ -1616,6 +1616,29 @@ def t_same_job_id(s, ex, backend):
         end_job(s, a)
 
 
+def t_same_job_id_without_config(s, ex, backend):
+    """A config.toml without config_exec (no key in job_env): machines are keyed by the job id alone, a
+    second prepare of that id is refused, and its cleanup — gitlab-runner runs it all the same — leaves
+    the first job's machine alone (it was made by another attempt: another JOB_RESPONSE_FILE)."""
+    sd = s.state_dir(backend)
+    job_id = s.next_id()
+    no_config = {"builds_dir": "/builds", "cache_dir": "/cache"}
+    with Job(s, ex, sd, job_id=job_id) as a, Job(s, ex, sd, job_id=job_id) as b:
+        a.config, b.config = dict(no_config), dict(no_config)
+        a.prepare()
+        check(a.key == job_id and os.path.isdir(a.machine_dir), f"machine of job {job_id} without config: {a.key}")
+        a.run_ok("build_script", ["echo first > /root/mine"])
+        r = b.prepare(expect=SYSTEM_FAILURE)
+        check(len(stderr_lines(r.err)) == 1, f"the refused prepare: {short(r.err)}")
+        r = b.call(["run", str(b.script_file(b.stage_script("build_script", ["echo must-not-run"]))), "build_script"])
+        check(r.rc == SYSTEM_FAILURE and b"must-not-run" not in r.out, f"run of the refused job: {r.describe()}")
+        r = b.cleanup()
+        check(r.rc == 0, f"cleanup of the refused prepare: {r.describe()}")
+        r = a.run_ok("build_script", ["cat /root/mine"])
+        check("first" in r.lines, f"the first job's machine after the refused prepare's cleanup: {short(r.out)}")
+        end_job(s, a)
+
+
 def bad_input(s, ex, backend, args, env=None, user_mistake=False):
     """A call with bad input: exit 2, one line on stderr, and the host as it was. A mistake of the
     job's own (its image:) is a build failure instead, whose line names the images there are: gitlab-runner
@@ -2897,6 +2920,8 @@ def build_tests(s):
         add(p + "cleanup twice, and cleanup without prepare, succeed", t_cleanup_twice, ex, backend)
         add(p + "prepare twice: the second fails, the first machine is untouched", t_prepare_twice, ex, backend)
         add(p + "two jobs of the same id run side by side; a refused prepare's cleanup leaves them", t_same_job_id, ex, backend)
+        add(p + "without config_exec: a refused prepare of the same id, its run and cleanup leave the first machine",
+            t_same_job_id_without_config, ex, backend)
     add("btrfs: an image that is not a subvolume runs on overlayfs", t_btrfs_plain_image, ex, "btrfs")
     add("btrfs: --storage overlay on a btrfs state dir", t_success, ex, "btrfs", storage="overlay")
     add("bad input: btrfs: --storage btrfs with an image that is not a subvolume", bad_input, ex, "btrfs",
