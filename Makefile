@@ -34,14 +34,14 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
-	libblkid-dev openssh-client
+	libblkid-dev openssh-client e2fsprogs
 # What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
 DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
 CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-fuzz fuzz-build demo bench fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -90,7 +90,7 @@ setup:
 
 # The appliance image (board/rpi4/, firmware/, rootfs/etc/): see README, "The appliance image".
 IMAGE_PACKAGES := mmdebstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools \
-	mtools dosfstools fdisk e2fsprogs xz-utils bmap-tools btrfs-progs file
+	mtools dosfstools fdisk e2fsprogs xz-utils zstd bmap-tools btrfs-progs file
 setup-image: setup
 	$(call apt_install_missing,setup-image,$(IMAGE_PACKAGES))
 	@test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
@@ -118,6 +118,19 @@ check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
 	python3 tests/integration/appliance.py --build $(B)
+
+# Fault injection (tests/faults/run.py): kill -9 and SIGTERM inside prepare, run and cleanup, concurrent
+# gc, a full disk, on both backends. FAULTS_TRIALS scales it (a few minutes on 2 cores as it is);
+# FAULTS_SEED=N replays a run's random choices (its seed is printed first).
+check-faults: all
+	python3 tests/faults/run.py --build $(B)
+
+# Not in make check: SOAK_JOBS whole jobs, SOAK_CONCURRENCY at once, on each backend; then the census of
+# what could leak (see tests/faults/soak.py).
+SOAK_JOBS ?= 200
+SOAK_CONCURRENCY ?= 8
+soak: all
+	python3 tests/faults/run.py --build $(B) --soak $(SOAK_JOBS) --concurrency $(SOAK_CONCURRENCY)
 
 # Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -150,6 +163,8 @@ fuzz: setup fuzz-build
 check: setup
 	$(MAKE) all check-unit check-asan check-fuzz check-docs
 	$(MAKE) check-integration
+	$(MAKE) check-faults
+	$(MAKE) check-bench
 	$(MAKE) check-deb
 	$(MAKE) check-image
 
@@ -158,6 +173,10 @@ demo: setup all
 
 bench: setup all
 	tests/bench.sh $(B)
+
+# The bench once, quickly (one round, no warm-up, no timing assertion): that it still works.
+check-bench: all
+	BENCH_SMOKE=1 tests/bench.sh $(B)
 
 # Man pages, from scdoc sources.
 MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))

@@ -26,6 +26,32 @@ if load ${devtype} ${devnum}:${distro_bootpart} ${ramdisk_addr_r} identity.env; 
 	fi
 fi
 
+# Kernel arguments a person adds on the boot partition: kernel-args.txt, one line, e.g.
+# usb-storage.quirks=152d:0578:u for a USB-SATA adapter whose UAS mode fails. u-boot cannot read a
+# file into a variable, only import "name=value" lines: the file is loaded right behind "K=" and K
+# imported. Accepted: at most 256 bytes of letters, digits, space and ._,:=/+@- (no quotes, $ or
+# ;, which u-boot or the kernel would read as syntax); anything else is ignored with a console line.
+setenv extra_args
+setenv K
+setexpr args_file ${ramdisk_addr_r} + 2
+if load ${devtype} ${devnum}:${distro_bootpart} ${args_file} kernel-args.txt; then
+	if itest ${filesize} -gt 0x100; then
+		echo "nspawn-runner: kernel-args.txt is longer than 256 bytes: ignored"
+	else
+		mw.w ${ramdisk_addr_r} 0x3d4b 1
+		setexpr args_size ${filesize} + 2
+		env import -t -r ${ramdisk_addr_r} ${args_size} K
+		setenv args_rest x
+		setexpr args_rest gsub "[ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._,:=/+@-]" "" "${K}"
+		if test -z "${args_rest}"; then
+			setenv extra_args "${K}"
+			echo "nspawn-runner: kernel arguments from kernel-args.txt: ${extra_args}"
+		elif test -n "${K}"; then
+			echo "nspawn-runner: kernel-args.txt has characters other than letters, digits, space and ._,:=/+@-: ignored"
+		fi
+	fi
+fi
+
 setenv bootargs "@CMDLINE@"
 
 echo "nspawn-runner: loading the kernel and initrd from ${devtype} ${devnum}:${distro_bootpart}"

@@ -60,31 +60,50 @@ static int led_open_sysfs(Daemon *d, const char *dir) {
         return led_backend_sysfs_saving(dir, save, &d->led);
 }
 
+#define LED_AUTO_DIR "/sys/class/leds/ACT"
+
+static bool missing_errno(int r) {
+        return r == -ENOENT || r == -ENODEV;
+}
+
+/* The sysfs directory of the configured LED, NULL when it is none or on a GPIO line. */
+static const char *led_dir(const HwSpec *h) {
+        return h->kind == HW_AUTO ? LED_AUTO_DIR : h->kind == HW_SYSFS ? h->path : NULL;
+}
+
+/* Takes the configured LED; on failure leaves the null backend. */
+static int led_take(Daemon *d) {
+        const HwSpec *h = &d->config.led;
+        int r;
+
+        if (h->kind == HW_GPIO)
+                r = led_backend_gpio(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->led);
+        else
+                r = led_open_sysfs(d, led_dir(h));
+        if (r < 0) /* the constructor said why, once */
+                led_backend_null(&d->led);
+        return r;
+}
+
 void led_open(Daemon *d) {
         const HwSpec *h = &d->config.led;
-        int r = 0;
+        int r;
 
         led_backend_null(&d->led);
-        switch (h->kind) {
-        case HW_AUTO:
-                if (access("/sys/class/leds/ACT", F_OK) < 0) {
-                        log_notice("No status LED (no /sys/class/leds/ACT): running without one.");
-                        return;
-                }
-                r = led_open_sysfs(d, "/sys/class/leds/ACT");
-                break;
-        case HW_SYSFS:
-                r = led_open_sysfs(d, h->path);
-                break;
-        case HW_GPIO:
-                r = led_backend_gpio(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->led);
-                break;
-        default:
+        if (h->kind != HW_AUTO && h->kind != HW_SYSFS && h->kind != HW_GPIO) {
                 log_notice("No status LED configured: running without one.");
                 return;
         }
-        if (r < 0) /* the constructor said why, once */
-                led_backend_null(&d->led);
+        /* The ACT LED's driver (leds-gpio) loads asynchronously at boot: it may come after us. */
+        if (h->kind == HW_AUTO && access(LED_AUTO_DIR, F_OK) < 0) {
+                log_notice("No status LED (no %s) yet: taking it when it appears.", LED_AUTO_DIR);
+                d->led_pending = true;
+                return;
+        }
+        r = led_take(d);
+        d->led_pending = missing_errno(r);
+        if (d->led_pending)
+                log_notice("Taking the status LED when it appears.");
 }
 
 /* Starts the LED at "booting". */
@@ -152,6 +171,11 @@ void button_setup(Daemon *d) {
                 return;
         }
         r = gpio_button_open(h->gpio.chip, h->gpio.line, h->gpio.active_low, &d->gbutton);
+        d->button_pending = missing_errno(r);
+        if (d->button_pending) {
+                log_notice("No button yet (GPIO %s:%s): taking it when its chip appears.", h->gpio.chip, h->gpio.line);
+                return;
+        }
         if (r < 0) {
                 log_notice("Running without a button (GPIO %s:%s: %s).", h->gpio.chip, h->gpio.line, strerror(-r));
                 return;
@@ -170,8 +194,63 @@ void button_setup(Daemon *d) {
         button_arm(d);
 }
 
+/* ---- an LED or a GPIO chip that appears after the daemon started ---- */
+
+void hw_retry(Daemon *d, bool new_chip) {
+        const char *dir = led_dir(&d->config.led);
+
+        /* A sysfs LED is looked for quietly; a GPIO chip is only tried when a new one appeared, as
+         * a failing lookup logs. */
+        if (d->led_pending && (dir ? access(dir, F_OK) >= 0 : new_chip)) {
+                int r = led_take(d);
+
+                d->led_pending = missing_errno(r) && !dir;
+                if (r >= 0) {
+                        log_notice("The status LED appeared: showing the state on it.");
+                        led_refresh(d);
+                }
+        }
+        if (d->button_pending && new_chip) {
+                button_setup(d);
+                if (d->gbutton)
+                        log_notice("The button appeared: taking presses.");
+        }
+}
+
+static int on_device(sd_device_monitor *m _unused_, sd_device *dev, void *userdata) {
+        sd_device_action_t action;
+        const char *subsystem;
+
+        if (sd_device_get_action(dev, &action) >= 0 && action == SD_DEVICE_ADD &&
+            sd_device_get_subsystem(dev, &subsystem) >= 0)
+                hw_retry(userdata, streq(subsystem, "gpio"));
+        return 0;
+}
+
+/* udev's "add" of an LED or a GPIO chip, while one is missing. Without udev (a container) the
+ * tick still finds a sysfs LED. */
+void hw_watch(Daemon *d) {
+        int r;
+
+        if (!d->led_pending && !d->button_pending)
+                return;
+        r = sd_device_monitor_new(&d->hw_monitor);
+        if (r >= 0)
+                r = sd_device_monitor_filter_add_match_subsystem_devtype(d->hw_monitor, "leds", NULL);
+        if (r >= 0)
+                r = sd_device_monitor_filter_add_match_subsystem_devtype(d->hw_monitor, "gpio", NULL);
+        if (r >= 0)
+                r = sd_device_monitor_attach_event(d->hw_monitor, d->event);
+        if (r >= 0)
+                r = sd_device_monitor_start(d->hw_monitor, on_device, d);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot watch udev for the LED and GPIO chips (looking every tick instead): %m");
+                d->hw_monitor = sd_device_monitor_unref(d->hw_monitor);
+        }
+}
 
 void hw_done(Daemon *d) {
+        d->hw_monitor = sd_device_monitor_unref(d->hw_monitor);
         d->led_timer = sd_event_source_disable_unref(d->led_timer);
         led_backend_close(&d->led);
         d->button_io = sd_event_source_disable_unref(d->button_io);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 
@@ -67,6 +68,8 @@ struct Daemon {
         GpioButton *gbutton;
         Button button;
         sd_event_source *button_io, *button_timer;
+        bool led_pending, button_pending; /* configured, but not there yet: taken when it appears */
+        sd_device_monitor *hw_monitor;    /* when one was pending at start */
 
         int listen_fd;
         sd_event_source *listen_source, *inotify_source;
@@ -114,6 +117,9 @@ void led_open(Daemon *d);
 int led_timer_add(Daemon *d);
 void led_refresh(Daemon *d);
 void button_setup(Daemon *d);
+/* Watches for a pending LED or button to appear (udev); hw_retry() looks again, also each tick. */
+void hw_watch(Daemon *d);
+void hw_retry(Daemon *d, bool new_chip);
 void hw_done(Daemon *d);
 
 /* daemon-child.c: children with a pipe on their stdout. run() runs in the child, its return

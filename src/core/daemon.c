@@ -152,6 +152,7 @@ static int on_tick(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
         machines_watch(d);
         daemon_problems_watch(d);
         daemon_problems_refresh(d);
+        hw_retry(d, false);
         check_disk(d);
         count_images(d);
         update(d);
@@ -270,6 +271,7 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
         if (r < 0)
                 return r;
         button_setup(d);
+        hw_watch(d);
         machines_watch(d);
         daemon_problems_watch(d);
         daemon_problems_refresh(d);

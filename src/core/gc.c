@@ -23,18 +23,19 @@
 
 #define CACHE_DEPTH_MAX 8
 
-/* A machine is a leftover when no prepare holds it and its init is gone. */
-static bool machine_is_leftover(const char *dir) {
+/* A machine is a leftover when no prepare holds it and its init is gone. On true, *ret_fd holds the
+ * machine's lock, to be kept until it is removed: a prepare of the same job must wait for that. */
+static bool machine_lock_leftover(const Context *c, const char *id, int *ret_fd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-        _cleanup_free_ char *state = path_join(dir, "state");
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL;
         _cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
 
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+        if (!dir || !(state = path_join(dir, "state")) || machine_lock(c, id, LOCK_EX | LOCK_NB, &fd) < 0)
                 return false;
-        if (!state || machine_state_load(state, &s) < 0)
-                return true;
-        return process_open(&s.init, &pidfd) < 0;
+        if (machine_state_load(state, &s) >= 0 && process_open(&s.init, &pidfd) >= 0)
+                return false;
+        *ret_fd = TAKE_FD(fd);
+        return true;
 }
 
 static void collect_machines(const Context *c, GcStats *st) {
@@ -46,14 +47,15 @@ static void collect_machines(const Context *c, GcStats *st) {
                 return;
         while ((de = readdir(d))) {
                 _cleanup_free_ char *dir = NULL;
+                _cleanup_close_ int lock = -EBADF;
                 uint64_t size = 0;
 
                 if (de->d_name[0] == '.' || machine_key_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
                         continue;
-                if (!machine_is_leftover(dir))
+                if (!machine_lock_leftover(c, de->d_name, &lock))
                         continue;
                 (void) fs_usage(dir, &size);
-                if (machine_destroy(c, de->d_name) >= 0) {
+                if (machine_destroy_locked(c, de->d_name) >= 0) {
                         log_info("gc: removed the leftover machine of job %s.", de->d_name);
                         st->machines++;
                         st->freed += size;

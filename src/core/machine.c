@@ -235,17 +235,31 @@ int machine_exec(const Context *c, const char *id) {
         return log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
 }
 
-static int spawn_supervisor(const Context *c, const char *id, const char *log_path, pid_t *ret_pid, int *ret_pidfd) {
-        int r;
+/* Forks the supervisor, which waits on *ret_go until the parent has written its PID down: a prepare
+ * killed in between leaves no systemd-nspawn that no state names (the child sees EOF and exits). A
+ * socket, not a pipe: the parent's send() must not die of SIGPIPE if the child is gone. */
+static int spawn_supervisor(const Context *c, const char *id, const char *log_path, pid_t *ret_pid, int *ret_pidfd,
+                            int *ret_go) {
+        int go[2], r;
 
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
+                return log_error_errno(errno, "Cannot create a socket pair: %m");
         r = fork_pidfd(ret_pid, ret_pidfd);
-        if (r < 0)
+        if (r < 0) {
+                (void) close(go[0]);
+                (void) close(go[1]);
                 return log_error_errno(r, "Cannot fork: %m");
+        }
         if (r == 0) {
+                char byte;
                 int fd;
 
                 /* Its own session: gitlab-runner's signals to our process group must not reach it. */
                 (void) setsid();
+                (void) close(go[1]);
+                if (read(go[0], &byte, 1) != 1)
+                        _exit(EXIT_FAILURE);
+                (void) close(go[0]);
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (fd >= 0)
                         (void) dup2(fd, 0);
@@ -257,6 +271,8 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
                 (void) machine_exec(c, id);
                 _exit(EXIT_FAILURE);
         }
+        (void) close(go[0]);
+        *ret_go = go[1];
         return 0;
 }
 
@@ -355,7 +371,7 @@ static StorageBackend choose_backend(const Context *c, const char *image_path, S
 static int start_machine(const Context *c, const char *id, MachineState *s, const char *dir, int sigfd) {
         _cleanup_free_ char *log_path = path_join(dir, "nspawn.log"), *state = path_join(dir, "state"),
                             *unit = NULL;
-        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, go = -EBADF;
         pid_t pid = 0;
         int r;
 
@@ -373,9 +389,14 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
                         return log_error_errno(r, "Cannot write %s: %m", state);
                 r = start_unit(c, id, s->image, log_path, unit);
         } else {
-                r = spawn_supervisor(c, id, log_path, &pid, &pidfd);
-                if (r >= 0 && process_id_from_pid(pid, &s->nspawn) >= 0)
-                        r = machine_state_save(state, s);
+                r = spawn_supervisor(c, id, log_path, &pid, &pidfd, &go);
+                if (r >= 0 && (r = process_id_from_pid(pid, &s->nspawn)) < 0)
+                        r = log_error_errno(r, "Cannot identify the machine's supervisor (PID %d): %m", (int) pid);
+                if (r >= 0 && (r = machine_state_save(state, s)) < 0)
+                        r = log_error_errno(r, "Cannot write %s: %m", state);
+                if (r >= 0 && send(go, "1", 1, MSG_NOSIGNAL) != 1)
+                        r = log_error_errno(errno, "Cannot start the machine's supervisor: %m");
+                closep(&go);
         }
         if (r < 0)
                 return r;
@@ -424,12 +445,59 @@ static bool suppress_sync_wanted(const Context *c, const char *image) {
         return wanted;
 }
 
+/* The machines directory's own flock orders the making of a machine directory against others'
+ * looks at it: a prepare holds it shared from mkdir() until it holds the new directory's lock, and
+ * whoever else locks a machine directory opens it while holding it exclusively. So no one ever takes
+ * the lock of a directory whose creator has not taken it yet (gc would call it left over). */
+static int machines_gate(const Context *c, int op, int *ret_fd) {
+        _cleanup_free_ char *machines = context_machines_dir(c);
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!machines)
+                return -ENOMEM;
+        fd = open(machines, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, op) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
+        _cleanup_free_ char *dir = context_machine_dir(c, id);
+        _cleanup_close_ int gate = -EBADF, fd = -EBADF;
+        struct stat st, now;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = machines_gate(c, LOCK_EX, &gate);
+        if (r < 0)
+                return r;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        closep(&gate);
+        while (flock(fd, op) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours). */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_nlink == 0 || stat(dir, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+                return -ENOENT;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
                             *cache = context_cache_dir(c), *state = NULL, *control = NULL;
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
-        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_close_ int dir_fd = -EBADF, gate = -EBADF;
         const char *arch = NULL;
         int r;
 
@@ -467,6 +535,9 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (s.backend == STORAGE_BTRFS && !path_is_btrfs_subvolume(s.image_path))
                 return log_error_errno(EINVAL, "Image %s is not a btrfs subvolume: cannot snapshot it.", s.image_path);
 
+        r = machines_gate(c, LOCK_SH, &gate);
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock %s: %m", machines);
         if (mkdir(dir, 0700) < 0) {
                 if (errno == EEXIST)
                         return log_error_errno(EEXIST, "Job %s is already prepared (run cleanup first).", id);
@@ -479,6 +550,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
                 (void) rmdir(dir);
                 return r;
         }
+        closep(&gate);
 
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
          * prepare starts from nothing. */
@@ -493,7 +565,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (r >= 0)
                 r = start_machine(c, id, &s, dir, sigfd);
         if (r < 0)
-                (void) machine_destroy(c, id);
+                (void) machine_destroy_locked(c, id);
         return r;
 }
 
@@ -538,7 +610,7 @@ static int stop_processes(const char *dir, const MachineState *s) {
         return 0;
 }
 
-int machine_destroy(const Context *c, const char *id) {
+int machine_destroy_locked(const Context *c, const char *id) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *propagate = NULL;
         int r;
@@ -568,4 +640,17 @@ int machine_destroy(const Context *c, const char *id) {
         if (r < 0)
                 return log_error_errno(r, "Cannot remove %s: %m", dir);
         return 0;
+}
+
+int machine_destroy(const Context *c, const char *id) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        /* Waits for a prepare of the job that still runs, and for a gc that removes it. */
+        r = machine_lock(c, id, LOCK_EX, &fd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock the machine of job %s: %m", id);
+        return machine_destroy_locked(c, id);
 }

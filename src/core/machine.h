@@ -17,5 +17,10 @@ int machine_exec(const Context *c, const char *id);
 /* Connects to the machine's init; -ENOENT when the job was never prepared, -ECONNREFUSED when its
  * machine is not running. */
 int machine_connect(const Context *c, const char *id, int *ret_fd);
-/* Stops the machine and removes all it had; nothing to do is success. */
+/* Opens the job's machine directory and flock()s it with op (LOCK_EX, maybe with LOCK_NB), never
+ * before its creator does; -ENOENT when there is none, or it was removed while we waited. */
+int machine_lock(const Context *c, const char *id, int op, int *ret_fd);
+/* Stops the machine and removes all it had; nothing to do is success. Takes the machine's lock;
+ * machine_destroy_locked() is for callers that hold it already. */
 int machine_destroy(const Context *c, const char *id);
+int machine_destroy_locked(const Context *c, const char *id);

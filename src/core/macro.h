@@ -16,12 +16,15 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+/* Also ends the variable's (or struct field's) hold on the number: a closed fd that still looks
+ * valid would be closed a second time, or written to, once the kernel hands the number out again. */
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
                 close(*fd);
                 errno = saved;
         }
+        *fd = -EBADF;
 }
 
 static inline void strv_freep(char ***p) {

@@ -30,10 +30,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -143,11 +145,98 @@ def manifest():
 
 def t_boot_files(img: Image):
     files = img.fat_files()
-    want = {m[0] for m in manifest()} | {"config.txt", "boot.scr", "initrd.img", "nspawn-runner.conf", "README.txt"}
+    want = {m[0] for m in manifest()} | {"config.txt", "boot.scr", "uboot.env", "initrd.img", "nspawn-runner.conf",
+                                        "README.txt"}
     check(want <= files, f"missing on the boot partition: {sorted(want - files)}")
     for name, package, version, path, sha in manifest():
         got = hashlib.sha256(img.fat_read(name)).hexdigest()
         check(got == sha, f"{name}: sha256 {got}, the manifest says {sha} ({package} {version})")
+
+
+def fstab_boot_label() -> str:
+    for line in (REPO / "rootfs/etc/fstab").read_text().splitlines():
+        f = line.split()
+        if len(f) > 1 and f[1] == "/boot/firmware" and f[0].startswith("LABEL="):
+            return f[0][len("LABEL="):]
+    raise Fail("rootfs/etc/fstab mounts /boot/firmware by no LABEL=")
+
+
+def t_fat_label(img: Image):
+    with open(img.path, "rb") as f:
+        f.seek(img.boot_offset)
+        bpb = f.read(512)
+    check(bpb[82:90] == b"FAT32   ", f"partition 1 is not FAT32: {bpb[82:90]!r}")
+    label = bpb[71:82].decode(errors="replace").rstrip()
+    want = fstab_boot_label()
+    check(label == want, f"the FAT is labelled {label!r}, fstab mounts {want!r} on /boot/firmware")
+    check(label not in ("BOOT", "boot", "NO NAME"), f"the FAT's label {label!r} is one other disks have too")
+
+
+def t_uboot_env(img: Image):
+    env = img.fat_read("uboot.env")
+    check(len(env) == 0x4000, f"uboot.env is {len(env)} bytes, u-boot-rpi reads 0x4000")
+    check(int.from_bytes(env[:4], "little") == zlib.crc32(env[4:]), "uboot.env's CRC does not match: u-boot would ignore it")
+    entries = env[4:].split(b"\0\0")[0].split(b"\0")
+    got = dict(e.decode().split("=", 1) for e in entries)
+    check(got.get("bootdelay") == "-2", f"bootdelay={got.get('bootdelay')}: a byte on the serial console stops the boot")
+    check("preboot" not in got, f"preboot={got.get('preboot')!r}: u-boot would reset the VL805 before Linux does")
+    targets = got.get("boot_targets", "").split()
+    check(targets and not {"usb0", "pxe", "dhcp"} & set(targets), f"boot_targets={targets}: boots from more than the SD card")
+    check(got.get("bootcmd", "").endswith("reset"), f"bootcmd={got.get('bootcmd')!r} waits at the prompt when nothing boots")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "u-boot.bin").write_bytes(img.fat_read("u-boot.bin"))
+        want = run(REPO / "board/rpi4/uboot-env", Path(tmp) / "u-boot.bin").stdout.splitlines()
+    check([e.decode() for e in entries] == want, "uboot.env is not u-boot.bin's default environment with board/rpi4/uboot-env's changes")
+
+
+def t_initrd(img: Image):
+    with tempfile.TemporaryDirectory() as tmp, img.root_mounted() as r:
+        for name in ("initrd.img", "vmlinuz", "bcm2711-rpi-4-b.dtb", "bcm2711-rpi-400.dtb"):
+            (Path(tmp) / name).write_bytes(img.fat_read(name))
+        p = run(REPO / "board/rpi4/check-initrd", "--root", r, "--initrd", Path(tmp) / "initrd.img", "--kernel",
+                Path(tmp) / "vmlinuz", "--dtb", Path(tmp) / "bcm2711-rpi-4-b.dtb", "--dtb", Path(tmp) / "bcm2711-rpi-400.dtb",
+                "--modules-list", REPO / "board/rpi4/initramfs-modules", "--fstype", "ext4", check=False)
+    for line in p.stdout.splitlines():
+        print("#" + line, flush=True)
+    check(p.returncode == 0, "\n" + p.stderr.strip())
+
+
+def uboot_run_script(boot_scr: bytes, files: dict, until: tuple, timeout=120) -> str:
+    """Runs boot.scr in u-boot-qemu from a small FAT disk holding it and files (no kernel: the script
+    ends at its failed load); returns the console up to the first of until."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        disk, fat, console = t / "disk.img", t / "fat.img", t / "console.log"
+        run("truncate", "-s", "40M", disk)
+        run("sfdisk", "-q", disk, input="start=2048, type=c, bootable\n")
+        run("mkfs.vfat", "-C", "-F", "32", fat, "36000")
+        for name, data in {"boot.scr": boot_scr, **files}.items():
+            (t / name).write_bytes(data)
+            run("mcopy", "-i", fat, t / name, "::", env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+        run("dd", f"if={fat}", f"of={disk}", "bs=512", "seek=2048", "conv=notrunc", "status=none")
+        p = subprocess.Popen(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "512", "-bios", UBOOT_QEMU,
+                              "-display", "none", "-monitor", "none", "-nic", "none", "-serial", f"file:{console}",
+                              "-drive", f"if=none,id=d,format=raw,file={disk}", "-device", "virtio-blk-pci,drive=d"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            end = time.monotonic() + timeout
+            text = ""
+            while time.monotonic() < end and not any(u in text for u in until):
+                time.sleep(0.5)
+                text = console.read_text(errors="replace") if console.exists() else ""
+        finally:
+            p.kill()
+            p.wait()
+        return text
+
+
+def t_kernel_args_bad(img: Image):
+    scr = img.fat_read("boot.scr")
+    for content, want in ((b"a" * 300 + b"\n", "kernel-args.txt is longer than 256 bytes: ignored"),
+                          (b'quiet init=/bin/sh;reset "x"\r\n', "kernel-args.txt has characters other than")):
+        text = uboot_run_script(scr, {"kernel-args.txt": content}, (want, "booti failed"))
+        check(want in text, f"u-boot did not say {want!r} for kernel-args.txt {content[:40]!r}:\n{text[-600:]}")
+        check("kernel arguments from kernel-args.txt" not in text, f"a bad kernel-args.txt was taken:\n{text[-600:]}")
 
 
 def t_config_txt(img: Image):
@@ -281,6 +370,11 @@ say gitlab_runner "$(systemctl show -p ActiveState --value gitlab-runner.service
 say hostname "$(hostname)"
 say machine_id "$(cat /etc/machine-id)"
 say cmdline "$(cat /proc/cmdline)"
+w=/sys/class/watchdog/watchdog0
+say watchdog "$(cat $w/identity $w/state $w/timeout 2>/dev/null | tr '\n' '/')"
+say watchdog_pid1 "$(ls -l /proc/1/fd 2>/dev/null | grep -c ' -> /dev/watchdog0$')"
+say watchdog_log "$(journalctl -b -o cat _PID=1 | grep -m1 'hardware watchdog')"
+say modules "$(cd /sys/module && ls -d bcm2835_wdt leds_gpio 2>/dev/null | tr '\n' ' ')"
 say host_key "$(cat /var/lib/nspawn-runner/.appliance/ssh/ssh_host_ed25519_key.pub 2>/dev/null | cut -d' ' -f2)"
 say register_argv "$(cat /run/fake-gitlab-runner-register.argv 2>/dev/null)"
 tok=$(sed -n 's/^ *token = "\(.*\)"/\1/p' /etc/gitlab-runner/config.toml 2>/dev/null | head -1)
@@ -292,6 +386,19 @@ journalctl -b -p warning -o short-monotonic --no-pager | tail -40 | sed 's/^/@@ 
 journalctl -b -u 'nspawn-runner-*' -o short-monotonic --no-pager | tail -30 | sed 's/^/@@ unit_log=/'
 say previous_boot_drained "$(journalctl -b -1 -o cat -u nspawn-runnerd.service 2>/dev/null | grep -c 'No job left: powering off')"
 say previous_boot_sigquit "$(journalctl -b -1 -o cat -u gitlab-runner.service 2>/dev/null | grep -c 'SIGQUIT')"
+if ! mountpoint -q /var/lib/nspawn-runner; then
+	# The LED on PL061 line 0, as the kernel has it (debugfs), 60 samples over about 3 s.
+	say gpio_lines "$(grep 'nspawn-runner' /sys/kernel/debug/gpio | tr -s ' ' | tr '\n' '|')"
+	say led_levels "$(for i in $(seq 60); do grep -o ' out [a-z]*' /sys/kernel/debug/gpio; sleep 0.05; done | sort | uniq -c | tr -s ' ' | tr '\n' '|')"
+	# The host presses the button (system_powerdown on qemu's monitor) when it reads this line.
+	say press_button 1
+	for i in $(seq 120); do
+		journalctl -b -o cat -u nspawn-runnerd.service | grep -q 'Refresh started' && break
+		sleep 0.5
+	done
+	sleep 5
+	say button_log "$(journalctl -b -o cat -u nspawn-runnerd.service | grep -E 'button|Status: refreshing|Refresh' | tr '\n' '|')"
+fi
 say end 1
 sync
 # With the SSD, power off the way a long press does: the daemon drains (SIGQUIT to gitlab-runner
@@ -303,6 +410,11 @@ systemctl --no-wall poweroff
 """
 
 
+# qemu virt's PL061 GPIO controller (the kernel's chip label): the status LED on its free line 0,
+# the button on line 3, which qemu pulses on system_powerdown (active high).
+PL061 = "9030000.pl061"
+
+
 def test_config():
     return f"""# nspawn-runner.conf of the image test (CRLF line endings, as from a laptop)\r
 gitlab_url = https://gitlab.example.com\r
@@ -312,7 +424,15 @@ image = bookworm\r
 hostname = ci-box-test\r
 ssh_authorized_key = {SSH_KEY}\r
 maintenance_time = off\r
+led = gpio:{PL061}:0\r
+button = gpio:{PL061}:3:active-high\r
 """.encode()
+
+
+# kernel-args.txt on the test card: the README's example and a marker the test looks for.
+KERNEL_ARGS_MARKER = "nspawn_runner_test.kernel_args=1"
+# gpio_keys would hold PL061 line 3 (the power button), which the test gives to nspawn-runnerd.
+KERNEL_ARGS = f"usb-storage.quirks=152d:0578:u modprobe.blacklist=gpio_keys {KERNEL_ARGS_MARKER}\r\n"
 
 
 class Boot:
@@ -341,6 +461,7 @@ class Boot:
         shutil.rmtree(out)
         img = Image(self.disk)
         img.fat_write("nspawn-runner.conf", test_config())
+        img.fat_write("kernel-args.txt", KERNEL_ARGS.encode())
         with img.root_mounted(writable=True) as r:
             wants = r / "etc/systemd/system/multi-user.target.wants/gitlab-runner.service"
             check(wants.is_symlink(), "gitlab-runner's package went in, but its unit is not enabled")
@@ -387,22 +508,37 @@ class Boot:
     def boot(self, n: int, ssd=True) -> dict:
         log = self.work / f"console-{n}.log"
         report_log = self.work / f"report-{n}.log"
-        cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048",
-               "-bios", str(UBOOT_QEMU), "-display", "none", "-monitor", "none", "-no-reboot",
+        monitor = self.work / f"monitor-{n}.sock"
+        # acpi=off: virt then has its PL061 GPIO controller, whose line 3 is the power button.
+        cmd = ["qemu-system-aarch64", "-M", "virt,acpi=off", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048",
+               "-bios", str(UBOOT_QEMU), "-display", "none", "-monitor", f"unix:{monitor},server=on,wait=off", "-no-reboot",
                "-serial", f"file:{log}",
                "-device", "virtio-serial-pci", "-chardev", f"file,id=report,path={report_log}",
                "-device", "virtconsole,chardev=report",
                "-drive", f"if=none,id=sd,format=raw,file={self.disk}", "-device", "virtio-blk-pci,drive=sd",
-               "-nic", "user,model=virtio-net-pci"]
+               "-nic", "user,model=virtio-net-pci",
+               # A watchdog device, so that systemd drives one with the image's own settings.
+               "-device", "i6300esb"]
         if ssd:
             cmd += ["-drive", f"if=none,id=ssd,format=raw,file={self.ssd}", "-device", "virtio-blk-pci,drive=ssd"]
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            out, _ = p.communicate(timeout=BOOT_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        qemu_out = self.work / f"qemu-{n}.log"
+        with open(qemu_out, "wb") as f:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        pressed = False
+        while p.poll() is None and time.monotonic() - t0 < BOOT_TIMEOUT:
+            time.sleep(0.5)
+            # The report script asks for the button: qemu's power button is a 100 ms pulse on PL061 line 3.
+            if not pressed and report_log.exists() and "@@ press_button=1" in report_log.read_text(errors="replace"):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as m:
+                    m.connect(str(monitor))
+                    m.sendall(b"system_powerdown\n")
+                    time.sleep(0.5)
+                pressed = True
+        if p.poll() is None:
             p.kill()
-            out, _ = p.communicate()
+        p.wait()
+        out = qemu_out.read_bytes()
         elapsed = time.monotonic() - t0
         text = log.read_text(errors="replace") if log.exists() else ""
         report_text = report_log.read_text(errors="replace") if report_log.exists() else ""
@@ -437,6 +573,20 @@ def need(report, key):
 def t_boot_clean(r):
     check(need(r, "system") == "running", f"systemd says {r.get('system')!r}; failed units: {r.get('failed')!r}")
     check(r.get("failed", "").strip() == "", f"failed units: {r['failed']}")
+
+
+def t_boot_watchdog(r):
+    wd = need(r, "watchdog").split("/")
+    check(wd[:3] == ["i6300ESB timer", "active", "15"], f"/dev/watchdog0 is {wd} (identity/state/timeout), want i6300ESB active at 15 s")
+    check(need(r, "watchdog_pid1") == "1", "systemd (PID 1) does not hold /dev/watchdog0 open")
+    check("/dev/watchdog0" in need(r, "watchdog_log"), f"systemd's journal says {r.get('watchdog_log')!r}")
+    check(need(r, "modules").split() == ["bcm2835_wdt", "leds_gpio"], f"modules-load.d loaded {r.get('modules')!r}")
+
+
+def t_boot_kernel_args(r):
+    check(KERNEL_ARGS_MARKER in need(r, "cmdline").split(), f"kernel-args.txt's line is not on the command line: {r['cmdline']!r}")
+    check("nspawn-runner: kernel arguments from kernel-args.txt: " + KERNEL_ARGS.strip() in r["_console"],
+          "boot.scr did not say which arguments it took from kernel-args.txt")
 
 
 def t_boot_readonly(r):
@@ -494,6 +644,18 @@ def t_no_ssd(r, img: Image):
     check("No data disk" in status, f"nspawn-runner-status.txt does not say why:\n{status}")
 
 
+def t_gpio(r):
+    lines = need(r, "gpio_lines")
+    check(re.search(r"\|nspawn-runner *\) out ", lines) and re.search(r"\|nspawn-runner *\) in ", lines),
+          f"nspawn-runnerd does not hold a PL061 output (LED) and input (button): {lines!r}")
+    levels = need(r, "led_levels")
+    check("out hi" in levels and "out lo" in levels, f"the LED line did not blink (attention): {levels!r}")
+    log = need(r, "button_log")
+    check("Refresh started" in log and "Status: refreshing" in log,
+          f"a short press (qemu's power button) did not start a refresh: {log!r}")
+    check("without a button" not in log, f"the daemon runs without its button: {log!r}")
+
+
 def t_drain_poweroff(r):
     check(need(r, "previous_boot_drained") == "1",
           "the last boot did not end with nspawn-runnerd's drain and poweroff.target (nspawn-runner poweroff)")
@@ -545,6 +707,11 @@ def main():
     s.test("image: the boot partition's files match firmware/manifest", t_boot_files, img)
     s.test("image: config.txt starts u-boot in 64-bit mode with the mainline device tree", t_config_txt, img)
     s.test("image: boot.scr boots the kernel read-only from the root's PARTUUID", t_boot_script, img)
+    s.test("image: the FAT's label is the one fstab mounts, not BOOT", t_fat_label, img)
+    s.test("image: uboot.env boots at once, without USB in u-boot, only from the SD card", t_uboot_env, img)
+    s.test("image: the initrd has every driver the Pi 4's SD slot needs (from its device tree)", t_initrd, img)
+    s.test("image: boot.scr ignores, with a console line, a kernel-args.txt too long or with other characters",
+           t_kernel_args_bad, img)
     s.test("image: root read-only in fstab, units enabled, arm64 binaries, no identity baked in", t_root_fs, img)
     s.test("image: .img.xz, .bmap and .sha256 match", t_compressed, img)
     if not args.no_boot:
@@ -557,6 +724,8 @@ def main():
                 first = boot.boot(1)
                 s.test("boot 1: multi-user reached, no failed unit", t_boot_clean, first)
                 s.test("boot 1: the root is mounted read-only", t_boot_readonly, first)
+                s.test("boot 1: systemd drives the watchdog (/dev/watchdog0, 15 s); modules-load.d ran", t_boot_watchdog, first)
+                s.test("boot 1: kernel-args.txt on the FAT is on the kernel command line", t_boot_kernel_args, first)
                 s.test("boot 1: the data SSD is mounted on the state dir, the journal on it", t_boot_ssd, first)
                 s.test("boot 1: nspawn-runnerd is READY with a status line", t_boot_daemon, first)
                 s.test("boot 1: first-boot setup ran without a problem, hostname set", t_boot_setup, first)
@@ -572,6 +741,8 @@ def main():
                 third = boot.boot(3, ssd=False)
                 s.test("boot 3, no SSD: attention with the reason in the status file, no jobs, no failed unit",
                        t_no_ssd, third, sd)
+                s.test("boot 3: the LED blinks on a PL061 line (debugfs); a press of qemu's power button starts a refresh",
+                       t_gpio, third)
                 s.test("boots: the token in no log, console or status file", t_token_hidden, boot, sd)
         finally:
             if s.failed == 0:

@@ -454,6 +454,38 @@ def main():
             if os.path.exists(os.path.join(state, ".draining")):
                 os.unlink(os.path.join(state, ".draining"))
 
+        # An LED that appears after the daemon started (leds-gpio loads late at boot): taken then.
+        # On a real system udev's "add" brings it at once; here (no udev events for a directory) the
+        # 15 s tick finds it.
+        late = os.path.join(tmp, "late-led")
+        late_conf = os.path.join(tmp, "late.conf")
+        with open(late_conf, "w") as f:
+            f.write(f"led=sysfs:{late}\nbutton=none\nmetrics_file=off\nmaintenance_time=off\ndisk_attention_percent=100\n")
+        sock4 = os.path.join(tmp, "late.sock")
+        late_err = open(os.path.join(tmp, "late.err"), "w+")
+        latep = subprocess.Popen([daemon_bin, "--config", late_conf, "--state-dir", state, "--control-socket", sock4,
+                                  "--problems-file", ""], env=dict(env, NOTIFY_SOCKET=""), stdout=subprocess.DEVNULL,
+                                 stderr=late_err)
+        try:
+            check(wait_for(lambda: os.path.exists(sock4), 10), "a daemon without its LED starts all the same")
+            late_err.flush()
+            check("Taking the status LED when it appears" in (read(late_err.name) or ""),
+                  f"… and says it takes the LED later ({(read(late_err.name) or '').strip()[-300:]!r})")
+            os.makedirs(late)
+            for name, value in (("trigger", "none [heartbeat] mmc0\n"), ("brightness", "0\n"), ("max_brightness", "1\n")):
+                with open(os.path.join(late, name), "w") as f:
+                    f.write(value)
+            check(wait_for(lambda: (read(os.path.join(late, "trigger")) or "").strip() == "none", 20),
+                  "the LED, once there, is taken from its trigger (within a tick)")
+            late_err.flush()
+            check("The status LED appeared" in (read(late_err.name) or ""), "… and the daemon says so")
+            _, changes = led_samples(late, 3.5)
+            check(changes >= 1, f"… and blinks its state ({changes} changes in 3.5 s)")
+        finally:
+            latep.send_signal(signal.SIGTERM)
+            latep.wait(10)
+        check((read(os.path.join(late, "trigger")) or "").strip() == "heartbeat", "the late LED is handed back at the end")
+
         # A bad configuration: one line naming file and line, and no start.
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:
