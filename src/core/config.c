@@ -35,6 +35,7 @@ void config_init(Config *c) {
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
                 .concurrent = 1,
                 .job_limits = JOB_LIMITS_DEFAULT,
+                .job_suppress_sync = true,
         };
         (void) network_pool_parse(NETWORK_POOL_DEFAULT, &c->network_pool);
 }
@@ -380,6 +381,16 @@ static int p_ssh_key(Config *c, const char *v) {
         c->ssh_keys[c->n_ssh_keys++] = key;
         return 0;
 }
+static int p_suppress_sync(Config *c, const char *v) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+                        c->job_suppress_sync = strcasecmp(v, yes[i]) == 0;
+                        return 0;
+                }
+        return -EINVAL;
+}
 static int p_data_disk(Config *c, const char *v) {
         if (strcasecmp(v, "none") == 0) {
                 free(c->data_disk);
@@ -431,6 +442,7 @@ static const ConfigKey keys[] = {
         { "button_hold_seconds", "a number of seconds from 1 to 60", p_hold },
         { "maintenance_time", "HH:MM (24 h, local time) or off", p_maintenance },
         { "gc_threshold", "a percentage from 1 to 100", p_gc },
+        { "job_suppress_sync", "yes or no", p_suppress_sync },
         { "disk_attention_percent", "a percentage from 1 to 100", p_attention },
         { "drain_timeout_seconds", "a number of seconds up to a week", p_drain },
         { "metrics_file", "an absolute path or off", p_metrics_file },

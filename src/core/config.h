@@ -72,6 +72,7 @@ typedef struct Config {
         NetworkCidr network_allow[NETWORK_ALLOW_MAX];
         size_t n_network_allow;
         JobLimits job_limits;
+        bool job_suppress_sync; /* jobs' machines run with nspawn's --suppress-sync */
 } Config;
 
 void config_init(Config *c);

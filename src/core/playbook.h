@@ -20,10 +20,11 @@ typedef struct Playbook {
         NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
         JobLimits limits;   /* nspawn_runner_job_*: the image's own limits */
         unsigned limits_set; /* bit 1 << JobLimit for each of them given */
+        int job_suppress_sync; /* nspawn_runner_job_suppress_sync: -1 when not set */
         unsigned n_plays;
 } Playbook;
 
-#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID }
+#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID, .job_suppress_sync = -1 }
 
 void playbook_done(Playbook *p);
 /* Parses a playbook's text. On error, logs one line naming file, line and key, and returns -EINVAL
