@@ -87,27 +87,35 @@ int user_machine_caller(UserMachineCaller *ret) {
         return 0;
 }
 
-/* Whether the line's first field is name or its third is id. */
+/* Field k (from 0) of a ':'-separated line of len bytes; false when it has fewer fields. */
+static bool line_field(const char *line, size_t len, unsigned k, const char **ret, size_t *ret_len) {
+        const char *p = line, *end = line + len, *colon;
+
+        for (; k > 0; k--) {
+                colon = memchr(p, ':', (size_t) (end - p));
+                if (!colon)
+                        return false;
+                p = colon + 1;
+        }
+        colon = memchr(p, ':', (size_t) (end - p));
+        *ret = p;
+        *ret_len = (size_t) ((colon ?: end) - p);
+        return true;
+}
+
+/* Whether the line's name (field 0) is name or its id (field 2) is id. */
 static bool user_db_line_matches(const char *line, size_t len, const char *name, unsigned long id) {
-        const char *colon = memchr(line, ':', len), *third;
-        size_t rest;
+        const char *f;
+        size_t n;
         char digits[24];
         uint64_t v;
 
-        if (!colon)
-                return false;
-        if ((size_t) (colon - line) == strlen(name) && memcmp(line, name, strlen(name)) == 0)
+        if (line_field(line, len, 0, &f, &n) && n == strlen(name) && memcmp(f, name, n) == 0)
                 return true;
-        rest = len - (size_t) (colon - line) - 1;
-        third = memchr(colon + 1, ':', rest);
-        if (!third)
+        if (!line_field(line, len, 2, &f, &n) || n == 0 || n >= sizeof(digits))
                 return false;
-        rest = len - (size_t) (third - line) - 1;
-        rest = strcspn(third + 1, ":\n") < rest ? strcspn(third + 1, ":\n") : rest;
-        if (rest == 0 || rest >= sizeof(digits))
-                return false;
-        memcpy(digits, third + 1, rest);
-        digits[rest] = 0;
+        memcpy(digits, f, n);
+        digits[n] = 0;
         return safe_atou64(digits, &v) >= 0 && v == id;
 }
 
