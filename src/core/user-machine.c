@@ -58,6 +58,8 @@ int user_machine_caller(UserMachineCaller *ret) {
 
         if (getuid() != 0 || geteuid() != 0)
                 return log_error_errno(EPERM, "nspawn-run needs root: run it through sudo (see nspawn-run(1)).");
+        if (!getenv("SUDO_UID") != !getenv("SUDO_GID"))
+                return log_error_errno(EINVAL, "$SUDO_UID and $SUDO_GID come together (from sudo), or not at all.");
         if ((r = id_from_env("SUDO_UID", &uid)) < 0 || (r = id_from_env("SUDO_GID", &gid)) < 0)
                 return r;
         errno = 0;
@@ -254,18 +256,23 @@ static void note_interrupt(int sig, siginfo_t *si, void *ctx) {
                 forward_signal(sig);
 }
 
-/* Waits for nspawn, handing SIGINT, SIGQUIT, SIGTERM and SIGHUP on to it. A command that ^C or ^\
- * ended reports what a shell would (nspawn's stub init only says 255). */
-static int wait_nspawn(pid_t pid) {
+/* Before the fork, so that no signal finds us without them; exec() resets them in the child. */
+static void handle_signals(void) {
         struct sigaction note = { .sa_sigaction = note_interrupt, .sa_flags = SA_SIGINFO },
                          forward = { .sa_handler = forward_signal };
-        int status;
 
-        child_pid = pid;
         (void) sigaction(SIGINT, &note, NULL);
         (void) sigaction(SIGQUIT, &note, NULL);
         (void) sigaction(SIGTERM, &forward, NULL);
         (void) sigaction(SIGHUP, &forward, NULL);
+}
+
+/* Waits for nspawn, which the handlers hand SIGINT, SIGQUIT, SIGTERM and SIGHUP on to. A command
+ * that ^C or ^\ ended reports what a shell would (nspawn's stub init only says 255). */
+static int wait_nspawn(pid_t pid) {
+        int status;
+
+        child_pid = pid;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for systemd-nspawn: %m");
@@ -290,7 +297,8 @@ static int nspawn_args_build(const char *image_path, const UserMachineCaller *u,
         personality = arch_personality(arch);
         if (personality && !(a->personality = strprintf("--personality=%s", personality)))
                 return log_oom();
-        a->machine = strprintf("--machine=" USER_MACHINE_PREFIX "%s-%ld", u->name, (long) getpid());
+        /* By uid: a user name may hold characters a machine name cannot. */
+        a->machine = strprintf("--machine=" USER_MACHINE_PREFIX "%lu-%ld", (unsigned long) u->uid, (long) getpid());
         a->directory = strprintf("--directory=%s", image_path);
         a->user = strprintf("--user=%s", u->name);
         a->bind_home = strprintf("--bind=%s", u->home);
@@ -336,6 +344,7 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
         if (r >= 0)
                 r = nspawn_args_build(image_path, u, dir, &a);
         if (r >= 0) {
+                handle_signals();
                 r = fork_pidfd(&pid, &pidfd);
                 if (r == 0)
                         exec_nspawn(&a, command);

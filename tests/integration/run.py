@@ -2734,7 +2734,7 @@ class NspawnRunUser:
         the test user's processes, a lock file in the state dir."""
         left = [str(p) for p in Path("/run").glob("nspawn-run.*")]
         if PROPAGATE_DIR.is_dir():
-            left += [n for n in os.listdir(PROPAGATE_DIR) if n.startswith(f"nspawn-run-{self.user}-")]
+            left += [n for n in os.listdir(PROPAGATE_DIR) if n.startswith(f"nspawn-run-{self.uid}-")]
         r = subprocess.run(["pgrep", "-a", "-U", self.user], capture_output=True, text=True)
         left += [f"process {line}" for line in r.stdout.splitlines()]
         left += [f"lock {p}" for p in (self.state / ".locks").glob("*")] if (self.state / ".locks").is_dir() else []
