@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
+import copy
 import fcntl
 import hashlib
 import json
@@ -2680,7 +2681,9 @@ class NspawnRunUser:
         check(len(rules) == 1, f"the shipped sudoers drop-in has {len(rules)} commented-out rules, not 1")
         check(not any(line.strip() and not line.startswith("#") for line in shipped.splitlines()),
               "the shipped sudoers drop-in is not off by default")
-        rule = rules[0].replace("%nspawn-run", self.user).replace("/usr/bin/nspawn-run", str(self.binary))
+        # Both builds: the sanitizer pass runs the same tests with the ASan/UBSan one.
+        rule = rules[0].replace("%nspawn-run", self.user).replace(
+            "/usr/bin/nspawn-run", f"{self.binary}, {(s.asan_build / 'nspawn-run').resolve()}")
         tmp = s.tmproot / "sudoers"
         tmp.write_text(shipped + rule + "\n")
         r = subprocess.run(["visudo", "-c", "-q", "-f", str(tmp)], capture_output=True, text=True)
@@ -2727,7 +2730,13 @@ class NspawnRunUser:
                                env=self.s.clean_env())
         except subprocess.TimeoutExpired:
             raise Fail(f"nspawn-run {' '.join(args)[:60]} did not finish within {timeout} s")
+        self.check_sanitizer(p.stderr)
         return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    @staticmethod
+    def check_sanitizer(err):
+        err = bytes(err).decode(errors="replace")
+        check(not SANITIZER_RE.search(err), f"sanitizer report: {short(err, 400)}")
 
     def leftovers(self):
         """What a finished nspawn-run could have left: its /run directory, nspawn's propagate directory,
@@ -2747,7 +2756,13 @@ class NspawnRunUser:
         check(not left, f"left behind: {left[:4]}")
 
 
-def nspawn_run_user(s):
+def nspawn_run_user(s, asan=False):
+    """The nspawn-run tests' user, calling the build's nspawn-run (or the sanitized build's)."""
+    if asan:
+        s.asan()
+        u = copy.copy(nspawn_run_user(s))
+        u.binary = (s.asan_build / "nspawn-run").resolve()
+        return u
     if s.nspawn_run is None:
         if "nspawn-run" in s.backend_errors:
             raise Fail(s.backend_errors["nspawn-run"])
@@ -2759,10 +2774,10 @@ def nspawn_run_user(s):
     return s.nspawn_run
 
 
-def t_nspawn_run_identity(s):
+def t_nspawn_run_identity(s, asan=False):
     """The command runs as the caller (uid, gid, name, passwd entry), in the caller's working directory
     in their bound home, and what it writes there is the caller's on the host."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     (u.home / "sub").mkdir(exist_ok=True)
     os.chown(u.home / "sub", u.uid, u.gid)
     r = u.run(["-n", IMAGE, "sh", "-c", 'echo uid=$(id -u) gid=$(id -g) name=$(id -un) group=$(id -gn); '
@@ -2781,9 +2796,9 @@ def t_nspawn_run_identity(s):
     u.check_clean()
 
 
-def t_nspawn_run_exit_status(s):
+def t_nspawn_run_exit_status(s, asan=False):
     """The command's exit status passes through; a command that is not there is nspawn's failure, not 0."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     for status in (0, 1, 42, 125):
         r = u.run(["-n", IMAGE, "sh", "-c", f"exit {status}"])
         check(r.rc == status, f"exit {status}: {r.describe()}")
@@ -2794,10 +2809,10 @@ def t_nspawn_run_exit_status(s):
     u.check_clean()
 
 
-def t_nspawn_run_ephemeral(s):
+def t_nspawn_run_ephemeral(s, asan=False):
     """The base is read-only and nothing of a machine is kept: what one writes (outside the home) is gone
     in the next one and never reaches the chroot; the image's own root account cannot be reached."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     chroot = s.chroot().resolve()
     before = sorted(os.listdir(chroot / "var/tmp")), (chroot / "etc").stat().st_mtime_ns
     r = u.run(["-n", IMAGE, "sh", "-c", "touch /var/tmp/nspawn-run-mark && ls /var/tmp/nspawn-run-mark; "
@@ -2819,11 +2834,11 @@ NSPAWN_RUN_WIDENING = [["--bind=/:/mnt", "-n", IMAGE, "id"], ["-n", IMAGE, "--bi
                        ["-n"], ["id"]]
 
 
-def t_nspawn_run_bad_input(s):
+def t_nspawn_run_bad_input(s, asan=False):
     """Unknown or unsafe image names and every option that could widen access are refused in one line,
     exit 125, before any machine; so is a call without sudo, and an environment variable sudo's caller
     tries to set. Root's own NSPAWN_RUNNER_STATE_DIR does not apply once $SUDO_UID says who called."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     for args in [["-n", name, "id", "-u"] for name in NSPAWN_RUN_BAD_IMAGES] + NSPAWN_RUN_WIDENING:
         r = u.run(args)
         what = f"nspawn-run {' '.join(args)}"
@@ -2844,9 +2859,9 @@ def t_nspawn_run_bad_input(s):
     u.check_clean()
 
 
-def t_nspawn_run_i386(s):
+def t_nspawn_run_i386(s, asan=False):
     """An i386 image runs under the x86 personality (uname -m says i686)."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     if not (u.state / IMAGE_I386).exists():
         raise Skip(f"no i386 chroot in the suite's cache ({s.cache_state / IMAGE_I386}; the lifecycle i386 test makes it)")
     r = u.run(["-n", IMAGE_I386, "sh", "-c", "echo $(uname -m) $(dpkg --print-architecture) $(id -u)"])
@@ -2854,9 +2869,9 @@ def t_nspawn_run_i386(s):
     u.check_clean()
 
 
-def t_nspawn_run_sigint_pipe(s):
+def t_nspawn_run_sigint_pipe(s, asan=False):
     """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
     try:
         check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
@@ -2866,6 +2881,7 @@ def t_nspawn_run_sigint_pipe(s):
     except Fail:
         c.abort()
         raise
+    u.check_sanitizer(c.err)
     check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
     check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs")
     u.check_clean()
@@ -2888,10 +2904,10 @@ def pty_expect(fd, needle, timeout, buf):
             buf.extend(chunk)
 
 
-def t_nspawn_run_terminal(s):
+def t_nspawn_run_terminal(s, asan=False):
     """On a terminal, no command is an interactive login shell as the caller; ^C reaches the command it
     runs (the shell goes on), and the shell's exit status is nspawn-run's."""
-    u = nspawn_run_user(s)
+    u = nspawn_run_user(s, asan)
     argv = u.argv(["-n", IMAGE])
     pid, fd = pty.fork()
     if pid == 0:
@@ -2923,6 +2939,7 @@ def t_nspawn_run_terminal(s):
             except OSError:
                 time.sleep(0.1)
         pid = 0
+        u.check_sanitizer(buf)
         check(os.waitstatus_to_exitcode(status) == 7, f"exit status {os.waitstatus_to_exitcode(status)}, not 7")
     finally:
         if pid:
@@ -3087,6 +3104,10 @@ def build_tests(s):
     for name, args, env in BAD_INPUTS:
         asan_test(f"bad input: {name}", bad_input, "overlay", args, env)
     asan_test("prepare twice", t_prepare_twice, "overlay")
+    for name, fn in (("identity and home", t_nspawn_run_identity), ("exit status", t_nspawn_run_exit_status),
+                     ("refused input", t_nspawn_run_bad_input), ("SIGINT", t_nspawn_run_sigint_pipe),
+                     ("a terminal session", t_nspawn_run_terminal)):
+        tests.append((f"asan: nspawn-run: {name}", lambda fn=fn: fn(s, asan=True)))
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: lifecycle_run(s, fn, s, s.asan(), *a, **kw)))
 
