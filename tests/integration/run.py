@@ -9,6 +9,8 @@ Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a lo
 and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
 The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
 and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
+The nspawn-run tests create a user and a sudoers rule for it (the shipped drop-in, uncommented) and
+run `sudo -u USER sudo nspawn-run …` as a person would; both are removed at the end.
 
 Usage (as root, from the repository root):
     python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
@@ -3046,16 +3048,6 @@ def build_tests(s):
     add("chroot-create: SIGTERM during debootstrap leaves nothing", chroot_create_fails, ex, "overlay", "interrupted",
         ["--suite", IMAGE], interrupt_after=30)
 
-    p = "nspawn-run: "
-    add(p + "runs as the caller through sudo: uid, gid, passwd entry, home bound, working directory", t_nspawn_run_identity)
-    add(p + "the command's exit status passes through", t_nspawn_run_exit_status)
-    add(p + "read-only base, nothing persists between machines", t_nspawn_run_ephemeral)
-    add(p + f"{len(NSPAWN_RUN_BAD_IMAGES)} unknown or unsafe images and {len(NSPAWN_RUN_WIDENING)} widening calls are "
-            "refused in one line; no sudo, no state dir from the caller", t_nspawn_run_bad_input)
-    add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
-    add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
-    add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
-
     # The chroot lifecycle.
     lc = "lifecycle: "
 
@@ -3084,6 +3076,21 @@ def build_tests(s):
     add(lc + "i386: chroot-create --arch i386 (cached); a job in it reports i686 and i386", t_i386, ex)
     add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
     add(lc + "refresh without ansible-playbook fails clearly and leaves the image", t_maint_without_ansible, ex)
+
+    # nspawn-run, after the lifecycle tests, which make the cached i386 chroot on a fresh clone.
+    p = "nspawn-run: "
+
+    def add(name, fn, *a, **kw):
+        tests.append((name, lambda: fn(s, *a, **kw)))
+
+    add(p + "runs as the caller through sudo: uid, gid, passwd entry, home bound, working directory", t_nspawn_run_identity)
+    add(p + "the command's exit status passes through", t_nspawn_run_exit_status)
+    add(p + "read-only base, nothing persists between machines", t_nspawn_run_ephemeral)
+    add(p + f"{len(NSPAWN_RUN_BAD_IMAGES)} unknown or unsafe images and {len(NSPAWN_RUN_WIDENING)} widening calls are "
+            "refused in one line; no sudo, no state dir from the caller", t_nspawn_run_bad_input)
+    add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
+    add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
+    add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
 
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
     def asan_test(name, fn, *a, **kw):
