@@ -64,8 +64,13 @@ int main(int argc, char **argv) {
                         log_error("Option '%.40s' needs an image name.", argv[optind - 1]);
                         return USER_MACHINE_EXIT_FAILURE;
                 default:
-                        log_error("Option '%.40s' is not accepted: nspawn-run takes only -n IMAGE and a command (see --help).",
-                                  argv[optind - 1]);
+                        /* A short option's letter: in a bundle ("-xn") argv[optind - 1] is not it. */
+                        if (optopt > 0 && optopt < 0x100)
+                                log_error("Option '-%c' is not accepted: nspawn-run takes only -n IMAGE and a command (see --help).",
+                                          optopt);
+                        else
+                                log_error("Option '%.40s' is not accepted: nspawn-run takes only -n IMAGE and a command (see --help).",
+                                          argv[optind - 1]);
                         return USER_MACHINE_EXIT_FAILURE;
                 }
         if (!image) {

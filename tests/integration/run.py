@@ -2833,7 +2833,7 @@ NSPAWN_RUN_WIDENING = [["--bind=/:/mnt", "-n", IMAGE, "id"], ["-n", IMAGE, "--bi
                        ["--user=root", "-n", IMAGE, "id"], ["-u", "root", "-n", IMAGE, "id"],
                        ["-D", "/", "-n", IMAGE, "id"], ["--directory=/", "id"], ["--image=/dev/sda", "id"],
                        ["--state-dir", str(DEFAULT_STATE_DIR), "-n", IMAGE, "id"], ["-n", IMAGE, "--setenv=LD_PRELOAD=/x", "id"],
-                       ["-n"], ["id"]]
+                       ["-xn", IMAGE, "id"], ["-n"], ["id"]]
 
 
 def t_nspawn_run_bad_input(s, asan=False):
