@@ -2783,10 +2783,12 @@ def t_nspawn_run_identity(s, asan=False):
     (u.home / "sub").mkdir(exist_ok=True)
     os.chown(u.home / "sub", u.uid, u.gid)
     r = u.run(["-n", IMAGE, "sh", "-c", 'echo uid=$(id -u) gid=$(id -g) name=$(id -un) group=$(id -gn); '
-               'echo home=$HOME; echo pwd=$(pwd); getent passwd $(id -un); echo hi >"$HOME/from-machine"'])
+               'echo home=$HOME; echo pwd=$(pwd); getent passwd $(id -un); echo hi >"$HOME/from-machine"; '
+               f'test -e {s.tmproot} || echo host-private; test -e {REPO} || echo repo-private'])
     check(r.rc == 0, f"nspawn-run id: {r.describe()}")
     grp_name = subprocess.run(["id", "-gn", u.user], capture_output=True, text=True).stdout.strip()
-    want = [f"uid={u.uid} gid={u.gid} name={u.user} group={grp_name}", f"home={u.home}", f"pwd={u.home}"]
+    want = [f"uid={u.uid} gid={u.gid} name={u.user} group={grp_name}", f"home={u.home}", f"pwd={u.home}",
+            "host-private", "repo-private"]  # the home is the only host directory there
     for w in want:
         check(w in r.lines, f"expected {w!r}: {short(r.out)}")
     check(any(line.startswith(f"{u.user}:x:{u.uid}:{u.gid}:nspawn-run test:{u.home}:") for line in r.lines),
