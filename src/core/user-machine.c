@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,19 +142,37 @@ int user_db_replace(const char *text, size_t n, const char *name, unsigned long 
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Opens path below root as if root were "/": a symlink in the image (say /etc/passwd ->
+ * /etc/shadow) must not reach the host's files, whose copy the caller would read. */
+static int open_in_root(const char *root, const char *path, int *ret_fd) {
+        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd;
+
+        if (root_fd < 0)
+                return -errno;
+        fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
 /* <dir>/<file>: the image's own <file> for everyone but the caller, and the caller's entry. */
 static int write_user_db(const char *image_path, const char *file, const char *dir, const char *name,
                          unsigned long id, const char *entry) {
-        _cleanup_free_ char *src = strprintf("%s/etc/%s", image_path, file), *dst = path_join(dir, file), *text = NULL,
-                            *out = NULL;
+        _cleanup_free_ char *src = strprintf("etc/%s", file), *dst = path_join(dir, file), *text = NULL, *out = NULL;
+        _cleanup_close_ int fd = -EBADF;
         size_t n = 0;
         int r;
 
         if (!src || !dst)
                 return log_oom();
-        r = read_full_file(src, USER_DB_SIZE_MAX, &text, &n);
+        r = open_in_root(image_path, src, &fd);
+        if (r >= 0)
+                r = read_full_fd(fd, USER_DB_SIZE_MAX, &text, &n);
         if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Cannot read %s: %m", src);
+                return log_error_errno(r, "Cannot read /%s of the image: %m", src);
         r = user_db_replace(strempty(text), n, name, id, entry, &out);
         if (r < 0)
                 return log_oom();
@@ -210,10 +230,6 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         argv[n++] = "--link-journal=no";
         argv[n++] = "--no-new-privileges=yes";
         argv[n++] = "--as-pid2";
-        /* On a terminal nspawn passes ^C on to the command's terminal, a real Ctrl-C; without one,
-         * nspawn turns its SIGINT into this signal to its stub init, which ends the command with
-         * SIGTERM (SIGINT would be a reboot request to it). */
-        argv[n++] = "--kill-signal=SIGTERM";
         argv[n++] = tty ? "--console=interactive" : "--console=pipe";
         argv[n++] = a->machine;
         argv[n++] = a->directory;
@@ -235,31 +251,29 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         argv[n] = NULL;
         /* No image lock: the image is only read, and nspawn's lock file would land in the state dir. */
         setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
+        /* On a terminal nspawn passes ^C on to the command's terminal, a real Ctrl-C; without one we
+         * hand SIGINT and SIGQUIT to the command (see interrupt_command()), not nspawn. */
+        (void) signal(SIGINT, SIG_IGN);
+        (void) signal(SIGQUIT, SIG_IGN);
         execvp(argv[0], (char *const *) argv);
         log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
         _exit(USER_MACHINE_EXIT_FAILURE);
 }
 
-static volatile sig_atomic_t child_pid, interrupted;
+static volatile sig_atomic_t child_pid, interrupted, pending;
 
 static void forward_signal(int sig) {
         if (child_pid > 0)
                 (void) kill(child_pid, sig);
 }
 
-/* The terminal's ^C and ^\ reach nspawn, in our process group, as well; one sent with kill() (as
- * sudo relays them, nspawn-run being in a process group of its own then) is handed on. */
-static void note_interrupt(int sig, siginfo_t *si, void *ctx) {
-        (void) ctx;
-        interrupted = sig;
-        if (si->si_code != SI_KERNEL)
-                forward_signal(sig);
+static void note_interrupt(int sig) {
+        interrupted = pending = sig;
 }
 
 /* Before the fork, so that no signal finds us without them; exec() resets them in the child. */
 static void handle_signals(void) {
-        struct sigaction note = { .sa_sigaction = note_interrupt, .sa_flags = SA_SIGINFO },
-                         forward = { .sa_handler = forward_signal };
+        struct sigaction note = { .sa_handler = note_interrupt }, forward = { .sa_handler = forward_signal };
 
         (void) sigaction(SIGINT, &note, NULL);
         (void) sigaction(SIGQUIT, &note, NULL);
@@ -267,15 +281,40 @@ static void handle_signals(void) {
         (void) sigaction(SIGHUP, &forward, NULL);
 }
 
-/* Waits for nspawn, which the handlers hand SIGINT, SIGQUIT, SIGTERM and SIGHUP on to. A command
- * that ^C or ^\ ended reports what a shell would (nspawn's stub init only says 255). */
+/* The first child of pid, from /proc. */
+static pid_t first_child(pid_t pid) {
+        _cleanup_free_ char *path = strprintf("/proc/%d/task/%d/children", (int) pid, (int) pid), *line = NULL;
+        int child;
+
+        if (!path || read_one_line_file(path, &line) < 0 || sscanf(line, "%d", &child) != 1 || child <= 0)
+                return 0;
+        return (pid_t) child;
+}
+
+/* What a terminal does with ^C or ^\: the signal to the command's process group. The command is the
+ * child of nspawn's stub init, nspawn's child, and leads a session of its own. (nspawn itself ignores
+ * these signals: it would turn them into a reboot request to the stub init.) */
+static void interrupt_command(pid_t nspawn, int sig) {
+        pid_t stub = first_child(nspawn), command = stub > 0 ? first_child(stub) : 0;
+
+        if (command > 0 && kill(-command, sig) < 0)
+                (void) kill(command, sig);
+}
+
+/* Waits for nspawn, handing SIGTERM and SIGHUP on to it, and SIGINT and SIGQUIT to the command. A
+ * command that one of these ended reports what a shell would (nspawn's stub init only says 255). */
 static int wait_nspawn(pid_t pid) {
         int status;
 
         child_pid = pid;
-        while (waitpid(pid, &status, 0) < 0)
+        while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for systemd-nspawn: %m");
+                if (pending) {
+                        interrupt_command(pid, pending);
+                        pending = 0;
+                }
+        }
         if (WIFSIGNALED(status))
                 return 128 + WTERMSIG(status);
         if (interrupted && WEXITSTATUS(status) != 0)

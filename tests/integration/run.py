@@ -2713,9 +2713,10 @@ class NspawnRunUser:
                 notes.append(f"{DEFAULT_STATE_DIR}: {e}")
         return notes
 
-    def argv(self, args, via_sudo=True, sudo_args=(), as_root_env=None):
+    def argv(self, args, via_sudo=True, sudo_args=(), as_root_env=None, prelude="true"):
         """nspawn-run with args as the test user through sudo (or as the user without sudo, or as root
-        with the environment as_root_env), in a mount namespace where the test's state dir is the default."""
+        with the environment as_root_env), in a mount namespace where the test's state dir is the default
+        (and where the shell commands prelude ran first)."""
         if as_root_env is not None:
             inner = ["env", "-i", *[f"{k}={v}" for k, v in as_root_env.items()], str(self.binary)]
         elif via_sudo:
@@ -2723,7 +2724,7 @@ class NspawnRunUser:
         else:
             inner = ["sudo", "-u", self.user, str(self.binary)]
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) + ' && exec "$@"', str(self.state), *inner, *args]
+                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) + f' && {prelude} && exec "$@"', str(self.state), *inner, *args]
 
     def run(self, args, timeout=60, **kw):
         argv = self.argv(args, **kw)
@@ -2860,6 +2861,34 @@ def t_nspawn_run_bad_input(s, asan=False):
     check(r.rc == 0 and r.lines == [str(u.uid)], f"NSPAWN_RUNNER_STATE_DIR beside SUDO_UID: {r.describe()}")
     check(sorted(os.listdir(u.state)) == sorted([IMAGE] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
           f"the state dir changed: {sorted(os.listdir(u.state))}")
+    u.check_clean()
+
+
+def t_nspawn_run_image_symlinks(s, asan=False):
+    """An image's /etc/passwd or /etc/group that is a symlink out of it (to the host's /etc/shadow) is
+    read inside the image: the caller never sees a host file through the copy nspawn-run makes."""
+    u = nspawn_run_user(s, asan)
+    base = s.tmproot / "nspawn-run-symlinks"
+    upper, work, image = base / "upper", base / "work", u.state / "symlinks"
+    (upper / "etc").mkdir(parents=True)
+    work.mkdir()
+    (upper / "etc/group").symlink_to("/etc/shadow")
+    (upper / "etc/passwd").symlink_to("../../../../../../../../etc/shadow")
+    image.mkdir()
+    try:
+        mount = (f"mount -t overlay overlay -o lowerdir={s.chroot().resolve()},upperdir={upper},workdir={work} "
+                 f"{DEFAULT_STATE_DIR / image.name}")
+        r = u.run(["-n", image.name, "cat", "/etc/passwd", "/etc/group"], prelude=mount)
+    finally:
+        image.rmdir()
+        shutil.rmtree(base)
+    check(r.rc == 0, f"nspawn-run on the image: {r.describe()}")
+    host_only = set(Path("/etc/shadow").read_text().splitlines()) - set((s.chroot() / "etc/shadow").read_text().splitlines())
+    leaked = [line.split(":")[0] for line in r.lines if line in host_only]
+    check(not leaked, f"the host's /etc/shadow entries of {leaked[:4]} are in the machine")
+    mine = [line for line in r.lines if line.startswith(f"{u.user}:")]
+    check(len(mine) == 2 and all(line.split(":")[1] == "x" for line in mine),
+          f"the caller's lines (one passwd, one group entry, no shadow): {mine}")
     u.check_clean()
 
 
@@ -3090,6 +3119,8 @@ def build_tests(s):
     add(p + "read-only base, nothing persists between machines", t_nspawn_run_ephemeral)
     add(p + f"{len(NSPAWN_RUN_BAD_IMAGES)} unknown or unsafe images and {len(NSPAWN_RUN_WIDENING)} widening calls are "
             "refused in one line; no sudo, no state dir from the caller", t_nspawn_run_bad_input)
+    add(p + "an image's /etc/passwd and /etc/group symlinked to /etc/shadow are read inside the image",
+        t_nspawn_run_image_symlinks)
     add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
     add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
     add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
