@@ -9,6 +9,8 @@ Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a lo
 and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
 The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
 and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
+The nspawn-run tests create a user and a sudoers rule for it (the shipped drop-in, uncommented) and
+run `sudo -u USER sudo nspawn-run …` as a person would; both are removed at the end.
 
 Usage (as root, from the repository root):
     python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
@@ -22,11 +24,13 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
+import copy
 import fcntl
 import hashlib
 import json
 import os
 import pty
+import pwd
 import random
 import re
 import secrets
@@ -65,6 +69,10 @@ STAGES_SUCCESS = ["prepare_script", "get_sources", "restore_cache", "download_ar
 
 class Fail(Exception):
     """A test's assertion failed; the message is the short reason."""
+
+
+class Skip(Exception):
+    """A test cannot run here; the message says why (TAP: ok … # SKIP reason)."""
 
 
 def check(cond, msg):
@@ -540,6 +548,7 @@ class Suite:
         self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
         self.jobs_netns = None
         self.host_net_before = host_net_state()
+        self.nspawn_run = None  # the nspawn-run tests' user, made on first use
 
     # -- output --
     def diag(self, text):
@@ -926,6 +935,8 @@ class Suite:
             return []
         self.torn_down = True
         notes = []
+        if self.nspawn_run:
+            notes += self.nspawn_run.remove()
         for sd in self.state_dirs():
             m = Path(sd) / ".machines"
             if not m.is_dir():
@@ -3113,6 +3124,341 @@ def t_maint_without_ansible(s, ex):
     d = s.snapshot_diff(before, s.snapshot(lc.sd))
     check(not d, f"the failed refresh left: {d}")
 
+
+# ---------------------------------------------------------------------------------------------------
+# nspawn-run: a person's throwaway machine, through sudo.
+
+NSPAWN_RUN_FAILURE = 125  # nspawn-run's own failures (the command's status passes through)
+DEFAULT_STATE_DIR = Path("/var/lib/nspawn-runner")
+SUDOERS_DIR = Path("/etc/sudoers.d")
+
+
+class NspawnRunUser:
+    """A test user allowed nspawn-run by the shipped sudoers drop-in (its rule uncommented, naming the
+    user and the built binary), and a state dir holding the cached chroots, which every call sees as
+    /var/lib/nspawn-runner in a mount namespace of its own (sudo's caller cannot choose a state dir)."""
+
+    def __init__(self, s):
+        self.s = s
+        self.user = "nsrt" + secrets.token_hex(4)
+        self.binary = s.build / "nspawn-run"
+        self.state = s.tmproot / "nspawn-run-state"
+        self.sudoers = SUDOERS_DIR / f"nspawn-run-test-{self.user}"  # no '.': sudo skips such names
+        self.made_mountpoint = False
+        self.home = None
+        self.state.mkdir()
+        (self.state / IMAGE).symlink_to(s.chroot().resolve())
+        if (s.cache_state / IMAGE_I386).is_dir():
+            (self.state / IMAGE_I386).symlink_to((s.cache_state / IMAGE_I386).resolve())
+        r = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", "nspawn-run test",
+                            self.user], capture_output=True, text=True)
+        check(r.returncode == 0, f"useradd: {short(r.stderr)}")
+        self.home = Path(pwd.getpwnam(self.user).pw_dir)
+        self.uid, self.gid = pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid
+        shipped = (REPO / "conf/nspawn-run.sudoers").read_text()
+        rules = [line[1:] for line in shipped.splitlines() if line.startswith("#%nspawn-run ")]
+        check(len(rules) == 1, f"the shipped sudoers drop-in has {len(rules)} commented-out rules, not 1")
+        check(not any(line.strip() and not line.startswith("#") for line in shipped.splitlines()),
+              "the shipped sudoers drop-in is not off by default")
+        # Both builds: the sanitizer pass runs the same tests with the ASan/UBSan one.
+        rule = rules[0].replace("%nspawn-run", self.user).replace(
+            "/usr/bin/nspawn-run", f"{self.binary}, {(s.asan_build / 'nspawn-run').resolve()}")
+        tmp = s.tmproot / "sudoers"
+        tmp.write_text(shipped + rule + "\n")
+        r = subprocess.run(["visudo", "-c", "-q", "-f", str(tmp)], capture_output=True, text=True)
+        check(r.returncode == 0, f"visudo -c of the drop-in: {short(r.stdout + r.stderr)}")
+        os.chmod(tmp, 0o440)
+        shutil.move(tmp, self.sudoers)
+        if not DEFAULT_STATE_DIR.exists():
+            DEFAULT_STATE_DIR.mkdir(mode=0o755)
+            self.made_mountpoint = True
+
+    def remove(self):
+        notes = []
+        self.sudoers.unlink(missing_ok=True)
+        r = subprocess.run(["pkill", "--signal", "KILL", "-U", self.user], capture_output=True)
+        if r.returncode == 0:
+            notes.append(f"processes of {self.user} left: killed")
+        if self.home:
+            r = subprocess.run(["userdel", "--remove", self.user], capture_output=True, text=True)
+            if r.returncode != 0:
+                notes.append(f"userdel {self.user}: {short(r.stderr)}")
+        if self.made_mountpoint:
+            try:
+                DEFAULT_STATE_DIR.rmdir()
+            except OSError as e:
+                notes.append(f"{DEFAULT_STATE_DIR}: {e}")
+        return notes
+
+    def argv(self, args, via_sudo=True, sudo_args=(), as_root_env=None, prelude="true"):
+        """nspawn-run with args as the test user through sudo (or as the user without sudo, or as root
+        with the environment as_root_env), in a mount namespace where the test's state dir is the default
+        (and where the shell commands prelude ran first)."""
+        if as_root_env is not None:
+            inner = ["env", "-i", *[f"{k}={v}" for k, v in as_root_env.items()], str(self.binary)]
+        elif via_sudo:
+            inner = ["sudo", "-u", self.user, "sudo", "-n", *sudo_args, str(self.binary)]
+        else:
+            inner = ["sudo", "-u", self.user, str(self.binary)]
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) + f' && {prelude} && exec "$@"', str(self.state), *inner, *args]
+
+    def run(self, args, timeout=60, **kw):
+        argv = self.argv(args, **kw)
+        try:
+            p = subprocess.run(argv, cwd=self.home, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout,
+                               env=self.s.clean_env())
+        except subprocess.TimeoutExpired:
+            raise Fail(f"nspawn-run {' '.join(args)[:60]} did not finish within {timeout} s")
+        self.check_sanitizer(p.stderr)
+        return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    @staticmethod
+    def check_sanitizer(err):
+        err = bytes(err).decode(errors="replace")
+        check(not SANITIZER_RE.search(err), f"sanitizer report: {short(err, 400)}")
+
+    def leftovers(self):
+        """What a finished nspawn-run could have left: its /run directory, nspawn's propagate directory,
+        the test user's processes, a lock file in the state dir."""
+        left = [str(p) for p in Path("/run").glob("nspawn-run.*")]
+        if PROPAGATE_DIR.is_dir():
+            left += [n for n in os.listdir(PROPAGATE_DIR) if n.startswith(f"nspawn-run-{self.uid}-")]
+        r = subprocess.run(["pgrep", "-a", "-U", self.user], capture_output=True, text=True)
+        left += [f"process {line}" for line in r.stdout.splitlines()]
+        left += [f"lock {p}" for p in (self.state / ".locks").glob("*")] if (self.state / ".locks").is_dir() else []
+        return left
+
+    def check_clean(self):
+        deadline = time.monotonic() + 5
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(not left, f"left behind: {left[:4]}")
+
+
+def nspawn_run_user(s, asan=False):
+    """The nspawn-run tests' user, calling the build's nspawn-run (or the sanitized build's)."""
+    if asan:
+        s.asan()
+        u = copy.copy(nspawn_run_user(s))
+        u.binary = (s.asan_build / "nspawn-run").resolve()
+        return u
+    if s.nspawn_run is None:
+        if "nspawn-run" in s.backend_errors:
+            raise Fail(s.backend_errors["nspawn-run"])
+        try:
+            s.nspawn_run = NspawnRunUser(s)
+        except Fail as e:
+            s.backend_errors["nspawn-run"] = f"nspawn-run test user: {e}"
+            raise Fail(s.backend_errors["nspawn-run"])
+    return s.nspawn_run
+
+
+def t_nspawn_run_identity(s, asan=False):
+    """The command runs as the caller (uid, gid, name, passwd entry), in the caller's working directory
+    in their bound home, and what it writes there is the caller's on the host."""
+    u = nspawn_run_user(s, asan)
+    (u.home / "sub").mkdir(exist_ok=True)
+    os.chown(u.home / "sub", u.uid, u.gid)
+    r = u.run(["-n", IMAGE, "sh", "-c", 'echo uid=$(id -u) gid=$(id -g) name=$(id -un) group=$(id -gn); '
+               'echo home=$HOME; echo pwd=$(pwd); getent passwd $(id -un); echo hi >"$HOME/from-machine"; '
+               f'test -e {s.tmproot} || echo host-private; test -e {REPO} || echo repo-private'])
+    check(r.rc == 0, f"nspawn-run id: {r.describe()}")
+    grp_name = subprocess.run(["id", "-gn", u.user], capture_output=True, text=True).stdout.strip()
+    want = [f"uid={u.uid} gid={u.gid} name={u.user} group={grp_name}", f"home={u.home}", f"pwd={u.home}",
+            "host-private", "repo-private"]  # the home is the only host directory there
+    for w in want:
+        check(w in r.lines, f"expected {w!r}: {short(r.out)}")
+    check(any(line.startswith(f"{u.user}:x:{u.uid}:{u.gid}:nspawn-run test:{u.home}:") for line in r.lines),
+          f"the caller's passwd entry: {short(r.out)}")
+    st = (u.home / "from-machine").stat()
+    check((st.st_uid, st.st_gid) == (u.uid, u.gid), f"file written in the home is owned by {st.st_uid}:{st.st_gid}")
+    r = u.run(["-n", IMAGE, "pwd"])  # the argv's cwd is the home: a subdirectory of it is kept too
+    check(r.rc == 0 and r.lines == [str(u.home)], f"pwd: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_exit_status(s, asan=False):
+    """The command's exit status passes through; a command that is not there is nspawn's failure, not 0."""
+    u = nspawn_run_user(s, asan)
+    for status in (0, 1, 42, 125):
+        r = u.run(["-n", IMAGE, "sh", "-c", f"exit {status}"])
+        check(r.rc == status, f"exit {status}: {r.describe()}")
+    r = u.run(["-n", IMAGE, "sh", "-c", "kill -TERM $$"])
+    check(r.rc == 255, f"a command killed by SIGTERM (nspawn's stub init says 255): {r.describe()}")
+    r = u.run(["-n", IMAGE, "/no/such/command"])
+    check(r.rc != 0, f"a missing command: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_ephemeral(s, asan=False):
+    """The base is read-only and nothing of a machine is kept: what one writes (outside the home) is gone
+    in the next one and never reaches the chroot; the image's own root account cannot be reached."""
+    u = nspawn_run_user(s, asan)
+    chroot = s.chroot().resolve()
+    before = sorted(os.listdir(chroot / "var/tmp")), (chroot / "etc").stat().st_mtime_ns
+    r = u.run(["-n", IMAGE, "sh", "-c", "touch /var/tmp/nspawn-run-mark && ls /var/tmp/nspawn-run-mark; "
+               "touch /etc/nspawn-run-mark 2>/dev/null && echo wrote-etc; su -c true root </dev/null 2>/dev/null && echo root; exit 0"])
+    check(r.rc == 0 and r.lines == ["/var/tmp/nspawn-run-mark"], f"first machine: {r.describe()}")
+    r = u.run(["-n", IMAGE, "sh", "-c", "test ! -e /var/tmp/nspawn-run-mark && echo gone"])
+    check(r.rc == 0 and r.lines == ["gone"], f"second machine: {r.describe()}")
+    after = sorted(os.listdir(chroot / "var/tmp")), (chroot / "etc").stat().st_mtime_ns
+    check(before == after, f"the chroot changed: {before} -> {after}")
+    u.check_clean()
+
+
+NSPAWN_RUN_BAD_IMAGES = ["../etc", "a/b", "/var/lib/nspawn-runner/bookworm", ".images", "", "x" * 65, "bad name",
+                         "no-such-image"]
+NSPAWN_RUN_WIDENING = [["--bind=/:/mnt", "-n", IMAGE, "id"], ["-n", IMAGE, "--bind-ro=/etc/shadow:/x", "id"],
+                       ["--user=root", "-n", IMAGE, "id"], ["-u", "root", "-n", IMAGE, "id"],
+                       ["-D", "/", "-n", IMAGE, "id"], ["--directory=/", "id"], ["--image=/dev/sda", "id"],
+                       ["--state-dir", str(DEFAULT_STATE_DIR), "-n", IMAGE, "id"], ["-n", IMAGE, "--setenv=LD_PRELOAD=/x", "id"],
+                       ["-xn", IMAGE, "id"], ["-n"], ["id"]]
+
+
+def t_nspawn_run_bad_input(s, asan=False):
+    """Unknown or unsafe image names and every option that could widen access are refused in one line,
+    exit 125, before any machine; so is a call without sudo, and an environment variable sudo's caller
+    tries to set. Root's own NSPAWN_RUNNER_STATE_DIR does not apply once $SUDO_UID says who called."""
+    u = nspawn_run_user(s, asan)
+    for args in [["-n", name, "id", "-u"] for name in NSPAWN_RUN_BAD_IMAGES] + NSPAWN_RUN_WIDENING:
+        r = u.run(args)
+        what = f"nspawn-run {' '.join(args)}"
+        check(r.rc == NSPAWN_RUN_FAILURE, f"{what}: expected exit {NSPAWN_RUN_FAILURE}, got {r.describe()}")
+        lines = stderr_lines(r.err)
+        check(len(lines) == 1 and lines[0].startswith("nspawn-run: "), f"{what}: expected one line, got {short(r.err)}")
+        check(not r.out, f"{what}: printed {short(r.out)}")
+    r = u.run(["-n", IMAGE, "id", "-u"], via_sudo=False)
+    check(r.rc == NSPAWN_RUN_FAILURE and len(stderr_lines(r.err)) == 1 and "sudo" in r.err.decode(),
+          f"without sudo: {r.describe()}")
+    r = u.run(["-n", IMAGE, "id", "-u"], sudo_args=[f"NSPAWN_RUNNER_STATE_DIR={s.tmproot}"])
+    check(r.rc != 0 and str(u.uid) not in r.lines, f"setting the state dir through sudo: {r.describe()}")
+    r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": u.uid, "SUDO_GID": u.gid, "PATH": STANDARD_PATH,
+                                                     "NSPAWN_RUNNER_STATE_DIR": str(s.tmproot / "elsewhere")})
+    check(r.rc == 0 and r.lines == [str(u.uid)], f"NSPAWN_RUNNER_STATE_DIR beside SUDO_UID: {r.describe()}")
+    check(sorted(os.listdir(u.state)) == sorted([IMAGE] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
+          f"the state dir changed: {sorted(os.listdir(u.state))}")
+    u.check_clean()
+
+
+def t_nspawn_run_image_symlinks(s, asan=False):
+    """An image's /etc/passwd or /etc/group that is a symlink out of it (to the host's /etc/shadow) is
+    read inside the image: the caller never sees a host file through the copy nspawn-run makes."""
+    u = nspawn_run_user(s, asan)
+    base = s.tmproot / "nspawn-run-symlinks"
+    upper, work, image = base / "upper", base / "work", u.state / "symlinks"
+    (upper / "etc").mkdir(parents=True)
+    work.mkdir()
+    (upper / "etc/group").symlink_to("/etc/shadow")
+    (upper / "etc/passwd").symlink_to("../../../../../../../../etc/shadow")
+    image.mkdir()
+    try:
+        mount = (f"mount -t overlay overlay -o lowerdir={s.chroot().resolve()},upperdir={upper},workdir={work} "
+                 f"{DEFAULT_STATE_DIR / image.name}")
+        r = u.run(["-n", image.name, "cat", "/etc/passwd", "/etc/group"], prelude=mount)
+    finally:
+        image.rmdir()
+        shutil.rmtree(base)
+    check(r.rc == 0, f"nspawn-run on the image: {r.describe()}")
+    host_only = set(Path("/etc/shadow").read_text().splitlines()) - set((s.chroot() / "etc/shadow").read_text().splitlines())
+    leaked = [line.split(":")[0] for line in r.lines if line in host_only]
+    check(not leaked, f"the host's /etc/shadow entries of {leaked[:4]} are in the machine")
+    mine = [line for line in r.lines if line.startswith(f"{u.user}:")]
+    check(len(mine) == 2 and all(line.split(":")[1] == "x" for line in mine),
+          f"the caller's lines (one passwd, one group entry, no shadow): {mine}")
+    u.check_clean()
+
+
+def t_nspawn_run_i386(s, asan=False):
+    """An i386 image runs under the x86 personality (uname -m says i686)."""
+    u = nspawn_run_user(s, asan)
+    if not (u.state / IMAGE_I386).exists():
+        raise Skip(f"no i386 chroot in the suite's cache ({s.cache_state / IMAGE_I386}; the lifecycle i386 test makes it)")
+    r = u.run(["-n", IMAGE_I386, "sh", "-c", "echo $(uname -m) $(dpkg --print-architecture) $(id -u)"])
+    check(r.rc == 0 and r.lines == [f"i686 i386 {u.uid}"], f"i386 image: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_sigint_pipe(s, asan=False):
+    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
+    u = nspawn_run_user(s, asan)
+    c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
+    try:
+        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
+        time.sleep(0.3)
+        c.kill_group(signal.SIGINT)
+        c.wait(20)
+    except Fail:
+        c.abort()
+        raise
+    u.check_sanitizer(c.err)
+    check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
+    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs")
+    u.check_clean()
+
+
+def pty_expect(fd, needle, timeout, buf):
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Fail(f"no {needle!r} on the terminal: {short(bytes(buf))}")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise Fail(f"terminal closed before {needle!r}: {short(bytes(buf))}")
+            buf.extend(chunk)
+
+
+def t_nspawn_run_terminal(s, asan=False):
+    """On a terminal, no command is an interactive login shell as the caller; ^C reaches the command it
+    runs (the shell goes on), and the shell's exit status is nspawn-run's."""
+    u = nspawn_run_user(s, asan)
+    argv = u.argv(["-n", IMAGE])
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(u.home)
+            os.execvpe(argv[0], argv, dict(s.clean_env(), TERM="dumb"))
+        finally:
+            os._exit(127)
+    buf = bytearray()
+    try:
+        # The shell echoes what is typed: the markers are computed, so only the output matches.
+        os.write(fd, b"shopt -q login_shell && echo LOGIN-$((6*7))-$(id -u) $-\n")
+        pty_expect(fd, f"LOGIN-42-{u.uid} ".encode(), 30, buf)
+        check(b"i" in bytes(buf).split(b"LOGIN-42-")[1].split(b"\n")[0], f"not an interactive shell: {short(bytes(buf))}")
+        os.write(fd, b"sleep 4242\n")
+        time.sleep(1.0)
+        os.write(fd, b"\x03")
+        os.write(fd, b"echo AFTER-$((6*7))-$?\n")
+        pty_expect(fd, b"AFTER-42-130", 10, buf)
+        os.write(fd, b"exit 7\n")
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            check(time.monotonic() < deadline, f"the shell did not exit: {short(bytes(buf))}")
+            try:
+                select.select([fd], [], [], 0.2) and os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.1)
+        pid = 0
+        u.check_sanitizer(buf)
+        check(os.waitstatus_to_exitcode(status) == 7, f"exit status {os.waitstatus_to_exitcode(status)}, not 7")
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    u.check_clean()
+
+
 def t_final_host_clean(s):
     problems = []
     left = s.machines_left()
@@ -3295,6 +3641,23 @@ def build_tests(s):
     add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
     add(lc + "refresh without ansible-playbook fails clearly and leaves the image", t_maint_without_ansible, ex)
 
+    # nspawn-run, after the lifecycle tests, which make the cached i386 chroot on a fresh clone.
+    p = "nspawn-run: "
+
+    def add(name, fn, *a, **kw):
+        tests.append((name, lambda: fn(s, *a, **kw)))
+
+    add(p + "runs as the caller through sudo: uid, gid, passwd entry, home bound, working directory", t_nspawn_run_identity)
+    add(p + "the command's exit status passes through", t_nspawn_run_exit_status)
+    add(p + "read-only base, nothing persists between machines", t_nspawn_run_ephemeral)
+    add(p + f"{len(NSPAWN_RUN_BAD_IMAGES)} unknown or unsafe images and {len(NSPAWN_RUN_WIDENING)} widening calls are "
+            "refused in one line; no sudo, no state dir from the caller", t_nspawn_run_bad_input)
+    add(p + "an image's /etc/passwd and /etc/group symlinked to /etc/shadow are read inside the image",
+        t_nspawn_run_image_symlinks)
+    add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
+    add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
+    add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
+
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: fn(s, s.asan(), *a, **kw)))
@@ -3314,6 +3677,10 @@ def build_tests(s):
     for name, args, env in BAD_INPUTS:
         asan_test(f"bad input: {name}", bad_input, "overlay", args, env)
     asan_test("prepare twice", t_prepare_twice, "overlay")
+    for name, fn in (("identity and home", t_nspawn_run_identity), ("exit status", t_nspawn_run_exit_status),
+                     ("refused input", t_nspawn_run_bad_input), ("SIGINT", t_nspawn_run_sigint_pipe),
+                     ("a terminal session", t_nspawn_run_terminal)):
+        tests.append((f"asan: nspawn-run: {name}", lambda fn=fn: fn(s, asan=True)))
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: lifecycle_run(s, fn, s, s.asan(), *a, **kw)))
 
@@ -3370,11 +3737,13 @@ def main():
                 s.say(f"# {e}")
         for i, (name, fn) in enumerate(tests, 1):
             t0 = time.monotonic()
-            reason = None
+            reason = skipped = None
             try:
                 fn()
             except Fail as e:
                 reason = str(e)
+            except Skip as e:
+                skipped = str(e)
             except KeyboardInterrupt:
                 raise
             except Exception as e:
@@ -3383,7 +3752,7 @@ def main():
             dt = time.monotonic() - t0
             if reason is None:
                 passed += 1
-                s.say(f"ok {i} - {name}")
+                s.say(f"ok {i} - {name}" + (f" # SKIP {skipped}" if skipped else ""))
             else:
                 failed += 1
                 s.say(f"not ok {i} - {name}: {reason.replace(chr(10), ' ')}")
