@@ -8,7 +8,7 @@ prepare, one build_script stage that runs `dpkg -i` on a set of .debs, cleanup. 
 suppress-sync is nspawn-runner's default; the one without has `job_suppress_sync = no` in its
 configuration directory. The .debs come from the image's own apt cache (/var/cache/apt/archives in the
 machine, no network needed); when the image has none of them, tiny ones are built with dpkg-deb into
-the cache dir the machines see at /cache (also with BENCH_DPKG=tiny). Prints the medians of the dpkg stage and their ratio.
+the bench project's cache dir, its machines' /cache/bench/dpkg (also with BENCH_DPKG=tiny). Prints the medians of the dpkg stage and their ratio.
 """
 import os
 import statistics
@@ -19,12 +19,14 @@ import time
 
 # Packages of a minbase chroot with git and python3 (the test chroot), many small files between them.
 PACKAGES = ("git-man", "perl-modules-5.36", "libpython3.11-stdlib")
+PROJECT = "bench/dpkg"  # the jobs' project (CUSTOM_ENV_CI_PROJECT_PATH), whose cache holds the tiny .debs
 TINY = 20  # packages of 100 files of 4 KiB each, when the image's apt cache has none of the above
 
 
 def build_tiny(state_dir):
-    """Tiny .debs in <state>/.cache/bench-debs (the machines' /cache/bench-debs)."""
-    out = os.path.join(state_dir, ".cache", "bench-debs")
+    """Tiny .debs in the bench project's cache, <state>/.cache/PROJECT/debs (its machines' /cache/PROJECT/debs:
+    a job sees only its own project's cache)."""
+    out = os.path.join(state_dir, ".cache", PROJECT, "debs")
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=state_dir) as tmp:
         for i in range(TINY):
@@ -40,7 +42,7 @@ def build_tiny(state_dir):
                     f.write(os.urandom(4096))
             subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", root, os.path.join(out, f"p{i}.deb")],
                            check=True, capture_output=True)
-    return "/cache/bench-debs/*.deb"
+    return f"/cache/{PROJECT}/debs/*.deb"
 
 
 def debs_in_image(state_dir):
@@ -54,6 +56,7 @@ def debs_in_image(state_dir):
 
 def job(runner, state_dir, conf_dir, job_id, debs, script_dir):
     env = dict(os.environ, CUSTOM_ENV_CI_JOB_ID=str(job_id), CUSTOM_ENV_CI_JOB_IMAGE="debian:bookworm",
+               CUSTOM_ENV_CI_PROJECT_PATH=PROJECT,
                NSPAWN_RUNNER_CONFIG_DIR=conf_dir, BUILD_FAILURE_EXIT_CODE="1", SYSTEM_FAILURE_EXIT_CODE="2")
     script = os.path.join(script_dir, "dpkg-script")
     with open(script, "w") as f:

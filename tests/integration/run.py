@@ -3393,7 +3393,11 @@ def t_nspawn_run_sigint_pipe(s, asan=False):
         raise
     u.check_sanitizer(c.err)
     check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
-    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs")
+    # The machine's PID namespace is torn down as nspawn exits; its last processes may take a moment to go.
+    deadline = time.monotonic() + 5
+    while s.our_processes(["sleep 4242"], mnt_needles=[]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs 5 s after nspawn-run exited")
     u.check_clean()
 
 
