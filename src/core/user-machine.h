@@ -12,6 +12,8 @@
  * user and home come from the host's user database by $SUDO_UID, which sudo sets. */
 
 #define USER_MACHINE_PREFIX "nspawn-run-"
+/* The job id of nspawn-run's machine keys (context.h): GitLab's job ids start at 1. */
+#define USER_MACHINE_JOB_ID "0"
 /* The exit status of nspawn-run's own failures, apart from the command's (as env(1) and docker do). */
 #define USER_MACHINE_EXIT_FAILURE 125
 /* /etc/passwd and /etc/group of an image are read up to this size. */
