@@ -24,6 +24,7 @@
 #include "log.h"
 #include "process.h"
 #include "rm-rf.h"
+#include "seccomp-filter.h"
 #include "user-machine.h"
 #include "userns.h"
 #include "util.h"
@@ -213,6 +214,7 @@ static const char *working_dir(const char *home, char *buf, size_t size) {
 typedef struct NspawnArgs {
         char *machine, *directory, *users, *user, *bind_home, *bind_passwd, *bind_group, *chdir, *personality;
         char *net[2];
+        bool seccomp; /* the jobs' filter covers the image's architecture */
 } NspawnArgs;
 
 static void nspawn_args_done(NspawnArgs *a) {
@@ -260,8 +262,7 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
                 argv[n++] = "-l";
         }
         argv[n] = NULL;
-        /* No image lock: the machine directory is ours alone. nspawn's own seccomp filter stays on
-         * (SYSTEMD_SECCOMP unset): the jobs' is installed by their init, which is not PID 1 here. */
+        /* No image lock: the machine directory is ours alone. */
         setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
         /* On a terminal nspawn passes ^C on to the command's terminal, a real Ctrl-C; without one we
          * hand SIGINT and SIGQUIT to the command (see interrupt_command()), not nspawn. */
@@ -345,6 +346,7 @@ static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, 
         r = arch_check_runnable(arch);
         if (r < 0)
                 return r;
+        a->seccomp = seccomp_covers_arch(arch);
         personality = arch_personality(arch);
         if (personality && !(a->personality = strprintf("--personality=%s", personality)))
                 return log_oom();
@@ -371,6 +373,7 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         JobLimits limits;
         size_t n_net = 0;
         char byte;
+        int r;
 
         if (read(go, &byte, 1) != 1)
                 _exit(USER_MACHINE_EXIT_FAILURE);
@@ -380,6 +383,12 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
             cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0)
                 _exit(USER_MACHINE_EXIT_FAILURE);
+        /* The jobs' filter, installed by their init, which these machines (--as-pid2) have not: on
+         * nspawn itself, whose own filter (SYSTEMD_SECCOMP unset) comes on top for the command. */
+        if (a->seccomp && (r = seccomp_install_denylist()) < 0) {
+                log_error_errno(r, "Cannot install the seccomp filter: %m");
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        }
         exec_nspawn(a, command);
 }
 

@@ -3413,7 +3413,7 @@ def loopback_listener(netns):
 
 def t_nspawn_run_lockdown(s, asan=False):
     """The machine has the jobs' lock-down: its own user namespace (root inside is a uid of a range of
-    its own, not the host's root), the jobs' device list and limits in its cgroups, and the image's
+    its own, not the host's root), a seccomp filter, the jobs' device list and limits in its cgroups, and the image's
     network mode (isolated by default: the host's 127.0.0.1 is not the machine's), while the caller is
     themself inside and their home keeps its ownership."""
     u = nspawn_run_user(s, asan)
@@ -3424,7 +3424,9 @@ def t_nspawn_run_lockdown(s, asan=False):
                    "grep -q 'a \\*:\\* rwm' /sys/fs/cgroup/devices/devices.list && echo all-devices; "
                    "grep -q '^b ' /sys/fs/cgroup/devices/devices.list && echo block-devices; "
                    "stat -c 'home %u:%g' $HOME; grep -q host0: /proc/net/dev && echo host0; "
-                   f"python3 -c 'import socket; print(\"connect\", socket.socket().connect_ex((\"127.0.0.1\", {port})))'"])
+                   f"python3 -c 'import socket; print(\"connect\", socket.socket().connect_ex((\"127.0.0.1\", {port})))'; "
+                   "grep ^Seccomp: /proc/self/status; "
+                   "perl -e 'for ([304, -100, 0, 0], [246, 0, 0, 0, 0], [321, 0, 0, 0]) { my ($nr, @a) = @$_; syscall($nr, @a); print \"$nr:\", $!+0, \"\\n\" }'"])
         check(listener.poll() is None, "the listener ended")
         # It is reachable from the suite's namespace itself: the machine's refusal is its isolation.
         reach = subprocess.run(["nsenter", f"--net=/run/netns/{s.jobs_netns}", "--", "python3", "-c",
@@ -3438,7 +3440,8 @@ def t_nspawn_run_lockdown(s, asan=False):
     uid_map = r.lines[0].split() if r.lines else []
     check(len(uid_map) == 3 and uid_map[0] == "0" and int(uid_map[1]) >= 0x70000000 and uid_map[2] == "65536",
           f"/proc/self/uid_map is not a range of the machine's own: {short(r.out)}")
-    want = ["1024", str(1536 << 20), "9", f"home {u.uid}:{u.gid}", "host0", "connect 111"]
+    # Seccomp: open_by_handle_at, kexec_load and bpf fail with EPERM (nspawn's filter and the jobs' alike).
+    want = ["1024", str(1536 << 20), "9", f"home {u.uid}:{u.gid}", "host0", "connect 111", "Seccomp:\t2", "304:1", "246:1", "321:1"]
     check(r.lines[1:] == want, f"expected {want} after the uid map: {short(r.out)}")
     u.check_clean()
 
