@@ -3446,6 +3446,35 @@ def t_nspawn_run_lockdown(s, asan=False):
     u.check_clean()
 
 
+def t_nspawn_run_network_modes(s, asan=False):
+    """The image's playbook chooses the network as for jobs: none is loopback only, host is the host's
+    (the suite's namespace: its 127.0.0.1 listener answers). The playbook is in an /etc/nspawn-runner
+    that only the call's mount namespace sees (an overlay on /etc)."""
+    u = nspawn_run_user(s, asan)
+    base = s.tmproot / "nspawn-run-etc"
+    listener, port = loopback_listener(s.jobs_netns)
+    try:
+        for mode, want in (("none", ["lo", "connect 111"]), ("host", ["connect 0"])):
+            shutil.rmtree(base, ignore_errors=True)
+            (base / "upper/nspawn-runner").mkdir(parents=True)
+            (base / "work").mkdir()
+            (base / f"upper/nspawn-runner/{IMAGE}.yaml").write_text(
+                f"- hosts: all\n  vars:\n    nspawn_runner_network: {mode}\n  tasks: []\n")
+            etc = f"mount -t overlay overlay -o lowerdir=/etc,upperdir={base}/upper,workdir={base}/work /etc"
+            r = u.run(["-n", IMAGE, "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | grep -vx lo >/dev/null || echo lo; "
+                       f"python3 -c 'import socket; print(\"connect\", socket.socket().connect_ex((\"127.0.0.1\", {port})))'"],
+                      prelude=etc)
+            if mode == "host":
+                check(r.rc == 0 and r.lines[-1:] == want, f"network {mode}: {r.describe()}")
+            else:
+                check(r.rc == 0 and r.lines == want, f"network {mode}: {r.describe()}")
+            u.check_clean()
+    finally:
+        listener.kill()
+        listener.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def nspawn_run_interrupted(s, u, action):
     """nspawn-run of a command that sleeps; once it runs (with one network slot, of its machine),
     action(PID of nspawn-run), then the wait for its end. Returns the call."""
@@ -3757,6 +3786,7 @@ def build_tests(s):
     add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
     add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
     add(p + "the jobs' lock-down: own user namespace, device list, limits, isolated network", t_nspawn_run_lockdown)
+    add(p + "the image's playbook chooses the network: none, host", t_nspawn_run_network_modes)
     add(p + "SIGTERM removes the machine, its network and cgroups", t_nspawn_run_sigterm_cleanup)
     add(p + "after SIGKILL gc removes the machine nspawn-run left", t_nspawn_run_kill9_gc)
 
