@@ -70,6 +70,10 @@ int user_machine_caller(UserMachineCaller *ret) {
                 return log_error_errno(EINVAL, "$SUDO_UID and $SUDO_GID come together (from sudo), or not at all.");
         if ((r = id_from_env("SUDO_UID", &uid)) < 0 || (r = id_from_env("SUDO_GID", &gid)) < 0)
                 return r;
+        /* The machine maps its range's 0..65535: the caller must be one of those, to be themself inside. */
+        if (uid >= USERNS_RANGE_SIZE || gid >= USERNS_RANGE_SIZE)
+                return log_error_errno(ERANGE, "User %lu or group %lu is above %u: a machine's user namespace cannot hold it.",
+                                       uid, gid, USERNS_RANGE_SIZE - 1);
         errno = 0;
         pw = getpwuid((uid_t) uid);
         if (!pw)
@@ -444,10 +448,6 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
                 words++;
         if (words > USER_MACHINE_COMMAND_MAX)
                 return log_error_errno(E2BIG, "The command has more than %u words.", USER_MACHINE_COMMAND_MAX);
-        /* Root of the machine is a uid of its range; so must the caller be, to be themself inside. */
-        if (u->uid >= USERNS_RANGE_SIZE || u->gid >= USERNS_RANGE_SIZE)
-                return log_error_errno(ERANGE, "User %lu or group %lu is above %u: a machine cannot map it.",
-                                       (unsigned long) u->uid, (unsigned long) u->gid, USERNS_RANGE_SIZE - 1);
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;

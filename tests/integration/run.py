@@ -3341,6 +3341,10 @@ def t_nspawn_run_bad_input(s, asan=False):
     r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": u.uid, "SUDO_GID": u.gid, "PATH": STANDARD_PATH,
                                                      "NSPAWN_RUNNER_STATE_DIR": str(s.tmproot / "elsewhere")})
     check(r.rc == 0 and r.lines == [str(u.uid)], f"NSPAWN_RUNNER_STATE_DIR beside SUDO_UID: {r.describe()}")
+    # The machine's user namespace maps 0..65535 only: a caller above cannot be themself inside.
+    r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": 100000, "SUDO_GID": u.gid, "PATH": STANDARD_PATH})
+    check(r.rc == NSPAWN_RUN_FAILURE and len(stderr_lines(r.err)) == 1 and "65535" in r.err.decode() and not r.out,
+          f"a caller with uid 100000: {r.describe()}")
     # Besides the images only the machines' directory, empty again.
     check(sorted(os.listdir(u.state)) == sorted([IMAGE, ".machines"] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
           f"the state dir changed: {sorted(os.listdir(u.state))}")
