@@ -23,7 +23,6 @@
 #include "network.h"
 #include "log.h"
 #include "process.h"
-#include "rm-rf.h"
 #include "seccomp-filter.h"
 #include "user-machine.h"
 #include "userns.h"
@@ -420,7 +419,6 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
                 (void) close(go[1]);
                 return log_error_errno(r, "Cannot fork: %m");
         }
-        s->nspawn.pid = pid;
         r = process_id_from_pid(pid, &s->nspawn);
         if (r >= 0)
                 r = machine_state_save(state, s);
