@@ -276,9 +276,12 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         _exit(USER_MACHINE_EXIT_FAILURE);
 }
 
-static volatile sig_atomic_t child_pid, interrupted, pending;
+static volatile sig_atomic_t child_pid, interrupted, pending, terminated;
 
+/* Hands SIGTERM and SIGHUP on to systemd-nspawn, and notes them for the child that has not yet
+ * executed it (whose child_pid is 0). */
 static void forward_signal(int sig) {
+        terminated = sig;
         if (child_pid > 0)
                 (void) kill(child_pid, sig);
 }
@@ -287,7 +290,8 @@ static void note_interrupt(int sig) {
         interrupted = pending = sig;
 }
 
-/* Before the fork, so that no signal finds us without them; exec() resets them in the child. */
+/* Before the machine is made, so that no signal finds us without them; exec() resets them in the
+ * child. */
 static void handle_signals(void) {
         struct sigaction note = { .sa_handler = note_interrupt }, forward = { .sa_handler = forward_signal };
 
@@ -322,7 +326,6 @@ static void interrupt_command(pid_t nspawn, int sig) {
 static int wait_nspawn(pid_t pid) {
         int status;
 
-        child_pid = pid;
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for systemd-nspawn: %m");
@@ -378,13 +381,16 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         char byte;
         int r;
 
-        if (read(go, &byte, 1) != 1)
+        /* A signal before nspawn runs (while the parent made the machine, or handed on to us): no
+         * machine. */
+        if (read(go, &byte, 1) != 1 || terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         (void) close(go);
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
-            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0)
+            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0 ||
+            terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         /* The jobs' filter, installed by their init, which these machines (--as-pid2) have not: on
          * nspawn itself, whose own filter (SYSTEMD_SECCOMP unset) comes on top for the command. */
@@ -408,7 +414,6 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
                 return log_oom();
         if (pipe2(go, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "Cannot create a pipe: %m");
-        handle_signals();
         r = fork_pidfd(&pid, &pidfd);
         if (r == 0) {
                 (void) close(go[1]);
@@ -419,6 +424,7 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
                 (void) close(go[1]);
                 return log_error_errno(r, "Cannot fork: %m");
         }
+        child_pid = pid; /* from now on SIGTERM and SIGHUP reach it */
         r = process_id_from_pid(pid, &s->nspawn);
         if (r >= 0)
                 r = machine_state_save(state, s);
@@ -446,6 +452,8 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
                 words++;
         if (words > USER_MACHINE_COMMAND_MAX)
                 return log_error_errno(E2BIG, "The command has more than %u words.", USER_MACHINE_COMMAND_MAX);
+        /* From the start: a signal while the machine is made must not leave it to gc. */
+        handle_signals();
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;

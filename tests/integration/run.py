@@ -3387,21 +3387,33 @@ def t_nspawn_run_i386(s, asan=False):
     u.check_clean()
 
 
-def t_nspawn_run_sigint_pipe(s, asan=False):
-    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
-    u = nspawn_run_user(s, asan)
-    c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
+def nspawn_run_group_signal(s, u, command, sig, before):
+    """nspawn-run of command; once before(call) returned, sig to the call's process group (as a
+    terminal or a shell does). Waits for its end; no "sleep 4242" may be left (the machine's processes
+    run as uids of its range, not the user's: looked for by command). Returns the call."""
+    c = Call(u.argv(["-n", IMAGE, *command]), u.home, s.clean_env(), stdin_hold=True)
     try:
-        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
-        time.sleep(0.3)
-        c.kill_group(signal.SIGINT)
+        before(c)
+        c.kill_group(sig)
         c.wait(20)
     except Fail:
         c.abort()
         raise
     u.check_sanitizer(c.err)
+    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), f"sleep 4242 still runs after signal {sig}")
+    return c
+
+
+def t_nspawn_run_sigint_pipe(s, asan=False):
+    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
+    u = nspawn_run_user(s, asan)
+
+    def started(c):
+        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
+        time.sleep(0.3)
+
+    c = nspawn_run_group_signal(s, u, ["sh", "-c", "echo started; exec sleep 4242"], signal.SIGINT, started)
     check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
-    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs")
     u.check_clean()
 
 
@@ -3506,6 +3518,16 @@ def t_nspawn_run_sigterm_cleanup(s, asan=False):
     u.check_sanitizer(c.err)
     check(c.p.returncode != 0, f"exit after SIGTERM: {c.p.returncode}: {short(c.err)}")
     u.check_clean()
+
+
+def t_nspawn_run_early_sigterm(s, asan=False):
+    """SIGTERM to the call's process group at any moment while the machine is made or starts leaves
+    nothing behind (no machine directory, network, cgroup or process for gc to find)."""
+    u = nspawn_run_user(s, asan)
+    for delay in (0.05, 0.15, 0.3, 0.6, 1.0):
+        c = nspawn_run_group_signal(s, u, ["sleep", "4242"], signal.SIGTERM, lambda c: time.sleep(delay))
+        check(c.p.returncode != 0, f"exit after SIGTERM at {delay} s: {c.p.returncode}")
+        u.check_clean()
 
 
 def t_nspawn_run_kill9_gc(s, asan=False):
@@ -3792,6 +3814,7 @@ def build_tests(s):
     add(p + "the jobs' lock-down: own user namespace, device list, limits, isolated network", t_nspawn_run_lockdown)
     add(p + "the image's playbook chooses the network: none, host", t_nspawn_run_network_modes)
     add(p + "SIGTERM removes the machine, its network and cgroups", t_nspawn_run_sigterm_cleanup)
+    add(p + "SIGTERM while the machine is made or starts leaves nothing", t_nspawn_run_early_sigterm)
     add(p + "after SIGKILL gc removes the machine nspawn-run left", t_nspawn_run_kill9_gc)
 
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
