@@ -145,21 +145,16 @@ static int mount_overlay(const char *lower, const char *upper, const char *work,
         return 0;
 }
 
-/* Mounts the machine's root in this process's own mount namespace, so that it vanishes with the
- * machine whatever happens to the processes that made it. The image is the overlay's lower layer
- * through a mount that shifts its ids into the machine's range, so no file of it is ever chowned:
- * what is root's on disk is the machine's root's inside. */
-static int setup_root(const MachineState *s, const char *dir) {
+/* The image is the overlay's lower layer through a mount that shifts its ids into the machine's
+ * range, so no file of it is ever chowned: what is root's on disk is the machine's root's inside. */
+int machine_root_mount(const MachineState *s, const char *dir) {
         _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL,
-                            *lower = path_join(dir, "lower"), *control = path_join(dir, "control");
+                            *lower = path_join(dir, "lower");
         _cleanup_close_ int userns_fd = -EBADF;
         int r;
 
-        if (!root || !lower || !control)
+        if (!root || !lower)
                 return log_oom();
-        /* The init, root of the machine, makes its control socket there. */
-        if (chown(control, s->uid_base, s->uid_base) < 0)
-                return log_error_errno(errno, "Cannot chown %s: %m", control);
         /* systemd-nspawn maps a snapshot itself (--private-users-ownership=map), after it made its
          * mount points in it as the host's root. */
         if (s->backend == STORAGE_BTRFS)
@@ -199,7 +194,7 @@ int machine_exec(const Context *c, const char *id) {
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
                             *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
-                            *users_arg = NULL;
+                            *users_arg = NULL, *control_dir = NULL;
         const char *argv[32], *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
         size_t n = 0, n_net = 0;
@@ -215,7 +210,12 @@ int machine_exec(const Context *c, const char *id) {
         r = find_init_binary(&init);
         if (r < 0)
                 return r;
-        r = setup_root(&s, dir);
+        /* The init, root of the machine, makes its control socket there. */
+        if (!(control_dir = path_join(dir, "control")))
+                return log_oom();
+        if (chown(control_dir, s.uid_base, s.uid_base) < 0)
+                return log_error_errno(errno, "Cannot chown %s: %m", control_dir);
+        r = machine_root_mount(&s, dir);
         if (r < 0)
                 return r;
 
@@ -397,7 +397,7 @@ static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, P
         }
 }
 
-static int create_storage(const MachineState *s, const char *dir) {
+int machine_storage_create(const MachineState *s, const char *dir) {
         static const char *const subdirs[_STORAGE_BACKEND_MAX][3] = {
                 [STORAGE_OVERLAY] = { "root", "upper", "work" },
                 [STORAGE_BTRFS] = { NULL },
@@ -571,16 +571,50 @@ static int save_uid_base(uid_t base, void *userdata) {
         return 0;
 }
 
+int machine_dir_create(const Context *c, const char *id, MachineState *s, int *ret_dir_fd) {
+        _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id), *state = NULL;
+        _cleanup_close_ int dir_fd = -EBADF, gate = -EBADF;
+        int r;
+
+        if (!machines || !dir || !(state = path_join(dir, "state")))
+                return log_oom();
+        r = mkdir_p(machines, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", machines);
+        r = machines_gate(c, LOCK_SH, &gate);
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock %s: %m", machines);
+        if (mkdir(dir, 0700) < 0) {
+                if (errno == EEXIST)
+                        return -EEXIST;
+                return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+        /* Tells gc that this machine is being made, not left over. */
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 || flock(dir_fd, LOCK_EX) < 0) {
+                r = log_error_errno(errno, "Cannot lock %s: %m", dir);
+                (void) rmdir(dir);
+                return r;
+        }
+        closep(&gate);
+        r = userns_range_allocate(machines, save_uid_base, &(SaveUidBase) { state, s }, &s->uid_base);
+        if (r < 0) {
+                (void) machine_destroy_locked(c, id);
+                return r;
+        }
+        *ret_dir_fd = TAKE_FD(dir_fd);
+        return 0;
+}
+
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-        _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
-                            *cache = context_cache_dir(c), *state = NULL, *control = NULL;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c), *control = NULL;
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
-        _cleanup_close_ int dir_fd = -EBADF, gate = -EBADF;
+        _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
         int r;
 
-        if (!machines || !dir || !cache || !(state = path_join(dir, "state")) || !(control = path_join(dir, "control")))
+        if (!dir || !cache || !(control = path_join(dir, "control")))
                 return log_oom();
         s.image = strdup(image);
         if (!s.image)
@@ -589,9 +623,6 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (r < 0 && r != -ENOENT)
                 return log_oom();
         s.suppress_sync = suppress_sync_wanted(c, image);
-        r = mkdir_p(machines, 0700);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", machines);
         if (s.cache_subdir) {
                 _cleanup_free_ char *project_cache = path_join(cache, s.cache_subdir);
                 if (!project_cache)
@@ -627,29 +658,15 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (s.backend == STORAGE_BTRFS && !path_is_btrfs_subvolume(s.image_path))
                 return log_error_errno(EINVAL, "Image %s is not a btrfs subvolume: cannot snapshot it.", s.image_path);
 
-        r = machines_gate(c, LOCK_SH, &gate);
+        r = machine_dir_create(c, id, &s, &dir_fd);
+        image_unlock(&gens);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Job %s is already prepared (run cleanup first).", id);
         if (r < 0)
-                return log_error_errno(r, "Cannot lock %s: %m", machines);
-        if (mkdir(dir, 0700) < 0) {
-                if (errno == EEXIST)
-                        return log_error_errno(EEXIST, "Job %s is already prepared (run cleanup first).", id);
-                return log_error_errno(errno, "Cannot create %s: %m", dir);
-        }
-        /* Tells gc that this machine is being made, not left over. */
-        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0 || flock(dir_fd, LOCK_EX) < 0) {
-                r = log_error_errno(errno, "Cannot lock %s: %m", dir);
-                (void) rmdir(dir);
                 return r;
-        }
-        closep(&gate);
-
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
          * prepare starts from nothing. */
-        r = userns_range_allocate(machines, save_uid_base, &(SaveUidBase) { state, &s }, &s.uid_base);
-        image_unlock(&gens);
-        if (r >= 0)
-                r = create_storage(&s, dir);
+        r = machine_storage_create(&s, dir);
         if (r >= 0 && mkdir(control, 0700) < 0)
                 r = log_error_errno(errno, "Cannot create %s: %m", control);
         if (r >= 0)

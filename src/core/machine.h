@@ -2,6 +2,7 @@
 #pragma once
 
 #include "context.h"
+#include "machine-state.h"
 #include "storage.h"
 
 #define MACHINE_NAME_PREFIX "nspawn-runner-"
@@ -11,6 +12,15 @@
 /* Creates the job's machine from image and starts it; on failure removes everything it made.
  * sigfd (a signalfd for SIGTERM and friends, or -1) aborts the wait for the machine. */
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd);
+/* Makes the machine directory of id, locked (*ret_dir_fd holds the lock: gc leaves it alone while
+ * held), and allocates the machine's uid range, written to its state with the rest of s. -EEXIST,
+ * unlogged, when there is one already; else removes what it made on failure. */
+int machine_dir_create(const Context *c, const char *id, MachineState *s, int *ret_dir_fd);
+/* The directories of s->backend's storage in the machine directory dir. */
+int machine_storage_create(const MachineState *s, const char *dir);
+/* Mounts the machine's root (dir/root) in a mount namespace of this process's own, so that it
+ * vanishes with the machine whatever happens to the processes that made it (btrfs: nothing to do). */
+int machine_root_mount(const MachineState *s, const char *dir);
 /* In the process that becomes the machine's supervisor: sets up its private mounts and execs
  * systemd-nspawn. Returns only on failure. */
 int machine_exec(const Context *c, const char *id);

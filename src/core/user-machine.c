@@ -16,11 +16,16 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cgroup.h"
 #include "image.h"
+#include "job-limits.h"
+#include "machine.h"
+#include "network.h"
 #include "log.h"
 #include "process.h"
-#include "rm-rf.h"
+#include "seccomp-filter.h"
 #include "user-machine.h"
+#include "userns.h"
 #include "util.h"
 
 void user_machine_caller_done(UserMachineCaller *u) {
@@ -64,6 +69,10 @@ int user_machine_caller(UserMachineCaller *ret) {
                 return log_error_errno(EINVAL, "$SUDO_UID and $SUDO_GID come together (from sudo), or not at all.");
         if ((r = id_from_env("SUDO_UID", &uid)) < 0 || (r = id_from_env("SUDO_GID", &gid)) < 0)
                 return r;
+        /* The machine maps its range's 0..65535: the caller must be one of those, to be themself inside. */
+        if (uid >= USERNS_RANGE_SIZE || gid >= USERNS_RANGE_SIZE)
+                return log_error_errno(ERANGE, "User %lu or group %lu is above %u: a machine's user namespace cannot hold it.",
+                                       uid, gid, USERNS_RANGE_SIZE - 1);
         errno = 0;
         pw = getpwuid((uid_t) uid);
         if (!pw)
@@ -206,19 +215,23 @@ static const char *working_dir(const char *home, char *buf, size_t size) {
 }
 
 typedef struct NspawnArgs {
-        char *machine, *directory, *user, *bind_home, *bind_passwd, *bind_group, *chdir, *personality;
+        char *machine, *directory, *users, *user, *bind_home, *bind_passwd, *bind_group, *chdir, *personality;
+        char *net[2];
+        bool seccomp; /* the jobs' filter covers the image's architecture */
 } NspawnArgs;
 
 static void nspawn_args_done(NspawnArgs *a) {
-        char **all[] = { &a->machine, &a->directory, &a->user, &a->bind_home, &a->bind_passwd, &a->bind_group,
-                         &a->chdir, &a->personality };
+        char **all[] = { &a->machine, &a->directory, &a->users, &a->user, &a->bind_home, &a->bind_passwd,
+                         &a->bind_group, &a->chdir, &a->personality, &a->net[0], &a->net[1] };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 free(*all[i]);
 }
 
-/* systemd-nspawn's --volatile=overlay: the image read-only under a tmpfs that goes with the machine. */
+/* As a job's machine (machine_exec()): the image read-only under a tmpfs that goes with the
+ * machine, in a user namespace of its own, in the machine's cgroups and network. The caller's home
+ * is an idmapped bind: their files are theirs inside, as on the host. */
 static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
-        const char *argv[32 + USER_MACHINE_COMMAND_MAX];
+        const char *argv[40 + USER_MACHINE_COMMAND_MAX];
         size_t n = 0;
         bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 
@@ -226,13 +239,14 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         argv[n++] = "--quiet";
         argv[n++] = "--keep-unit";
         argv[n++] = "--register=no";
-        argv[n++] = "--volatile=overlay";
         argv[n++] = "--link-journal=no";
         argv[n++] = "--no-new-privileges=yes";
+        argv[n++] = "--private-users-ownership=off";
         argv[n++] = "--as-pid2";
         argv[n++] = tty ? "--console=interactive" : "--console=pipe";
         argv[n++] = a->machine;
         argv[n++] = a->directory;
+        argv[n++] = a->users;
         argv[n++] = a->user;
         argv[n++] = a->bind_home;
         argv[n++] = a->bind_passwd;
@@ -240,6 +254,8 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         argv[n++] = a->chdir;
         if (a->personality)
                 argv[n++] = a->personality;
+        for (size_t i = 0; i < ELEMENTSOF(a->net) && a->net[i]; i++)
+                argv[n++] = a->net[i];
         argv[n++] = "--";
         if (command && command[0])
                 for (size_t i = 0; command[i]; i++)
@@ -249,7 +265,7 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
                 argv[n++] = "-l";
         }
         argv[n] = NULL;
-        /* No image lock: the image is only read, and nspawn's lock file would land in the state dir. */
+        /* No image lock: the machine directory is ours alone. */
         setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
         /* On a terminal nspawn passes ^C on to the command's terminal, a real Ctrl-C; without one we
          * hand SIGINT and SIGQUIT to the command (see interrupt_command()), not nspawn. */
@@ -260,9 +276,12 @@ static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
         _exit(USER_MACHINE_EXIT_FAILURE);
 }
 
-static volatile sig_atomic_t child_pid, interrupted, pending;
+static volatile sig_atomic_t child_pid, interrupted, pending, terminated;
 
+/* Hands SIGTERM and SIGHUP on to systemd-nspawn, and notes them for the child that has not yet
+ * executed it (whose child_pid is 0). */
 static void forward_signal(int sig) {
+        terminated = sig;
         if (child_pid > 0)
                 (void) kill(child_pid, sig);
 }
@@ -271,7 +290,8 @@ static void note_interrupt(int sig) {
         interrupted = pending = sig;
 }
 
-/* Before the fork, so that no signal finds us without them; exec() resets them in the child. */
+/* Before the machine is made, so that no signal finds us without them; exec() resets them in the
+ * child. */
 static void handle_signals(void) {
         struct sigaction note = { .sa_handler = note_interrupt }, forward = { .sa_handler = forward_signal };
 
@@ -306,7 +326,6 @@ static void interrupt_command(pid_t nspawn, int sig) {
 static int wait_nspawn(pid_t pid) {
         int status;
 
-        child_pid = pid;
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for systemd-nspawn: %m");
@@ -322,49 +341,120 @@ static int wait_nspawn(pid_t pid) {
         return WEXITSTATUS(status);
 }
 
-static int nspawn_args_build(const char *image_path, const UserMachineCaller *u, const char *dir, NspawnArgs *a) {
+static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, const char *dir, NspawnArgs *a) {
         char cwd[PATH_MAX];
         const char *arch = NULL, *personality;
         int r;
 
-        r = arch_of_chroot(image_path, &arch);
+        r = arch_of_chroot(s->image_path, &arch);
         if (r < 0)
-                return log_error_errno(r, "Image %s has no usable bash: %m", image_path);
+                return log_error_errno(r, "Image %s has no usable bash: %m", s->image_path);
         r = arch_check_runnable(arch);
         if (r < 0)
                 return r;
+        a->seccomp = seccomp_covers_arch(arch);
         personality = arch_personality(arch);
         if (personality && !(a->personality = strprintf("--personality=%s", personality)))
                 return log_oom();
         /* By uid: a user name may hold characters a machine name cannot. */
         a->machine = strprintf("--machine=" USER_MACHINE_PREFIX "%lu-%ld", (unsigned long) u->uid, (long) getpid());
-        a->directory = strprintf("--directory=%s", image_path);
+        a->directory = strprintf("--directory=%s/root", dir);
+        a->users = strprintf("--private-users=%u:%u", (unsigned) s->uid_base, USERNS_RANGE_SIZE);
         a->user = strprintf("--user=%s", u->name);
-        a->bind_home = strprintf("--bind=%s", u->home);
+        a->bind_home = strprintf("--bind=%s:%s:idmap", u->home, u->home);
         a->bind_passwd = strprintf("--bind-ro=%s/passwd:/etc/passwd", dir);
         a->bind_group = strprintf("--bind-ro=%s/group:/etc/group", dir);
         a->chdir = strprintf("--chdir=%s", working_dir(u->home, cwd, sizeof(cwd)));
-        if (!a->machine || !a->directory || !a->user || !a->bind_home || !a->bind_passwd || !a->bind_group || !a->chdir)
+        if (!a->machine || !a->directory || !a->users || !a->user || !a->bind_home || !a->bind_passwd ||
+            !a->bind_group || !a->chdir)
                 return log_oom();
         return 0;
 }
 
-int user_machine_run(const Context *c, const char *image, const UserMachineCaller *u, char **command) {
-        _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
-        _cleanup_(nspawn_args_done) NspawnArgs a = {};
-        _cleanup_free_ char *image_path = NULL;
-        _cleanup_close_ int pidfd = -EBADF;
-        char dir[] = "/run/nspawn-run.XXXXXX";
-        pid_t pid;
+/* In the child that becomes systemd-nspawn, once the parent has written its PID to the state (EOF
+ * on go: the parent is gone, and with it whoever would have removed the machine). */
+static _noreturn_ void machine_child(const Context *c, const char *key, const MachineState *s, const char *dir,
+                                     NspawnArgs *a, char **command, int go) {
+        _cleanup_free_ char *name = strprintf(USER_MACHINE_PREFIX "%s", key);
+        JobLimits limits;
+        size_t n_net = 0;
+        char byte;
         int r;
 
+        /* A signal before nspawn runs (while the parent made the machine, or handed on to us): no
+         * machine. */
+        if (read(go, &byte, 1) != 1 || terminated || interrupted)
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        (void) close(go);
+        if (!name)
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
+            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0 ||
+            terminated || interrupted)
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        /* The jobs' filter, installed by their init, which these machines (--as-pid2) have not: on
+         * nspawn itself, whose own filter (SYSTEMD_SECCOMP unset) comes on top for the command. */
+        if (a->seccomp && (r = seccomp_install_denylist()) < 0) {
+                log_error_errno(r, "Cannot install the seccomp filter: %m");
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        }
+        exec_nspawn(a, command);
+}
+
+/* Forks systemd-nspawn and records it in the state before it starts, so that gc stops it when we
+ * are killed; then waits for it. */
+static int machine_start_wait(const Context *c, const char *key, MachineState *s, const char *dir, NspawnArgs *a,
+                              char **command) {
+        _cleanup_free_ char *state = path_join(dir, "state");
+        _cleanup_close_ int pidfd = -EBADF;
+        int go[2], r;
+        pid_t pid;
+
+        if (!state)
+                return log_oom();
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Cannot create a pipe: %m");
+        r = fork_pidfd(&pid, &pidfd);
+        if (r == 0) {
+                (void) close(go[1]);
+                machine_child(c, key, s, dir, a, command, go[0]);
+        }
+        (void) close(go[0]);
+        if (r < 0) {
+                (void) close(go[1]);
+                return log_error_errno(r, "Cannot fork: %m");
+        }
+        child_pid = pid; /* from now on SIGTERM and SIGHUP reach it */
+        r = process_id_from_pid(pid, &s->nspawn);
+        if (r >= 0)
+                r = machine_state_save(state, s);
+        if (r < 0) {
+                (void) close(go[1]);
+                (void) wait_nspawn(pid);
+                return log_error_errno(r, "Cannot write %s: %m", state);
+        }
+        if (write(go[1], "x", 1) != 1)
+                r = log_error_errno(errno, "Cannot start the machine: %m");
+        (void) close(go[1]);
+        return r < 0 ? r : wait_nspawn(pid);
+}
+
+int user_machine_run(const Context *c, const char *image, const UserMachineCaller *u, char **command) {
+        _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_(nspawn_args_done) NspawnArgs a = {};
+        _cleanup_free_ char *key = NULL, *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
         size_t words = 0;
+        int r;
 
         while (command && command[words])
                 words++;
         if (words > USER_MACHINE_COMMAND_MAX)
                 return log_error_errno(E2BIG, "The command has more than %u words.", USER_MACHINE_COMMAND_MAX);
-        r = image_resolve(c, image, &image_path);
+        /* From the start: a signal while the machine is made must not leave it to gc. */
+        handle_signals();
+        r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;
         /* Held while the machine runs, so that gc does not collect its generation under it; the
@@ -372,26 +462,31 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
         r = image_lock(c, image, IMAGE_LOCK_GENERATIONS, LOCK_SH, &gens);
         if (r < 0)
                 return log_error_errno(r, "Cannot lock image %s: %m", image);
-        free(image_path);
-        image_path = NULL;
-        r = image_resolve(c, image, &image_path);
+        free(s.image_path);
+        s.image_path = NULL;
+        r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;
-        if (!mkdtemp(dir))
-                return log_error_errno(errno, "Cannot create a directory in /run: %m");
-        r = write_user_dbs(image_path, u, dir);
+        s.image = strdup(image);
+        s.backend = STORAGE_TMPFS;
+        /* A machine directory beside the jobs': the same uid ranges, network slots and cgroups, and
+         * gc removes what a killed nspawn-run left. Job id 0 is never GitLab's. */
+        if (!s.image || machine_key_new(USER_MACHINE_JOB_ID, &key) < 0 || !(dir = context_machine_dir(c, key)))
+                return log_oom();
+        r = machine_dir_create(c, key, &s, &dir_fd);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Machine %s exists already.", key);
+        if (r < 0)
+                return r;
+        r = machine_storage_create(&s, dir);
         if (r >= 0)
-                r = nspawn_args_build(image_path, u, dir, &a);
-        if (r >= 0) {
-                handle_signals();
-                r = fork_pidfd(&pid, &pidfd);
-                if (r == 0)
-                        exec_nspawn(&a, command);
-                if (r < 0)
-                        r = log_error_errno(r, "Cannot fork: %m");
-                else
-                        r = wait_nspawn(pid);
-        }
-        (void) rm_rf(dir);
+                r = write_user_dbs(s.image_path, u, dir);
+        if (r >= 0)
+                r = nspawn_args_build(&s, u, dir, &a);
+        if (r >= 0)
+                r = network_prepare(c, key, image);
+        if (r >= 0)
+                r = machine_start_wait(c, key, &s, dir, &a, command);
+        (void) machine_destroy_locked(c, key);
         return r;
 }

@@ -12,6 +12,8 @@
  * user and home come from the host's user database by $SUDO_UID, which sudo sets. */
 
 #define USER_MACHINE_PREFIX "nspawn-run-"
+/* The job id of nspawn-run's machine keys (context.h): GitLab's job ids start at 1. */
+#define USER_MACHINE_JOB_ID "0"
 /* The exit status of nspawn-run's own failures, apart from the command's (as env(1) and docker do). */
 #define USER_MACHINE_EXIT_FAILURE 125
 /* /etc/passwd and /etc/group of an image are read up to this size. */
@@ -31,7 +33,8 @@ typedef struct UserMachineCaller {
 void user_machine_caller_done(UserMachineCaller *u);
 
 /* The caller from $SUDO_UID and $SUDO_GID (root when not run through sudo), looked up on the host;
- * refuses a home that could not be bound as it is (relative, "/", not a directory the caller owns). */
+ * refuses ids above 65535 (see userns.h) and a home that could not be bound as it is (relative, "/",
+ * not a directory the caller owns). */
 int user_machine_caller(UserMachineCaller *ret);
 
 /* The lines of a passwd or group file (text, n bytes) without those for name or id (field 0 or 2),

@@ -3200,8 +3200,12 @@ class NspawnRunUser:
             inner = ["sudo", "-u", self.user, "sudo", "-n", *sudo_args, str(self.binary)]
         else:
             inner = ["sudo", "-u", self.user, str(self.binary)]
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) + f' && {prelude} && exec "$@"', str(self.state), *inner, *args]
+        # In the suite's network namespace, like the executor's calls: the machine's isolated network is made there.
+        return JOBS_NETNS_PREFIX + ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) +
+                # The defaults of limits and network, whatever an installed package's configuration says.
+                ' && { [ ! -d /etc/nspawn-runner ] || mount -t tmpfs tmpfs /etc/nspawn-runner; }' +
+                f' && {prelude} && exec "$@"', str(self.state), *inner, *args]
 
     def run(self, args, timeout=60, **kw):
         argv = self.argv(args, **kw)
@@ -3227,7 +3231,8 @@ class NspawnRunUser:
         r = subprocess.run(["pgrep", "-a", "-U", self.user], capture_output=True, text=True)
         left += [f"process {line}" for line in r.stdout.splitlines()]
         left += [f"lock {p}" for p in (self.state / ".locks").glob("*")] if (self.state / ".locks").is_dir() else []
-        return left
+        left += [f"machine {p.name}" for p in (self.state / ".machines").glob("*")] if (self.state / ".machines").is_dir() else []
+        return left + network_leftovers(self.s.jobs_netns)
 
     def check_clean(self):
         deadline = time.monotonic() + 5
@@ -3336,7 +3341,12 @@ def t_nspawn_run_bad_input(s, asan=False):
     r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": u.uid, "SUDO_GID": u.gid, "PATH": STANDARD_PATH,
                                                      "NSPAWN_RUNNER_STATE_DIR": str(s.tmproot / "elsewhere")})
     check(r.rc == 0 and r.lines == [str(u.uid)], f"NSPAWN_RUNNER_STATE_DIR beside SUDO_UID: {r.describe()}")
-    check(sorted(os.listdir(u.state)) == sorted([IMAGE] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
+    # The machine's user namespace maps 0..65535 only: a caller above cannot be themself inside.
+    r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": 100000, "SUDO_GID": u.gid, "PATH": STANDARD_PATH})
+    check(r.rc == NSPAWN_RUN_FAILURE and len(stderr_lines(r.err)) == 1 and "65535" in r.err.decode() and not r.out,
+          f"a caller with uid 100000: {r.describe()}")
+    # Besides the images only the machines' directory, empty again.
+    check(sorted(os.listdir(u.state)) == sorted([IMAGE, ".machines"] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
           f"the state dir changed: {sorted(os.listdir(u.state))}")
     u.check_clean()
 
@@ -3345,20 +3355,18 @@ def t_nspawn_run_image_symlinks(s, asan=False):
     """An image's /etc/passwd or /etc/group that is a symlink out of it (to the host's /etc/shadow) is
     read inside the image: the caller never sees a host file through the copy nspawn-run makes."""
     u = nspawn_run_user(s, asan)
-    base = s.tmproot / "nspawn-run-symlinks"
-    upper, work, image = base / "upper", base / "work", u.state / "symlinks"
-    (upper / "etc").mkdir(parents=True)
-    work.mkdir()
-    (upper / "etc/group").symlink_to("/etc/shadow")
-    (upper / "etc/passwd").symlink_to("../../../../../../../../etc/shadow")
-    image.mkdir()
+    image = u.state / "symlinks"
+    # A copy of hard links (the machine's overlay never writes to its lower layer), not an overlayfs
+    # mount: the image is mounted idmapped, which overlayfs does not support.
+    subprocess.run(["cp", "-al", str(s.chroot().resolve()), str(image)], check=True)
     try:
-        mount = (f"mount -t overlay overlay -o lowerdir={s.chroot().resolve()},upperdir={upper},workdir={work} "
-                 f"{DEFAULT_STATE_DIR / image.name}")
-        r = u.run(["-n", image.name, "cat", "/etc/passwd", "/etc/group"], prelude=mount)
+        (image / "etc/group").unlink()
+        (image / "etc/group").symlink_to("/etc/shadow")
+        (image / "etc/passwd").unlink()
+        (image / "etc/passwd").symlink_to("../../../../../../../../etc/shadow")
+        r = u.run(["-n", image.name, "cat", "/etc/passwd", "/etc/group"])
     finally:
-        image.rmdir()
-        shutil.rmtree(base)
+        shutil.rmtree(image)
     check(r.rc == 0, f"nspawn-run on the image: {r.describe()}")
     host_only = set(Path("/etc/shadow").read_text().splitlines()) - set((s.chroot() / "etc/shadow").read_text().splitlines())
     leaked = [line.split(":")[0] for line in r.lines if line in host_only]
@@ -3379,25 +3387,171 @@ def t_nspawn_run_i386(s, asan=False):
     u.check_clean()
 
 
-def t_nspawn_run_sigint_pipe(s, asan=False):
-    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
-    u = nspawn_run_user(s, asan)
-    c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
+def nspawn_run_group_signal(s, u, command, sig, before):
+    """nspawn-run of command; once before(call) returned, sig to the call's process group (as a
+    terminal or a shell does). Waits for its end; no "sleep 4242" may be left (the machine's processes
+    run as uids of its range, not the user's: looked for by command). Returns the call."""
+    c = Call(u.argv(["-n", IMAGE, *command]), u.home, s.clean_env(), stdin_hold=True)
     try:
-        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
-        time.sleep(0.3)
-        c.kill_group(signal.SIGINT)
+        before(c)
+        c.kill_group(sig)
         c.wait(20)
     except Fail:
         c.abort()
         raise
     u.check_sanitizer(c.err)
-    check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
     # The machine's PID namespace is torn down as nspawn exits; its last processes may take a moment to go.
     deadline = time.monotonic() + 5
     while s.our_processes(["sleep 4242"], mnt_needles=[]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs 5 s after nspawn-run exited")
+    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), f"sleep 4242 still runs 5 s after signal {sig}")
+    return c
+
+
+def t_nspawn_run_sigint_pipe(s, asan=False):
+    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
+    u = nspawn_run_user(s, asan)
+
+    def started(c):
+        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
+        time.sleep(0.3)
+
+    c = nspawn_run_group_signal(s, u, ["sh", "-c", "echo started; exec sleep 4242"], signal.SIGINT, started)
+    check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
+    u.check_clean()
+
+
+def loopback_listener(netns):
+    """A TCP listener on 127.0.0.1 in the network namespace netns (the suite's "host" for machines):
+    (its process, its port)."""
+    p = subprocess.Popen(["nsenter", f"--net=/run/netns/{netns}", "--", "python3", "-c",
+                          "import socket, sys, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n"
+                          "print(s.getsockname()[1], flush=True)\ntime.sleep(120)"],
+                         stdout=subprocess.PIPE, text=True)
+    return p, int(p.stdout.readline())
+
+
+def t_nspawn_run_lockdown(s, asan=False):
+    """The machine has the jobs' lock-down: its own user namespace (root inside is a uid of a range of
+    its own, not the host's root), a seccomp filter, the jobs' device list and limits in its cgroups, and the image's
+    network mode (isolated by default: the host's 127.0.0.1 is not the machine's), while the caller is
+    themself inside and their home keeps its ownership."""
+    u = nspawn_run_user(s, asan)
+    listener, port = loopback_listener(s.jobs_netns)
+    try:
+        r = u.run(["-n", IMAGE, "sh", "-c", "cat /proc/self/uid_map; cat /sys/fs/cgroup/pids/pids.max; "
+                   "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; grep -c . /sys/fs/cgroup/devices/devices.list; "
+                   "grep -q 'a \\*:\\* rwm' /sys/fs/cgroup/devices/devices.list && echo all-devices; "
+                   "grep -q '^b ' /sys/fs/cgroup/devices/devices.list && echo block-devices; "
+                   "stat -c 'home %u:%g' $HOME; grep -q host0: /proc/net/dev && echo host0; "
+                   f"python3 -c 'import socket; print(\"connect\", socket.socket().connect_ex((\"127.0.0.1\", {port})))'; "
+                   "grep ^Seccomp: /proc/self/status; "
+                   "perl -e 'for ([304, -100, 0, 0], [246, 0, 0, 0, 0], [321, 0, 0, 0]) { my ($nr, @a) = @$_; syscall($nr, @a); print \"$nr:\", $!+0, \"\\n\" }'"])
+        check(listener.poll() is None, "the listener ended")
+        # It is reachable from the suite's namespace itself: the machine's refusal is its isolation.
+        reach = subprocess.run(["nsenter", f"--net=/run/netns/{s.jobs_netns}", "--", "python3", "-c",
+                                f"import socket; print(socket.socket().connect_ex(('127.0.0.1', {port})))"],
+                               capture_output=True, text=True)
+    finally:
+        listener.kill()
+        listener.wait()
+    check(reach.stdout.strip() == "0", f"the listener is not reachable outside the machine: {reach.stdout} {reach.stderr}")
+    check(r.rc == 0, f"nspawn-run: {r.describe()}")
+    uid_map = r.lines[0].split() if r.lines else []
+    check(len(uid_map) == 3 and uid_map[0] == "0" and int(uid_map[1]) >= 0x70000000 and uid_map[2] == "65536",
+          f"/proc/self/uid_map is not a range of the machine's own: {short(r.out)}")
+    # Seccomp: open_by_handle_at, kexec_load and bpf fail with EPERM (nspawn's filter and the jobs' alike).
+    want = ["1024", str(1536 << 20), "9", f"home {u.uid}:{u.gid}", "host0", "connect 111", "Seccomp:\t2", "304:1", "246:1", "321:1"]
+    check(r.lines[1:] == want, f"expected {want} after the uid map: {short(r.out)}")
+    u.check_clean()
+
+
+def t_nspawn_run_network_modes(s, asan=False):
+    """The image's playbook chooses the network as for jobs: none is loopback only, host is the host's
+    (the suite's namespace: its 127.0.0.1 listener answers). The playbook is in an /etc/nspawn-runner
+    that only the call's mount namespace sees (an overlay on /etc)."""
+    u = nspawn_run_user(s, asan)
+    base = s.tmproot / "nspawn-run-etc"
+    listener, port = loopback_listener(s.jobs_netns)
+    try:
+        for mode, want in (("none", ["lo", "connect 111"]), ("host", ["connect 0"])):
+            shutil.rmtree(base, ignore_errors=True)
+            (base / "upper/nspawn-runner").mkdir(parents=True)
+            (base / "work").mkdir()
+            (base / f"upper/nspawn-runner/{IMAGE}.yaml").write_text(
+                f"- hosts: all\n  vars:\n    nspawn_runner_network: {mode}\n  tasks: []\n")
+            etc = f"mount -t overlay overlay -o lowerdir=/etc,upperdir={base}/upper,workdir={base}/work /etc"
+            r = u.run(["-n", IMAGE, "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | grep -vx lo >/dev/null || echo lo; "
+                       f"python3 -c 'import socket; print(\"connect\", socket.socket().connect_ex((\"127.0.0.1\", {port})))'"],
+                      prelude=etc)
+            if mode == "host":
+                check(r.rc == 0 and r.lines[-1:] == want, f"network {mode}: {r.describe()}")
+            else:
+                check(r.rc == 0 and r.lines == want, f"network {mode}: {r.describe()}")
+            u.check_clean()
+    finally:
+        listener.kill()
+        listener.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def nspawn_run_interrupted(s, u, action):
+    """nspawn-run of a command that sleeps; once it runs (with one network slot, of its machine),
+    action(PID of nspawn-run), then the wait for its end. Returns the call."""
+    c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
+    try:
+        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
+        pids = [int(p) for p in subprocess.run(["pgrep", "-x", "-f", f"{u.binary} -n {IMAGE} sh -c .*"],
+                                               capture_output=True, text=True).stdout.split()]
+        check(len(pids) == 1, f"nspawn-run processes: {pids}")
+        slots = list(Path("/run/nspawn-runner/network/slots").glob("*"))
+        check(len(slots) == 1 and os.readlink(slots[0]).startswith(str(DEFAULT_STATE_DIR / ".machines/0-")),
+              f"the machine's network slot: {[(p.name, os.readlink(p)) for p in slots]}")
+        action(pids[0])
+        c.wait(20)
+    except Fail:
+        c.abort()
+        raise
+    return c
+
+
+def t_nspawn_run_sigterm_cleanup(s, asan=False):
+    """SIGTERM to nspawn-run takes the machine down and removes its network, cgroups and directory."""
+    u = nspawn_run_user(s, asan)
+    c = nspawn_run_interrupted(s, u, lambda pid: os.kill(pid, signal.SIGTERM))
+    u.check_sanitizer(c.err)
+    check(c.p.returncode != 0, f"exit after SIGTERM: {c.p.returncode}: {short(c.err)}")
+    u.check_clean()
+
+
+def t_nspawn_run_early_sigterm(s, asan=False):
+    """SIGTERM to the call's process group at any moment while the machine is made or starts leaves
+    nothing behind (no machine directory, network, cgroup or process for gc to find)."""
+    u = nspawn_run_user(s, asan)
+    for delay in (0.05, 0.15, 0.3, 0.6, 1.0):
+        c = nspawn_run_group_signal(s, u, ["sleep", "4242"], signal.SIGTERM, lambda c: time.sleep(delay))
+        check(c.p.returncode != 0, f"exit after SIGTERM at {delay} s: {c.p.returncode}")
+        u.check_clean()
+
+
+def t_nspawn_run_kill9_gc(s, asan=False):
+    """What nspawn-run killed with SIGKILL leaves (machine directory, nspawn, network) gc removes."""
+    u = nspawn_run_user(s, asan)
+
+    def kill_and_gc(pid):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        check(any((u.state / ".machines").iterdir()), "the machine directory went with nspawn-run")
+        r = subprocess.run(JOBS_NETNS_PREFIX + [str(s.build / "nspawn-runner"), "--state-dir", str(u.state), "gc"],
+                           capture_output=True, text=True, timeout=60, env=s.clean_env(), stdin=subprocess.DEVNULL)
+        check(r.returncode == 0 and "removed 1 leftover machine" in r.stdout, f"gc: {r.returncode} {short(r.stdout + r.stderr)}")
+
+    nspawn_run_interrupted(s, u, kill_and_gc)
+    # The image's lock file stays (nothing holds it: the next nspawn-run takes it again).
+    for p in (u.state / ".locks").glob("*"):
+        with open(p) as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        p.unlink()
     u.check_clean()
 
 
@@ -3661,6 +3815,11 @@ def build_tests(s):
     add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
     add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
     add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
+    add(p + "the jobs' lock-down: own user namespace, device list, limits, isolated network", t_nspawn_run_lockdown)
+    add(p + "the image's playbook chooses the network: none, host", t_nspawn_run_network_modes)
+    add(p + "SIGTERM removes the machine, its network and cgroups", t_nspawn_run_sigterm_cleanup)
+    add(p + "SIGTERM while the machine is made or starts leaves nothing", t_nspawn_run_early_sigterm)
+    add(p + "after SIGKILL gc removes the machine nspawn-run left", t_nspawn_run_kill9_gc)
 
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
     def asan_test(name, fn, *a, **kw):
@@ -3683,7 +3842,8 @@ def build_tests(s):
     asan_test("prepare twice", t_prepare_twice, "overlay")
     for name, fn in (("identity and home", t_nspawn_run_identity), ("exit status", t_nspawn_run_exit_status),
                      ("refused input", t_nspawn_run_bad_input), ("SIGINT", t_nspawn_run_sigint_pipe),
-                     ("a terminal session", t_nspawn_run_terminal)):
+                     ("a terminal session", t_nspawn_run_terminal), ("lock-down", t_nspawn_run_lockdown),
+                     ("SIGTERM cleanup", t_nspawn_run_sigterm_cleanup)):
         tests.append((f"asan: nspawn-run: {name}", lambda fn=fn: fn(s, asan=True)))
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: lifecycle_run(s, fn, s, s.asan(), *a, **kw)))
