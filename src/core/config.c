@@ -34,6 +34,7 @@ void config_init(Config *c) {
                 .drain_timeout_sec = 3600,
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
                 .concurrent = 1,
+                .job_limits = JOB_LIMITS_DEFAULT,
         };
 }
 
@@ -387,6 +388,16 @@ static int p_data_disk(Config *c, const char *v) {
         return disk_valid(v) ? free_and_strdup(&c->data_disk, v) : -EINVAL;
 }
 
+#define P_JOB_LIMIT(name, l) \
+        static int name(Config *c, const char *v) { \
+                return job_limit_parse(l, v, &c->job_limits.value[l]); \
+        }
+P_JOB_LIMIT(p_job_memory, JOB_LIMIT_MEMORY)
+P_JOB_LIMIT(p_job_swap, JOB_LIMIT_SWAP)
+P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
+P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
+P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
+
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
                 if (streq(c->images[i].name, name))
@@ -413,6 +424,11 @@ static const ConfigKey keys[] = {
         { "ssh_authorized_key", "an ssh public key line: TYPE BASE64 [comment]", p_ssh_key,
           .max_count = CONFIG_SSH_KEYS_MAX },
         { "data_disk", "none or a device path under /dev/", p_data_disk },
+        { "job_memory_max", "a size (512M, 2G) or off", p_job_memory },
+        { "job_swap_max", "a size (512M, 2G) or off", p_job_swap },
+        { "job_tasks_max", "a number of tasks from 16 up, or off", p_job_tasks },
+        { "job_cpu_weight", "a weight from 1 to 10000 (100 is the default share)", p_job_cpu_weight },
+        { "job_cpu_quota", "a percentage of one CPU (150%) or off", p_job_cpu_quota },
 };
 
 typedef struct ParseContext {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "gpio-spec.h"
+#include "job-limits.h"
 
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
@@ -64,6 +65,7 @@ typedef struct Config {
         char *ssh_keys[CONFIG_SSH_KEYS_MAX];
         size_t n_ssh_keys;
         char *data_disk; /* NULL: none (never format anything) */
+        JobLimits job_limits;
 } Config;
 
 void config_init(Config *c);

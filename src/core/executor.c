@@ -5,17 +5,20 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "drain.h"
 #include "executor.h"
 #include "gc.h"
 #include "image-name.h"
 #include "job-stats.h"
 #include "log.h"
+#include "machine-state.h"
 #include "machine.h"
 #include "proto.h"
 #include "util.h"
@@ -172,6 +175,35 @@ static int mark_failed(const Context *c, const char *id, const char *stage, int 
 
 static int executor_run_stage(const Context *c, const char *id_arg, const char *script, const char *stage);
 
+/* The machine's limit counters, to tell after a failed stage which limit it ran into. */
+static void limit_events(const Context *c, const char *id, uint64_t ret[_JOB_LIMIT_MAX]) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = dir ? path_join(dir, "state") : NULL;
+
+        memset(ret, 0, sizeof(uint64_t) * _JOB_LIMIT_MAX);
+        if (state && machine_state_load(state, &s) >= 0)
+                cgroup_machine_limit_events(dir, s.unit, ret);
+}
+
+/* One line per limit the stage ran into, naming it: the job's failure is its own. */
+static void report_limits_hit(const Context *c, const char *id, const uint64_t before[_JOB_LIMIT_MAX]) {
+        _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = dir ? path_join(dir, "state") : NULL;
+        uint64_t after[_JOB_LIMIT_MAX];
+        JobLimits limits;
+
+        if (!state || machine_state_load(state, &s) < 0 || job_limits_for_image(c, s.image, &limits) < 0)
+                return;
+        cgroup_machine_limit_events(dir, s.unit, after);
+        for (JobLimit l = 0; l < _JOB_LIMIT_MAX; l++)
+                if (after[l] > before[l]) {
+                        _cleanup_free_ char *v = job_limit_format(l, limits.value[l]);
+                        log_error("The job hit its %s limit (%s = %s): %s.", l == JOB_LIMIT_MEMORY ? "memory" : "tasks",
+                                  job_limit_to_string(l), strempty(v),
+                                  l == JOB_LIMIT_MEMORY ? "the kernel killed a process" : "a fork was refused");
+                }
+}
+
 int executor_run(const Context *c, const char *id_arg, const char *script, const char *stage) {
         const char *id;
 
@@ -183,6 +215,7 @@ int executor_run(const Context *c, const char *id_arg, const char *script, const
 static int executor_run_stage(const Context *c, const char *id_arg, const char *script, const char *stage) {
         _cleanup_close_ int sigfd = -EBADF, script_fd = -EBADF, sock = -EBADF;
         const char *id;
+        uint64_t events[_JOB_LIMIT_MAX];
         int fds[_RUN_FD_MAX];
         Msg m;
         int r, code;
@@ -217,6 +250,7 @@ static int executor_run_stage(const Context *c, const char *id_arg, const char *
         fds[RUN_FD_STDOUT] = STDOUT_FILENO;
         fds[RUN_FD_STDERR] = STDERR_FILENO;
         fds[RUN_FD_SCRIPT] = script_fd;
+        limit_events(c, id, events);
         r = msg_send(sock, &m, fds, _RUN_FD_MAX);
         if (r < 0) {
                 log_error_errno(r, "Cannot send stage %s to the machine of job %s: %m", stage, id);
@@ -240,6 +274,7 @@ static int executor_run_stage(const Context *c, const char *id_arg, const char *
         if (m.exit.signal == 0 && m.exit.status == 0)
                 return 0;
         code = m.exit.signal ? 128 + m.exit.signal : m.exit.status;
+        report_limits_hit(c, id, events);
         write_build_exit_code(code);
         return c->build_failure_exit_code;
 }

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "kv.h"
 #include "log.h"
 #include "machine-state.h"
+#include "userns.h"
 #include "util.h"
 
 void machine_state_done(MachineState *s) {
         free(s->image);
         free(s->image_path);
         free(s->unit);
+        free(s->cache_subdir);
         *s = (MachineState) MACHINE_STATE_INIT;
 }
 
@@ -43,6 +47,18 @@ static int parse_assignment(MachineState *s, const char *key, const char *v) {
         if (streq(key, "backend")) {
                 s->backend = storage_backend_from_string(v);
                 return s->backend < 0 ? -EINVAL : 0;
+        }
+        if (streq(key, "cache_subdir"))
+                return cache_subdir_check(v) >= 0 ? set_string(&s->cache_subdir, v) : -EINVAL;
+        if (streq(key, "uid_base")) {
+                uint64_t u;
+                int r = safe_atou64(v, &u);
+                if (r < 0)
+                        return r;
+                if (u > UINT32_MAX || !userns_base_valid((uid_t) u))
+                        return -ERANGE;
+                s->uid_base = (uid_t) u;
+                return 0;
         }
         if (streq(key, "nspawn_pid"))
                 return parse_pid(v, &s->nspawn.pid);
@@ -94,6 +110,10 @@ char *machine_state_format(const MachineState *s) {
                 fprintf(f, "backend=%s\n", storage_backend_to_string(s->backend));
         if (s->unit)
                 fprintf(f, "unit=%s\n", s->unit);
+        if (s->cache_subdir)
+                fprintf(f, "cache_subdir=%s\n", s->cache_subdir);
+        if (s->uid_base > 0)
+                fprintf(f, "uid_base=%u\n", (unsigned) s->uid_base);
         if (s->nspawn.pid > 0)
                 fprintf(f, "nspawn_pid=%d\nnspawn_start=%llu\n", (int) s->nspawn.pid,
                         (unsigned long long) s->nspawn.start_time);

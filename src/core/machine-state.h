@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "process.h"
 #include "storage.h"
@@ -15,6 +16,8 @@ typedef struct MachineState {
         char *image_path; /* the directory the machine was made from */
         StorageBackend backend;
         char *unit; /* the transient systemd unit, when systemd runs the machine */
+        uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns.h); 0 until chosen */
+        char *cache_subdir; /* the project's directory in the cache dir (cache.h), NULL: no cache */
         ProcessId nspawn;
         ProcessId init;
 } MachineState;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cache.h"
+#include "cgroup.h"
 #include "image.h"
 #include "log.h"
 #include "machine-state.h"
@@ -25,6 +27,7 @@
 #include "rm-rf.h"
 #include "seccomp-filter.h"
 #include "unit.h"
+#include "userns.h"
 #include "util.h"
 
 #ifndef NSPAWN_RUNNER_LIBEXECDIR
@@ -40,8 +43,10 @@ static long long now_ms(void) {
 /* connect() to a socket whose path may be longer than sun_path allows. */
 static int connect_control(const char *machine_dir, int *ret_fd) {
         _cleanup_free_ char *dir = path_join(machine_dir, "control");
-        _cleanup_close_ int dfd = -EBADF;
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         char path[64];
+        uid_t peer;
+        int r;
 
         if (!dir)
                 return -ENOMEM;
@@ -49,7 +54,14 @@ static int connect_control(const char *machine_dir, int *ret_fd) {
         if (dfd < 0)
                 return -errno;
         snprintf(path, sizeof(path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
-        return seqpacket_connect_root(path, ret_fd);
+        r = seqpacket_connect(path, &peer, &fd);
+        if (r < 0)
+                return r;
+        /* The init is root of its machine: the host's root, or the base of a machine's id range. */
+        if (peer != 0 && !userns_base_valid(peer))
+                return -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 int machine_connect(const Context *c, const char *id, int *ret_fd) {
@@ -130,19 +142,31 @@ static int mount_overlay(const char *lower, const char *upper, const char *work,
 }
 
 /* Mounts the machine's root in this process's own mount namespace, so that it vanishes with the
- * machine whatever happens to the processes that made it. */
+ * machine whatever happens to the processes that made it. The image is the overlay's lower layer
+ * through a mount that shifts its ids into the machine's range, so no file of it is ever chowned:
+ * what is root's on disk is the machine's root's inside. */
 static int setup_root(const MachineState *s, const char *dir) {
-        _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL;
+        _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL,
+                            *lower = path_join(dir, "lower"), *control = path_join(dir, "control");
+        _cleanup_close_ int userns_fd = -EBADF;
         int r;
 
-        if (!root)
+        if (!root || !lower || !control)
                 return log_oom();
+        /* The init, root of the machine, makes its control socket there. */
+        if (chown(control, s->uid_base, s->uid_base) < 0)
+                return log_error_errno(errno, "Cannot chown %s: %m", control);
+        /* systemd-nspawn maps a snapshot itself (--private-users-ownership=map), after it made its
+         * mount points in it as the host's root. */
         if (s->backend == STORAGE_BTRFS)
                 return 0;
 
         r = mount_namespace_private();
         if (r < 0)
                 return log_error_errno(r, "Cannot create a mount namespace: %m");
+        r = userns_open(s->uid_base, &userns_fd);
+        if (r < 0)
+                return r;
 
         base = path_join(dir, s->backend == STORAGE_TMPFS ? "volatile" : ".");
         if (!base)
@@ -155,14 +179,23 @@ static int setup_root(const MachineState *s, const char *dir) {
                 return log_oom();
         if (s->backend == STORAGE_TMPFS && ((mkdir(upper, 0755) < 0) || mkdir(work, 0700) < 0))
                 return log_error_errno(errno, "Cannot create overlay directories in %s: %m", base);
-        return mount_overlay(s->image_path, upper, work, root);
+        /* The top of the upper layer is the machine's /: its root's. */
+        if (chown(upper, s->uid_base, s->uid_base) < 0)
+                return log_error_errno(errno, "Cannot chown %s: %m", upper);
+        if (mkdir(lower, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s: %m", lower);
+        r = mount_idmapped(s->image_path, lower, userns_fd);
+        if (r < 0)
+                return r;
+        return mount_overlay(lower, upper, work, root);
 }
 
 int machine_exec(const Context *c, const char *id) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
-                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL;
+                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
+                            *users_arg = NULL;
         const char *argv[32], *arch = NULL, *personality;
         size_t n = 0;
         int r;
@@ -172,7 +205,7 @@ int machine_exec(const Context *c, const char *id) {
         r = machine_state_load(state, &s);
         if (r < 0)
                 return r;
-        if (!s.image_path || s.backend < 0)
+        if (!s.image_path || s.backend < 0 || s.uid_base == 0)
                 return log_error_errno(EBADMSG, "Machine state %s is incomplete.", state);
         r = find_init_binary(&init);
         if (r < 0)
@@ -187,7 +220,7 @@ int machine_exec(const Context *c, const char *id) {
         bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
         dir_arg = strprintf("--directory=%s", root);
         if (!name || !control || !cache || !bind_init || !dir_arg || !(name_arg = strprintf("--machine=%s", name)) ||
-            !(bind_cache = strprintf("--bind=%s:/cache", cache)))
+            !(users_arg = strprintf("--private-users=%u:%u", (unsigned) s.uid_base, USERNS_RANGE_SIZE)))
                 return log_oom();
 
         argv[n++] = "systemd-nspawn";
@@ -198,9 +231,18 @@ int machine_exec(const Context *c, const char *id) {
         argv[n++] = name_arg;
         argv[n++] = "--console=pipe";
         argv[n++] = "--link-journal=no";
+        argv[n++] = users_arg;
+        /* On overlayfs our own mount of the image shifts the ids (setup_root()). */
+        argv[n++] = s.backend == STORAGE_BTRFS ? "--private-users-ownership=map" : "--private-users-ownership=off";
         argv[n++] = control;
         argv[n++] = bind_init;
-        argv[n++] = bind_cache;
+        /* The project's own cache only: gitlab-runner's layout below /cache stays as it is. */
+        if (s.cache_subdir) {
+                bind_cache = strprintf("--bind=%s/%s:/cache/%s:idmap", cache, s.cache_subdir, s.cache_subdir);
+                if (!bind_cache)
+                        return log_oom();
+                argv[n++] = bind_cache;
+        }
         if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
                 pers_arg = strprintf("--personality=%s", personality);
                 if (!pers_arg)
@@ -221,6 +263,15 @@ int machine_exec(const Context *c, const char *id) {
                 argv[n++] = "--seccomp";
         }
         argv[n] = NULL;
+
+        if (!s.unit) {
+                JobLimits limits;
+                r = job_limits_for_image(c, s.image, &limits);
+                if (r >= 0)
+                        r = cgroup_machine_enter(dir, name, &limits);
+                if (r < 0)
+                        return r;
+        }
 
         /* /tmp belongs on the machine's disk, not in RAM next to seven other jobs; and the machine
          * directory is ours alone, so nspawn's image lock would only leave files behind. */
@@ -273,8 +324,13 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
 
 static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
         _cleanup_free_ char *dir = NULL, *self = NULL, *desc = NULL;
+        JobLimits limits;
         char *argv[6];
+        int r;
 
+        r = job_limits_for_image(c, image, &limits);
+        if (r < 0)
+                return r;
         if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
                 return log_oom();
         desc = strprintf("nspawn-runner job %s (image %s)", id, image);
@@ -286,7 +342,7 @@ static int start_unit(const Context *c, const char *id, const char *image, const
         argv[3] = (char *) "machine-exec";
         argv[4] = (char *) id;
         argv[5] = NULL;
-        return unit_start_transient(unit, desc, argv, log_path);
+        return unit_start_transient(unit, desc, argv, log_path, &limits);
 }
 
 /* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */
@@ -470,6 +526,22 @@ int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         return 0;
 }
 
+typedef struct SaveUidBase {
+        const char *path;
+        MachineState *state;
+} SaveUidBase;
+
+static int save_uid_base(uid_t base, void *userdata) {
+        SaveUidBase *u = userdata;
+        int r;
+
+        u->state->uid_base = base;
+        r = machine_state_save(u->path, u->state);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", u->path);
+        return 0;
+}
+
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *machines = context_machines_dir(c), *dir = context_machine_dir(c, id),
@@ -484,11 +556,20 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
+        r = cache_project_subdir(&s.cache_subdir);
+        if (r < 0 && r != -ENOENT)
+                return log_oom();
         r = mkdir_p(machines, 0700);
-        if (r >= 0)
-                r = mkdir_p(cache, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", machines);
+        if (s.cache_subdir) {
+                _cleanup_free_ char *project_cache = path_join(cache, s.cache_subdir);
+                if (!project_cache)
+                        return log_oom();
+                r = mkdir_p(project_cache, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create %s: %m", project_cache);
+        }
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)
                 return r;
@@ -531,9 +612,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
 
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
          * prepare starts from nothing. */
-        r = machine_state_save(state, &s);
-        if (r < 0)
-                r = log_error_errno(r, "Cannot write %s: %m", state);
+        r = userns_range_allocate(machines, save_uid_base, &(SaveUidBase) { state, &s }, &s.uid_base);
         image_unlock(&gens);
         if (r >= 0)
                 r = create_storage(&s, dir);
@@ -605,6 +684,7 @@ int machine_destroy_locked(const Context *c, const char *id) {
         r = stop_processes(dir, &s);
         if (r < 0)
                 return r;
+        cgroup_machine_remove(dir);
         if (s.unit)
                 (void) unit_stop(s.unit);
 

@@ -52,6 +52,22 @@ static int word(const char *file, const char *key, const yaml_node_t *v, char **
         return 0;
 }
 
+/* An nspawn_runner_job_* limit, with the syntax of the configuration key of the same name. */
+static int job_limit(const char *file, const char *key, const yaml_node_t *v, Playbook *p) {
+        JobLimit l = job_limit_from_string(key + strlen(VAR_PREFIX));
+        _cleanup_free_ char *value = NULL;
+        int r;
+
+        r = literal_string(file, key, v, &value);
+        if (r < 0)
+                return r;
+        if (job_limit_parse(l, value, &p->limits.value[l]) < 0)
+                return log_error_errno(EINVAL, "%s:%u: %s '%.40s' is not a valid limit (see %s in nspawn-runner.conf(5)).",
+                                       file, line_of(v), key, value, key + strlen(VAR_PREFIX));
+        p->limits_set |= 1U << l;
+        return 0;
+}
+
 static int boolean(const char *file, const char *key, const yaml_node_t *v, int *field) {
         static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
         static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
@@ -121,6 +137,8 @@ static int parse_var(const char *file, yaml_document_t *doc, const char *key, co
                 return package_list(file, key, doc, v, &p->include);
         if (streq(key, VAR_PREFIX "maint_recreate"))
                 return boolean(file, key, v, &p->maint_recreate);
+        if (job_limit_from_string(key + strlen(VAR_PREFIX)) >= 0)
+                return job_limit(file, key, v, p);
         /* Ours, but unknown: a typo here would silently do the wrong thing. */
         return log_error_errno(EINVAL, "%s:%u: unknown variable %s.", file, line_of(v), key);
 }

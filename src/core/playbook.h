@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "job-limits.h"
+
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
 /* What an image's Ansible playbook says about the image itself: the nspawn_runner_* variables of
@@ -14,6 +16,8 @@ typedef struct Playbook {
         char *arch;         /* nspawn_runner_chroot_arch */
         char *include;      /* nspawn_runner_chroot_include, as "a,b,c" */
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
+        JobLimits limits;   /* nspawn_runner_job_*: the image's own limits */
+        unsigned limits_set; /* bit 1 << JobLimit for each of them given */
         unsigned n_plays;
 } Playbook;
 

@@ -51,7 +51,27 @@ static int append_exec_start(sd_bus_message *m, char *const *argv) {
         return r;
 }
 
-int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path) {
+/* The limits as resource-control properties; a limit of 0 is left out (none). */
+static int append_limits(sd_bus_message *m, const JobLimits *l) {
+        static const char *const property[_JOB_LIMIT_MAX] = {
+                [JOB_LIMIT_MEMORY] = "MemoryMax",
+                [JOB_LIMIT_SWAP] = "MemorySwapMax",
+                [JOB_LIMIT_TASKS] = "TasksMax",
+                [JOB_LIMIT_CPU_WEIGHT] = "CPUWeight",
+                [JOB_LIMIT_CPU_QUOTA] = "CPUQuotaPerSecUSec",
+        };
+        int r = 0;
+
+        for (JobLimit i = 0; r >= 0 && i < _JOB_LIMIT_MAX; i++)
+                if (l->value[i] > 0)
+                        /* a percent of a CPU is 10 ms of CPU time per second */
+                        r = sd_bus_message_append(m, "(sv)", property[i], "t",
+                                                  i == JOB_LIMIT_CPU_QUOTA ? l->value[i] * 10000 : l->value[i]);
+        return r;
+}
+
+int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
+                         const JobLimits *limits) {
         _cleanup_bus_ sd_bus *bus = NULL;
         _cleanup_message_ sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -74,6 +94,13 @@ int unit_start_transient(const char *unit, const char *description, char *const 
                                           "CollectMode", "s", "inactive-or-failed",
                                           "StandardOutputFile", "s", log_path,
                                           "StandardErrorFile", "s", log_path);
+        /* As systemd's own systemd-nspawn@.service: the standard pseudo devices, and what the machine
+         * makes of its own. systemd-nspawn adds no device list to a unit it keeps (--keep-unit). */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)", "DevicePolicy", "s", "closed", "DeviceAllow", "a(ss)", 2,
+                                          JOB_DEVICES_ALLOW_PTS, "rw", JOB_DEVICES_ALLOW_TUN, "rwm");
+        if (r >= 0)
+                r = append_limits(m, limits);
         if (r >= 0)
                 r = append_exec_start(m, argv);
         if (r >= 0)

@@ -3,12 +3,16 @@
 
 #include <stdbool.h>
 
+#include "job-limits.h"
+
 /* Machines on a host whose PID 1 is systemd live in transient units under machine.slice, so that
  * restarting gitlab-runner does not take them down and machinectl shows them. */
 
 bool unit_manager_available(void);
-/* Starts argv as transient service unit in machine.slice, stdout and stderr to log_path. */
-int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path);
+/* Starts argv as transient service unit in machine.slice, stdout and stderr to log_path, with a
+ * job's device list and limits. */
+int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
+                         const JobLimits *limits);
 /* 1 when the unit is activating or active, 0 when it ended (or never existed). */
 int unit_is_running(const char *unit);
 int unit_stop(const char *unit);

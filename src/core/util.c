@@ -323,7 +323,7 @@ int socket_peer(int fd, struct ucred *ret) {
         return l == sizeof(*ret) ? 0 : -EIO;
 }
 
-int seqpacket_connect_root(const char *path, int *ret_fd) {
+int seqpacket_connect(const char *path, uid_t *ret_peer_uid, int *ret_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
         struct ucred cred;
@@ -340,7 +340,20 @@ int seqpacket_connect_root(const char *path, int *ret_fd) {
         r = socket_peer(fd, &cred);
         if (r < 0)
                 return r;
-        if (cred.uid != 0)
+        *ret_peer_uid = cred.uid;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int seqpacket_connect_root(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        uid_t uid;
+        int r;
+
+        r = seqpacket_connect(path, &uid, &fd);
+        if (r < 0)
+                return r;
+        if (uid != 0)
                 return -EPERM;
         *ret_fd = TAKE_FD(fd);
         return 0;

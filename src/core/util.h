@@ -78,7 +78,9 @@ int read_full_file_logged(const char *path, size_t max_size, bool missing_ok, ch
 struct ucred;
 /* The credentials of the peer of a connected unix socket. */
 int socket_peer(int fd, struct ucred *ret);
-/* Connects a SOCK_SEQPACKET socket to path and checks that root is at the other end (-EPERM if not). */
+/* Connects a SOCK_SEQPACKET socket to path; *ret_peer_uid is who listens at the other end. */
+int seqpacket_connect(const char *path, uid_t *ret_peer_uid, int *ret_fd);
+/* The same, and checks that root is at the other end (-EPERM if not). */
 int seqpacket_connect_root(const char *path, int *ret_fd);
 
 /* The program's absolute path in $PATH (only absolute entries count), or -ENOENT. */

@@ -219,15 +219,31 @@ static void stage_exited(pid_t pid, int status) {
         }
 }
 
-static void accept_client(int listen_fd) {
+/* Root of the host as SO_PEERCRED shows it in here: 0, or the overflow uid in a user namespace
+ * that does not map it. */
+static uid_t host_root_uid(void) {
+        _cleanup_free_ char *map = NULL, *overflow = NULL;
+        unsigned inside, outside;
+        uint64_t u;
+
+        if (read_one_line_file("/proc/self/uid_map", &map) >= 0 && sscanf(map, "%u %u", &inside, &outside) == 2 &&
+            inside == 0 && outside == 0)
+                return 0;
+        if (read_one_line_file("/proc/sys/kernel/overflowuid", &overflow) >= 0 && safe_atou64(overflow, &u) >= 0)
+                return (uid_t) u;
+        return 65534;
+}
+
+static void accept_client(int listen_fd, uid_t host_root) {
         struct ucred cred;
         int fd;
 
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
                 return;
-        /* Only root on the host (or in here) may run things in this machine. */
-        if (socket_peer(fd, &cred) < 0 || cred.uid != 0 || n_clients >= CLIENTS_MAX) {
+        /* Only root on the host may run things in this machine: a process of the machine has a PID
+         * in here, one outside has none. */
+        if (socket_peer(fd, &cred) < 0 || cred.pid != 0 || cred.uid != host_root || n_clients >= CLIENTS_MAX) {
                 (void) close(fd);
                 return;
         }
@@ -248,9 +264,12 @@ static int setup_socket(void) {
                 (void) close(fd);
                 return r;
         }
-        /* The host reaches the socket through its own path; hide it from the job, which must not be
-         * able to replace it. */
-        if (umount2(PROTO_CONTROL_DIR_INNER, MNT_DETACH) < 0)
+        /* The host reaches the socket through its own path; hide it from the job. In a user namespace
+         * the bind is locked to what it covers (EINVAL): cover it instead. Either way the socket
+         * takes only the host's root (accept_client()). */
+        if (umount2(PROTO_CONTROL_DIR_INNER, MNT_DETACH) < 0 &&
+            (errno != EINVAL || mount("tmpfs", PROTO_CONTROL_DIR_INNER, "tmpfs", MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID,
+                                      "mode=0000,size=4k") < 0))
                 log_warning_errno(errno, "Cannot hide %s from the job: %m", PROTO_CONTROL_DIR_INNER);
         return fd;
 }
@@ -295,6 +314,7 @@ static bool handle_signals(int sfd) {
 int main(int argc, char **argv) {
         _cleanup_close_ int sfd = -EBADF, listen_fd = -EBADF;
         sigset_t mask;
+        uid_t host_root;
         int r;
 
         log_set_prefix("nspawn-runner-init");
@@ -316,6 +336,7 @@ int main(int argc, char **argv) {
         listen_fd = setup_socket();
         if (listen_fd < 0)
                 return 1;
+        host_root = host_root_uid();
         /* Asked for when systemd-nspawn was told to skip its own filter. */
         if (argc > 1 && streq(argv[1], "--seccomp")) {
                 r = seccomp_install_denylist();
@@ -341,7 +362,7 @@ int main(int argc, char **argv) {
                         if (p[1 + i].revents && clients[i - 1].fd == p[1 + i].fd && clients[i - 1].fd >= 0)
                                 handle_client(i - 1);
                 if (p[1].revents & POLLIN)
-                        accept_client(listen_fd);
+                        accept_client(listen_fd, host_root);
                 if (p[0].revents & POLLIN && !handle_signals(sfd))
                         return 0;
         }

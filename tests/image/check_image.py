@@ -298,7 +298,7 @@ def t_compressed(img: Image):
 # What the test wants to see of the host while the job's machine runs (read by the fake runner).
 PROBE_DROPIN = """\
 [Service]
-Environment="FAKE_PROBE=machinectl list --no-legend; systemctl show -p Slice -p ActiveState nspawn-runner-4242.service"
+Environment="FAKE_PROBE=machinectl list --no-legend; systemctl show -p Slice -p ActiveState -p DevicePolicy -p DeviceAllow -p MemoryMax -p TasksMax nspawn-runner-4242.service"
 """
 
 FAKE_POSTINST = """\
@@ -630,6 +630,13 @@ def t_boot_job(r):
     check(re.search(r"probe: nspawn-runner-4242\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
     check("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
     check("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
+    # Containment on the systemd path: the unit's device policy and limits, the job's user namespace.
+    check("probe: DevicePolicy=closed" in log and "probe: DeviceAllow=char-pts rw" in log,
+          f"the machine's unit has no closed device policy:\n{log[-800:]}")
+    check("probe: MemoryMax=1610612736" in log and "probe: TasksMax=1024" in log,
+          f"the machine's unit has not the default job limits:\n{log[-800:]}")
+    check("mknod-refused" in log and "mknod-SUCCEEDED" not in log, f"the job could mknod the SD card:\n{log[-800:]}")
+    check(re.search(r"uid_map: 0 1879\d+ 65536", log), f"the job is not in a user namespace of its own:\n{log[-800:]}")
 
 
 def t_no_ssd(r, img: Image):

@@ -182,6 +182,25 @@ int main(void) {
                       strcmp(c.led.path, "/sys/class/leds/ACT") == 0 && c.maintenance_minute == -1,
               "sysfs LED, no scheduled maintenance");
 
+        CHECK(c.job_limits.value[JOB_LIMIT_MEMORY] == 1536ULL << 20 && c.job_limits.value[JOB_LIMIT_TASKS] == 1024 &&
+                      c.job_limits.value[JOB_LIMIT_CPU_QUOTA] == 0,
+              "job limits default to the Pi 4's");
+        CHECK(parse("job_memory_max=2G\njob_swap_max=off\njob_tasks_max=16\njob_cpu_weight=10000\njob_cpu_quota=150%\n", &c) == 0 &&
+                      c.job_limits.value[JOB_LIMIT_MEMORY] == 2ULL << 30 && c.job_limits.value[JOB_LIMIT_SWAP] == 0 &&
+                      c.job_limits.value[JOB_LIMIT_TASKS] == 16 && c.job_limits.value[JOB_LIMIT_CPU_WEIGHT] == 10000 &&
+                      c.job_limits.value[JOB_LIMIT_CPU_QUOTA] == 150,
+              "job limits: sizes, off, counts, weights, percentages");
+        CHECK(parse("job_memory_max=512K\njob_cpu_quota=50\n", &c) == 0 && c.job_limits.value[JOB_LIMIT_MEMORY] == 512 << 10 &&
+                      c.job_limits.value[JOB_LIMIT_CPU_QUOTA] == 50,
+              "job limits: K, a percentage without %%");
+        CHECK(parse("job_memory_max=0\n", &c) == -EINVAL, "memory 0 is refused (off says none)");
+        CHECK(parse("job_memory_max=1.5G\n", &c) == -EINVAL, "a fraction is refused");
+        CHECK(parse("job_memory_max=2X\n", &c) == -EINVAL, "an unknown unit is refused");
+        CHECK(parse("job_memory_max=99999999999T\n", &c) == -EINVAL, "a size that overflows is refused");
+        CHECK(parse("job_tasks_max=15\n", &c) == -EINVAL, "fewer than 16 tasks is refused");
+        CHECK(parse("job_cpu_weight=off\n", &c) == -EINVAL, "a weight cannot be off");
+        CHECK(parse("job_cpu_weight=10001\n", &c) == -EINVAL, "a weight above 10000 is refused");
+        CHECK(parse("job_cpu_quota=%\n", &c) == -EINVAL, "a bare %% is refused");
         CHECK(parse("colour=blue\n", &c) == -EINVAL, "an unknown key is refused");
         CHECK(parse("led\n", &c) == -EINVAL, "a line without '=' is refused");
         CHECK(parse("button_hold_seconds=0\n", &c) == -EINVAL, "hold of zero is refused");

@@ -45,6 +45,14 @@ int main(void) {
                     &p) == 0 && p.include && strcmp(p.include, "gcc,make") == 0 && p.maint_recreate == 0,
               "include as a string, recreate False");
         playbook_done(&p);
+        CHECK(parse("- hosts: all\n  vars:\n    nspawn_runner_job_memory_max: 3G\n    nspawn_runner_job_tasks_max: '4096'\n", &p) == 0 &&
+                      p.limits_set == ((1U << JOB_LIMIT_MEMORY) | (1U << JOB_LIMIT_TASKS)) &&
+                      p.limits.value[JOB_LIMIT_MEMORY] == 3ULL << 30 && p.limits.value[JOB_LIMIT_TASKS] == 4096,
+              "an image's own job limits");
+        playbook_done(&p);
+        p = (Playbook) PLAYBOOK_INIT;
+        refused("a bad job limit", "- hosts: all\n  vars:\n    nspawn_runner_job_memory_max: lots\n");
+        refused("a job limit that is a template", "- hosts: all\n  vars:\n    nspawn_runner_job_tasks_max: '{{ n }}'\n");
         CHECK(parse("- hosts: all\n  tasks: []\n", &p) == 0 && !p.suite && p.maint_recreate == -1,
               "a play without vars leaves defaults");
         playbook_done(&p);
