@@ -34,14 +34,14 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
-	libblkid-dev openssh-client e2fsprogs
+	libblkid-dev openssh-client e2fsprogs nftables
 # What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
 DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
 CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
+.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
@@ -118,6 +118,11 @@ check-integration: all
 	python3 tests/integration/run.py --build $(B) --asan-build build-asan
 	python3 tests/integration/daemon.py --build $(B)
 	python3 tests/integration/appliance.py --build $(B)
+	$(MAKE) check-network
+
+# Network modes against a world of network namespaces the test makes (tests/network/run.py).
+check-network: all
+	python3 tests/network/run.py --build $(B)
 
 # Fault injection (tests/faults/run.py): kill -9 and SIGTERM inside prepare, run and cleanup, concurrent
 # gc, a full disk, on both backends. FAULTS_TRIALS scales it (a few minutes on 2 cores as it is);

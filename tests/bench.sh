@@ -37,6 +37,9 @@ SMOKE_SKIPS=()
 CONC_TIMEOUT_S=240
 
 say() { echo "bench: $*" >&2; }
+# Jobs run in a network namespace of their own (loopback only): the isolated jobs' veths, nft tables
+# and forwarding are made there, not on the host, and no job can send a packet anywhere.
+in_netns() { unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh "$@"; }
 die() { say "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (systemd-nspawn, mounts)."
@@ -205,12 +208,13 @@ single() {
                 [ ${#m[@]} = 0 ] || m+=(::)
                 case $label in
                 overlay) m+=(overlay "$JOB_R" "$WORK/state" overlay overlay) ;;
+                isolated) m+=(isolated "$JOB_R" "$WORK/state" overlay isolated) ;;
                 btrfs) m+=(btrfs "$JOB_R" "$BTRFS_MNT/state" btrfs btrfs) ;;
                 boot) m+=(boot "$JOB_B" "$BOOT_CHROOT" boot boot) ;;
                 seed) m+=(seed "$JOB_B" "$BOOT_CHROOT" seed seed) ;;
                 esac
         done
-        python3 "$BENCH/single.py" "$RUNS" "$WARMUP" "$WORK/single.json" "${m[@]}" || {
+        in_netns python3 "$BENCH/single.py" "$RUNS" "$WARMUP" "$WORK/single.json" "${m[@]}" || {
                 rc=$?
                 [ $rc != 130 ] || exit 130
                 tail -n 20 "$WORK"/logs/*.log >&2 2>/dev/null
@@ -224,7 +228,7 @@ concurrent() {
         local label=$1 n=$2
         shift 2
         say "$n jobs at once, $label…"
-        python3 "$BENCH/concurrent.py" "$n" "$CONC_TIMEOUT_S" "$WORK/conc-$label-$n.json" -- "$@" || exit $?
+        in_netns python3 "$BENCH/concurrent.py" "$n" "$CONC_TIMEOUT_S" "$WORK/conc-$label-$n.json" -- "$@" || exit $?
         if compgen -G "$WORK/logs/$label-c$n-*.log" >/dev/null; then
                 say "some $label jobs of $n at once logged problems (see the report's notes):"
                 tail -n 5 "$WORK"/logs/"$label"-c"$n"-*.log >&2
@@ -235,7 +239,9 @@ concurrent() {
 # ---- main ---------------------------------------------------------------------------------------
 
 WORK=$(mktemp -d /var/tmp/nspawn-runner-bench.XXXXXX)
-mkdir -p "$WORK/jobs" "$WORK/logs" "$WORK/boot" "$WORK/state"
+mkdir -p "$WORK/jobs" "$WORK/logs" "$WORK/boot" "$WORK/state" "$WORK/conf-host" "$WORK/conf-isolated"
+echo "network = host" > "$WORK/conf-host/nspawn-runner.conf"
+echo "network = isolated" > "$WORK/conf-isolated/nspawn-runner.conf"
 
 ensure_chroot
 ensure_boot_chroot
@@ -268,13 +274,14 @@ fi
 JOB_R=$BENCH/job-nspawn-runner.sh
 JOB_B=$BENCH/job-boot.sh
 
-METHODS=(overlay)
+METHODS=(overlay isolated)
 [ -n "$btrfs_skip" ] || METHODS+=(btrfs)
 METHODS+=(boot seed)
 single
 
 for n in "${CONC_JOBS[@]}"; do
         concurrent overlay "$n" "$JOB_R" "$WORK/state" overlay "overlay-c$n"
+        concurrent isolated "$n" "$JOB_R" "$WORK/state" overlay "isolated-c$n"
         [ -n "$btrfs_skip" ] || concurrent btrfs "$n" "$JOB_R" "$BTRFS_MNT/state" btrfs "btrfs-c$n"
 done
 boot32_skip=

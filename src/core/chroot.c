@@ -10,6 +10,7 @@
 
 #include "arch.h"
 #include "chroot.h"
+#include "config.h"
 #include "executor.h"
 #include "fs-usage.h"
 #include "generation.h"
@@ -176,14 +177,16 @@ typedef struct ImageRow {
         unsigned generation;
         int jobs;
         time_t refreshed;
+        NetworkMode network;
 } ImageRow;
 
-static void row_fill(const Context *c, const char *name, ImageRow *row) {
+static void row_fill(const Context *c, const char *name, NetworkMode network, ImageRow *row) {
         _cleanup_free_ char *path = NULL;
         ImageInfo info = {};
         struct stat st;
 
         row->name = strdup(name);
+        row->network = network_mode_for_image(c, network, name);
         if (image_resolve(c, name, &path) < 0)
                 return;
         (void) image_current_generation(c, name, &row->generation);
@@ -209,7 +212,8 @@ static void format_time(time_t t, char buf[32]) {
 
 static void print_rows(const ImageRow *rows, size_t n, bool json) {
         if (!json)
-                printf("%-20s %-12s %-8s %9s %4s %4s  %s\n", "NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "REFRESHED");
+                printf("%-20s %-12s %-8s %9s %4s %4s %-8s  %s\n", "NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "NETWORK",
+                       "REFRESHED");
         else
                 printf("[");
         for (size_t i = 0; i < n; i++) {
@@ -218,8 +222,8 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
 
                 format_time(r->refreshed, when);
                 if (!json) {
-                        printf("%-20s %-12s %-8s %7.1f M %4u %4d  %s\n", r->name, r->suite ?: "-", r->arch ?: "-",
-                               (double) r->size / (1 << 20), r->generation, r->jobs, when);
+                        printf("%-20s %-12s %-8s %7.1f M %4u %4d %-8s  %s\n", r->name, r->suite ?: "-", r->arch ?: "-",
+                               (double) r->size / (1 << 20), r->generation, r->jobs, network_mode_to_string(r->network), when);
                         continue;
                 }
                 printf("%s\n  {\"name\": ", i ? "," : "");
@@ -228,8 +232,8 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
                 json_write_string(stdout, r->suite ?: "");
                 printf(", \"arch\": ");
                 json_write_string(stdout, r->arch ?: "");
-                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"refreshed\": ",
-                       (unsigned long long) r->size, r->generation, r->jobs);
+                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"network\": \"%s\", \"refreshed\": ",
+                       (unsigned long long) r->size, r->generation, r->jobs, network_mode_to_string(r->network));
                 json_write_string(stdout, when);
                 printf("}");
         }
@@ -240,6 +244,7 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
 int chroot_list(const Context *c, bool json) {
         _cleanup_strv_free_ char **names = NULL;
         ImageRow *rows;
+        Config cfg;
         size_t n = 0;
         int r;
 
@@ -251,8 +256,10 @@ int chroot_list(const Context *c, bool json) {
         rows = calloc(n ? n : 1, sizeof(ImageRow));
         if (!rows)
                 return log_oom();
+        config_load_dir(c->config_dir, &cfg);
         for (size_t i = 0; i < n; i++)
-                row_fill(c, names[i], &rows[i]);
+                row_fill(c, names[i], cfg.network, &rows[i]);
+        config_done(&cfg);
         print_rows(rows, n, json);
         for (size_t i = 0; i < n; i++) {
                 free(rows[i].name);

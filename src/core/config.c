@@ -36,6 +36,7 @@ void config_init(Config *c) {
                 .concurrent = 1,
                 .job_limits = JOB_LIMITS_DEFAULT,
         };
+        (void) network_pool_parse(NETWORK_POOL_DEFAULT, &c->network_pool);
 }
 
 void config_done(Config *c) {
@@ -398,6 +399,25 @@ P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
 P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
 P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
 
+static int p_network(Config *c, const char *v) {
+        NetworkMode m = network_mode_from_string(v);
+        if (m < 0)
+                return -EINVAL;
+        c->network = m;
+        return 0;
+}
+static int p_network_pool(Config *c, const char *v) {
+        return network_pool_parse(v, &c->network_pool);
+}
+static int p_network_allow(Config *c, const char *v) {
+        if (c->n_network_allow >= NETWORK_ALLOW_MAX)
+                return -E2BIG;
+        if (network_cidr_parse(v, &c->network_allow[c->n_network_allow]) < 0)
+                return -EINVAL;
+        c->n_network_allow++;
+        return 0;
+}
+
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
                 if (streq(c->images[i].name, name))
@@ -429,6 +449,10 @@ static const ConfigKey keys[] = {
         { "job_tasks_max", "a number of tasks from 16 up, or off", p_job_tasks },
         { "job_cpu_weight", "a weight from 1 to 10000 (100 is the default share)", p_job_cpu_weight },
         { "job_cpu_quota", "a percentage of one CPU (150%) or off", p_job_cpu_quota },
+        { "network", "isolated, host or none", p_network },
+        { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
+        { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
+          p_network_allow, .max_count = NETWORK_ALLOW_MAX },
 };
 
 typedef struct ParseContext {

@@ -6,6 +6,7 @@
 
 #include "gpio-spec.h"
 #include "job-limits.h"
+#include "network.h"
 
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
@@ -66,6 +67,11 @@ typedef struct Config {
         size_t n_ssh_keys;
         char *data_disk; /* NULL: none (never format anything) */
         JobLimits job_limits;
+
+        NetworkMode network; /* the jobs' network, unless an image's playbook says otherwise */
+        NetworkCidr network_pool;
+        NetworkCidr network_allow[NETWORK_ALLOW_MAX];
+        size_t n_network_allow;
 } Config;
 
 void config_init(Config *c);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
+#include "network.h"
 #include "process.h"
 #include "rm-rf.h"
 #include "util.h"
@@ -180,6 +181,7 @@ int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
         GcStats st = {};
 
         collect_machines(c, &st);
+        network_gc();
         collect_generations(c, &st);
         collect_caches(c, threshold, &st);
         *ret = st;

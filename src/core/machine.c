@@ -22,6 +22,7 @@
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
+#include "network.h"
 #include "process.h"
 #include "proto.h"
 #include "rm-rf.h"
@@ -197,7 +198,8 @@ int machine_exec(const Context *c, const char *id) {
                             *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
                             *users_arg = NULL;
         const char *argv[32], *arch = NULL, *personality;
-        size_t n = 0;
+        _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
+        size_t n = 0, n_net = 0;
         int r;
 
         if (!dir || !(state = path_join(dir, "state")) || !(root = path_join(dir, "root")))
@@ -255,6 +257,11 @@ int machine_exec(const Context *c, const char *id) {
                         return log_oom();
                 argv[n++] = bind_runner;
         }
+        r = network_nspawn_args(c, id, net_args, &n_net);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_net; i++)
+                argv[n++] = net_args[i];
         argv[n++] = "/run/nspawn-runner-init";
         /* systemd-nspawn compiles its seccomp filter anew at every start, most of its start-up time:
          * where ours covers the machine's architecture, the init installs that instead. */
@@ -619,6 +626,8 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (r >= 0 && mkdir(control, 0700) < 0)
                 r = log_error_errno(errno, "Cannot create %s: %m", control);
         if (r >= 0)
+                r = network_prepare(c, id, image);
+        if (r >= 0)
                 r = start_machine(c, id, &s, dir, sigfd);
         if (r < 0)
                 (void) machine_destroy_locked(c, id);
@@ -687,6 +696,9 @@ int machine_destroy_locked(const Context *c, const char *id) {
         cgroup_machine_remove(dir);
         if (s.unit)
                 (void) unit_stop(s.unit);
+        r = network_teardown(c, id);
+        if (r < 0)
+                return r;
 
         /* systemd-nspawn removes this itself unless it was killed. */
         propagate = strprintf("/run/systemd/nspawn/propagate/" MACHINE_NAME_PREFIX "%s", id);

@@ -87,6 +87,16 @@ static int boolean(const char *file, const char *key, const yaml_node_t *v, int 
         return log_error_errno(EINVAL, "%s:%u: %s must be true or false.", file, line_of(v), key);
 }
 
+static int network_mode(const char *file, const char *key, const yaml_node_t *v, NetworkMode *field) {
+        const char *s = scalar(v);
+        NetworkMode m = s ? network_mode_from_string(s) : _NETWORK_MODE_INVALID;
+
+        if (m < 0)
+                return log_error_errno(EINVAL, "%s:%u: %s must be isolated, host or none.", file, line_of(v), key);
+        *field = m;
+        return 0;
+}
+
 /* A list of packages, or one string of them separated by commas or blanks. */
 static int package_list(const char *file, const char *key, yaml_document_t *doc, const yaml_node_t *v, char **field) {
         _cleanup_free_ char *joined = NULL;
@@ -139,6 +149,8 @@ static int parse_var(const char *file, yaml_document_t *doc, const char *key, co
                 return boolean(file, key, v, &p->maint_recreate);
         if (job_limit_from_string(key + strlen(VAR_PREFIX)) >= 0)
                 return job_limit(file, key, v, p);
+        if (streq(key, VAR_PREFIX "network"))
+                return network_mode(file, key, v, &p->network);
         /* Ours, but unknown: a typo here would silently do the wrong thing. */
         return log_error_errno(EINVAL, "%s:%u: unknown variable %s.", file, line_of(v), key);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "job-limits.h"
+#include "network.h"
 
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
@@ -18,10 +19,11 @@ typedef struct Playbook {
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
         JobLimits limits;   /* nspawn_runner_job_*: the image's own limits */
         unsigned limits_set; /* bit 1 << JobLimit for each of them given */
+        NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
         unsigned n_plays;
 } Playbook;
 
-#define PLAYBOOK_INIT { .maint_recreate = -1 }
+#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID }
 
 void playbook_done(Playbook *p);
 /* Parses a playbook's text. On error, logs one line naming file, line and key, and returns -EINVAL

@@ -14,6 +14,9 @@ stages=(prepare_script get_sources restore_cache download_artifacts build_script
         upload_artifacts_on_success cleanup_file_variables)
 
 export CUSTOM_ENV_CI_JOB_ID=$id CUSTOM_ENV_CI_JOB_IMAGE=debian:bookworm
+# The network mode: isolated for the isolated rows, the host's (the bench's own namespace) otherwise.
+case $label in isolated*) export NSPAWN_RUNNER_CONFIG_DIR=$BENCH_WORK/conf-isolated ;;
+*) export NSPAWN_RUNNER_CONFIG_DIR=$BENCH_WORK/conf-host ;; esac
 echo "$state" > "$BENCH_WORK/jobs/$id" # for the bench's cleanup, should this job be interrupted
 exec 2>>"$log"
 

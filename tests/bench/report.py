@@ -3,7 +3,7 @@
 
 Reads from the bench's scratch directory: single.json (single.py), phases-LABEL.txt (one line per
 job: t0 config-done prepare-done stages-done cleanup-done, in seconds) and conc-LABEL-N.json
-(concurrent.py), for LABEL in overlay, btrfs, boot.
+(concurrent.py), for LABEL in overlay, isolated, btrfs, boot.
 """
 import argparse
 import collections
@@ -20,7 +20,8 @@ TARGET_MS = 120.0
 TARGET_RATIO = 10.0
 
 METHODS = {
-    "overlay": "nspawn-runner, overlayfs on the host fs",
+    "overlay": "nspawn-runner, overlayfs on the host fs, network host",
+    "isolated": "nspawn-runner, overlayfs on the host fs, network isolated",
     "btrfs": "nspawn-runner, btrfs snapshot (loop file)",
     "boot": "boot-style: nspawn --boot + nsenter",
     "seed": "seed's way: boot-style + python3 per call",
@@ -109,7 +110,7 @@ def job_notes(work):
     """What the jobs' logs say went wrong: {(label, jobs at once or None): Counter(message)}."""
     notes = collections.defaultdict(collections.Counter)
     for path in sorted(glob.glob(os.path.join(work, "logs", "*.log"))):
-        m = re.fullmatch(r"(overlay|btrfs|boot|seed)(?:-c(\d+))?-\d+\.log", os.path.basename(path))
+        m = re.fullmatch(r"(overlay|isolated|btrfs|boot|seed)(?:-c(\d+))?-\d+\.log", os.path.basename(path))
         if not m:
             continue
         with open(path, errors="replace") as f:
@@ -150,7 +151,7 @@ def main():
     rows = []
     for label, name in METHODS.items():
         if label not in single:
-            rows.append([name, "—", "—", "—", "—", "—", "—", "—", "—", "skipped: " + (skips.get(label) or "no data")])
+            rows.append([name] + ["—"] * 9 + ["skipped: " + (skips.get(label) or "no data")])
             continue
         t = single[label]
         med = statistics.median(t)
@@ -192,7 +193,7 @@ def main():
 
     out += ["", "### Targets", ""]
     rows = []
-    for label in ("overlay", "btrfs"):
+    for label in ("overlay", "isolated", "btrfs"):
         if label not in single:
             continue
         med = statistics.median(single[label])

@@ -516,7 +516,9 @@ class Boot:
                "-device", "virtio-serial-pci", "-chardev", f"file,id=report,path={report_log}",
                "-device", "virtconsole,chardev=report",
                "-drive", f"if=none,id=sd,format=raw,file={self.disk}", "-device", "virtio-blk-pci,drive=sd",
-               "-nic", "user,model=virtio-net-pci",
+               # restrict=on: nothing the VM sends leaves this host (prepare resolves gitlab_url for
+               # the isolated network mode; gitlab.example.com must not be looked up for real).
+               "-nic", "user,model=virtio-net-pci,restrict=on",
                # A watchdog device, so that systemd drives one with the image's own settings.
                "-device", "i6300esb"]
         if ssd:

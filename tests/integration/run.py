@@ -223,10 +223,19 @@ class Result:
         return f"exit {self.rc}, stderr: {short(self.err) or '(empty)'}"
 
 
+# The executor's calls that make, use or remove machines, and so their network: they run in the jobs'
+# network namespace (see Suite.make_jobs_netns), whoever builds their command line.
+NETNS_COMMANDS = {"prepare", "run", "cleanup", "gc", "machine-exec"}
+JOBS_NETNS_PREFIX = []
+
+
 class Call:
     """A running call in its own process group; output is collected by threads."""
 
     def __init__(self, argv, cwd, env, stdin_data=None, stdin_hold=False):
+        if JOBS_NETNS_PREFIX and argv[:1] != JOBS_NETNS_PREFIX[:1] and NETNS_COMMANDS & set(argv) and \
+                any(os.path.basename(str(a)) == "nspawn-runner" for a in argv):
+            argv = JOBS_NETNS_PREFIX + list(argv)
         self.argv = argv
         self.out, self.err = bytearray(), bytearray()
         self.cond = threading.Condition()
@@ -524,6 +533,8 @@ class Suite:
         self.asan_incomplete = None
         self.pending_diag = []
         self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
+        self.jobs_netns = None
+        self.host_net_before = host_net_state()
 
     # -- output --
     def diag(self, text):
@@ -893,6 +904,17 @@ class Suite:
         root = str(self.tmproot) + "/"
         return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
 
+    def make_jobs_netns(self):
+        """Jobs run in the default network mode, isolated: their veths, nft tables and forwarding are
+        made in a network namespace of the suite's own (loopback only), never the host's; every call
+        of NETNS_COMMANDS enters it. Everything else (debootstrap, apt in maintenance) keeps the
+        host's network for the package mirror."""
+        name = f"nspawn-runner-it-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+        self.jobs_netns = name
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
+        JOBS_NETNS_PREFIX[:] = ["nsenter", f"--net=/run/netns/{name}", "--"]
+
     def teardown(self):
         """Takes down whatever this run left, in any state; idempotent. Returns what it had to do."""
         if self.torn_down:
@@ -906,7 +928,7 @@ class Suite:
             for n in sorted(os.listdir(m)):
                 notes.append(f"machine {m / n} left: ran cleanup")
                 try:
-                    subprocess.run([self.ex.binary, "--state-dir", str(sd), "cleanup", "--id", n], capture_output=True,
+                    subprocess.run(JOBS_NETNS_PREFIX + [self.ex.binary, "--state-dir", str(sd), "cleanup", "--id", n], capture_output=True,
                                    timeout=60, env=self.clean_env(), stdin=subprocess.DEVNULL)
                 except Exception as e:
                     notes.append(f"cleanup of {n}: {e}")
@@ -939,6 +961,10 @@ class Suite:
             shutil.rmtree(self.tmproot, ignore_errors=True)
         else:
             notes.append(f"{self.tmproot} kept: mounts remain under it")
+        if self.jobs_netns:
+            subprocess.run(["ip", "netns", "del", self.jobs_netns], capture_output=True)
+            self.jobs_netns = None
+            JOBS_NETNS_PREFIX.clear()
         return notes
 
 
@@ -1161,7 +1187,7 @@ def t_persistence(s, ex, backend, storage=None):
             check(want in r.lines, f"{want.split('-')[0]} did not persist across stages: {short(r.out)}")
         r = job.run_ok("after_script", [f"busybox wget -qO- http://127.0.0.1:{port}/index.html"])
         check(f"served-{token}" in r.lines, "the background server is gone in after_script")
-        check(port_open(port), "the background server does not answer on the host's loopback (shared network)")
+        check(not port_open(port), "the job's server answers on the host's loopback: the job is not isolated")
         end_job(s, job)
         check(not port_open(port), f"the job's server still listens on port {port} after cleanup")
 
@@ -2163,7 +2189,7 @@ class Lifecycle:
         except json.JSONDecodeError as e:
             raise Fail(f"chroot-list --json printed invalid JSON ({e}): {short(r.out)}")
         check(isinstance(data, list), f"chroot-list --json printed a {type(data).__name__}, not a list")
-        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "refreshed"}
+        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "network", "refreshed"}
         for d in data:
             check(isinstance(d, dict) and set(d) == keys, f"chroot-list --json: an entry is not an object with {sorted(keys)}: {d}")
             check(all(isinstance(d[k], str) for k in ("name", "suite", "arch", "refreshed")) and
@@ -2604,7 +2630,7 @@ def t_gc_threshold(s, ex):
         check(not os.listdir(sd / ".machines"), f"machines left: {os.listdir(sd / '.machines')}")
     finally:
         for n in (os.listdir(mnt / ".machines") if (mnt / ".machines").is_dir() else []):
-            subprocess.run([ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
+            subprocess.run(JOBS_NETNS_PREFIX + [ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
                            env=s.clean_env(), stdin=subprocess.DEVNULL)
         if mnt in s.extra_state_dirs:
             s.extra_state_dirs.remove(mnt)
@@ -2719,12 +2745,14 @@ def t_chroot_list(s, ex):
     (lc.sd / "dangling").symlink_to(lc.sd / "nothing")
     (lc.sd / ".hidden").mkdir()
     plain = os.path.realpath(s.chroot())
+    # The network column: the playbook's nspawn_runner_network, else the configured default.
+    lc.playbook("gen", "- hosts: all\n  vars:\n    nspawn_runner_network: none\n")
     stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
     want = {
         "gen": {"name": "gen", "suite": "lc-suite", "arch": host_arch(), "size_bytes": py_fs_usage(g), "generation": 3,
-                "jobs": 0, "refreshed": stamp(refreshed)},
+                "jobs": 0, "network": "none", "refreshed": stamp(refreshed)},
         "plain": {"name": "plain", "suite": IMAGE, "arch": host_arch(), "size_bytes": py_fs_usage(plain), "generation": 0,
-                  "jobs": 0, "refreshed": stamp(int(os.stat(plain).st_mtime))},
+                  "jobs": 0, "network": "isolated", "refreshed": stamp(int(os.stat(plain).st_mtime))},
     }
     got = lc.list_json()
     check(sorted(got) == ["gen", "plain"], f"chroot-list --json lists {sorted(got)}, expected [gen, plain]")
@@ -2733,12 +2761,13 @@ def t_chroot_list(s, ex):
     r = lc.nr(["chroot-list"])
     check(r.rc == 0, f"chroot-list: {r.describe()}")
     lines = [line for line in r.lines if line.strip()]
-    check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "REFRESHED"], f"header: {lines[:1]}")
+    check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "NETWORK", "REFRESHED"],
+          f"header: {lines[:1]}")
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     check(sorted(rows) == ["gen", "plain"], f"chroot-list lists {sorted(rows)}")
     for n, w in want.items():
         exp = [n, w["suite"], w["arch"], f"{w['size_bytes'] / (1 << 20):.1f}", "M", str(w["generation"]), str(w["jobs"]),
-               w["refreshed"]]
+               w["network"], w["refreshed"]]
         check(rows[n] == exp, f"chroot-list row {rows[n]}, expected {exp}")
 
 
@@ -2886,6 +2915,10 @@ def t_final_host_clean(s):
     stray = [m for m in s.mounts_under_tmproot() if m not in s.own_mounts]
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
+    problems += network_leftovers(s.jobs_netns)
+    now = host_net_state()
+    if now != s.host_net_before:
+        problems.append(f"the host's network namespace changed: {s.host_net_before} -> {now}")
     notes = s.teardown()
     for n in notes:
         s.diag(f"teardown: {n}")
@@ -2899,6 +2932,36 @@ def t_final_host_clean(s):
     if s.tmproot.exists():
         problems.append(f"{s.tmproot} not removed")
     check(not problems, "; ".join(problems))
+
+
+def host_net_state():
+    """The host network namespace's state that isolated machines would change: forwarding, nft tables
+    and veths of ours."""
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split("\n")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {"ip_forward": forward, "nft tables": sorted(t for t in tables if "nspawn_runner_" in t),
+            "veths": re.findall(r"^\d+: (nr\d+)", links, re.M)}
+
+
+def network_leftovers(netns):
+    """What isolated machines may leave (in the jobs' network namespace): pool slots, namespace
+    mounts, veths, nft tables."""
+    problems = []
+    for d in ("slots", "netns"):
+        p = Path("/run/nspawn-runner/network") / d
+        if p.is_dir() and any(p.iterdir()):
+            problems.append(f"{p} not empty: {sorted(x.name for x in p.iterdir())[:4]}")
+    if not netns:
+        return problems
+    links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True).stdout
+    veths = re.findall(r"^\d+: (nr\d+)", links, re.M)
+    if veths:
+        problems.append(f"veths left: {veths[:4]}")
+    tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True).stdout
+    if "nspawn_runner_" in tables:
+        problems.append(f"nft tables left: {tables.strip()[:200]}")
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -3061,6 +3124,7 @@ def main():
             return 2
     s = Suite(args)
     atexit.register(s.teardown)
+    s.make_jobs_netns()
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

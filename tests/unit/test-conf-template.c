@@ -23,7 +23,8 @@ static bool hw_spec_equal(const HwSpec *a, const HwSpec *b) {
 }
 
 /* Keys without a default: the template shows an example. */
-static const char *const no_default[] = { "gitlab_url", "runner_token", "image", "hostname", "ssh_authorized_key" };
+static const char *const no_default[] = { "gitlab_url", "runner_token", "image", "hostname", "ssh_authorized_key",
+                                          "network_allow" };
 
 static bool has_default(const char *key, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(no_default); i++)
@@ -87,7 +88,9 @@ int main(void) {
         CHECK(streq_null(c.metrics_file, defaults.metrics_file), "metrics_file: %s", c.metrics_file ?: "off");
         CHECK(c.concurrent == defaults.concurrent, "concurrent: %u", c.concurrent);
         CHECK(streq_null(c.data_disk, defaults.data_disk), "data_disk: %s", c.data_disk ?: "none");
-        CHECK(!c.gitlab_url && !c.runner_token && c.n_images == 0 && !c.hostname && c.n_ssh_keys == 0,
+        CHECK(c.network == defaults.network, "network: %s", network_mode_to_string(c.network));
+        CHECK(memcmp(&c.network_pool, &defaults.network_pool, sizeof(NetworkCidr)) == 0, "network_pool: the default");
+        CHECK(!c.gitlab_url && !c.runner_token && c.n_network_allow == 0 && c.n_images == 0 && !c.hostname && c.n_ssh_keys == 0,
               "the examples of keys without default stay comments");
         config_done(&c);
         config_done(&defaults);
