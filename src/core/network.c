@@ -568,15 +568,24 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
         if (sscanf(line, "%15s %u", mode, &slot) != 2 || network_mode_from_string(mode) < 0)
                 return log_error_errno(EBADMSG, "%s: bad content.", file);
         switch (network_mode_from_string(mode)) {
-        case NETWORK_ISOLATED:
-                ret_args[0] = strprintf("--network-namespace-path=" NETWORK_RUN_DIR "/netns/%u", slot);
-                ret_args[1] = strprintf("--resolv-conf=%s", streq(resolv_conf(), "/etc/resolv.conf") ? "copy-host" : "copy-uplink");
-                if (!ret_args[0] || !ret_args[1]) {
-                        free(ret_args[0]), free(ret_args[1]);
+        case NETWORK_ISOLATED: {
+                _cleanup_free_ char *netns = slot_path("netns", slot);
+                _cleanup_close_ int fd = -EBADF;
+
+                /* Not --network-namespace-path: systemd-nspawn joins that namespace from inside the
+                 * machine's new user namespace, which has no rights on it (systemd 252: "Failed to
+                 * join network namespace: Operation not permitted"). nspawn started in it keeps it. */
+                if (!netns)
                         return log_oom();
-                }
-                *ret_n = 2;
+                fd = open(netns, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+                        return log_error_errno(errno, "Cannot enter the machine's network namespace %s: %m", netns);
+                ret_args[0] = strprintf("--resolv-conf=%s", streq(resolv_conf(), "/etc/resolv.conf") ? "copy-host" : "copy-uplink");
+                if (!ret_args[0])
+                        return log_oom();
+                *ret_n = 1;
                 return 0;
+        }
         case NETWORK_NONE:
                 ret_args[0] = strdup("--private-network");
                 if (!ret_args[0])

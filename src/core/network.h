@@ -56,7 +56,9 @@ NetworkMode network_mode_for_image(const Context *c, NetworkMode configured, con
 int network_setup(const Context *c, const char *id, const NetworkSettings *s);
 /* network_setup() with the settings of the configuration in c->config_dir, for a machine of image. */
 int network_prepare(const Context *c, const char *id, const char *image);
-/* The systemd-nspawn options for the machine's recorded mode (0, 1 or 2 of them into argv). */
+/* The systemd-nspawn options for the machine's recorded mode (0, 1 or 2 of them into argv). In
+ * isolated mode the caller, about to execute systemd-nspawn, is moved into the machine's network
+ * namespace instead of an option naming it. */
 int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 2], size_t *ret_n);
 static inline void network_nspawn_args_free(char *(*args)[2]) {
         free((*args)[0]);
