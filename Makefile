@@ -34,7 +34,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
-	libblkid-dev openssh-client e2fsprogs nftables
+	libblkid-dev openssh-client e2fsprogs nftables sudo
 # What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
 DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
 CROSS_ARCH := arm64
@@ -42,7 +42,7 @@ CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
 .PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
-all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest
+all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest $(B)/nspawn-run
 
 $(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
 	@mkdir -p $(@D)
@@ -59,6 +59,10 @@ $(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 $(B)/nspawn-runnerd: src/nspawn-runnerd/main.c $(B)/libnspawn-runner.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+
+# For people, through sudo: see man/nspawn-run.1.scd.
+$(B)/nspawn-run: src/nspawn-run/main.c $(B)/libnspawn-runner.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
 
 # For a person at a real board, see tests/hw/README.md.
@@ -197,6 +201,7 @@ install: all man
 	install -D -m 0755 $(B)/nspawn-runner $(DESTDIR)$(PREFIX)/bin/nspawn-runner
 	install -D -m 0755 $(B)/nspawn-runnerd $(DESTDIR)$(PREFIX)/bin/nspawn-runnerd
 	install -D -m 0755 $(B)/nspawn-runner-hwtest $(DESTDIR)$(PREFIX)/bin/nspawn-runner-hwtest
+	install -D -m 0755 $(B)/nspawn-run $(DESTDIR)$(PREFIX)/bin/nspawn-run
 	install -D -m 0755 $(B)/nspawn-runner-init $(DESTDIR)$(LIBEXECDIR)/nspawn-runner-init
 	install -D -m 0644 ansible/connection_plugins/nspawn_runner.py \
 		$(DESTDIR)$(DATADIR)/ansible/connection_plugins/nspawn_runner.py
@@ -207,6 +212,8 @@ install: all man
 	for m in $(MAN_PAGES); do \
 		install -D -m 0644 $$m "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}" || exit 1; done
 	install -D -m 0644 completion/nspawn-runner.bash $(DESTDIR)$(BASHCOMPDIR)/nspawn-runner
+	install -D -m 0644 completion/nspawn-run.bash $(DESTDIR)$(BASHCOMPDIR)/nspawn-run
+	install -D -m 0440 conf/nspawn-run.sudoers $(DESTDIR)$(SYSCONFDIR)/sudoers.d/nspawn-run
 	[ -e $(DESTDIR)$(SYSCONFDIR)/nspawn-runner/nspawn-runner.conf ] || \
 		install -D -m 0644 conf/nspawn-runner.conf $(DESTDIR)$(SYSCONFDIR)/nspawn-runner/nspawn-runner.conf
 

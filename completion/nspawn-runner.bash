@@ -53,7 +53,7 @@ _nspawn_runner() {
                 case ${words[i]} in
                 --state-dir) state_dir=${words[++i]} ;;
                 --config-dir) config_dir=${words[++i]} ;;
-                --id | --default-image | --storage | --suite | --mirror | --include | --arch | --threshold | \
+                --id | --default-image | --storage | --shell | --suite | --mirror | --include | --arch | --threshold | \
                         --control-socket | --boot-dir | --run-dir | --gitlab-runner-config | --wait-data)
                         ((i++)) ;;
                 -*) ;;
@@ -70,6 +70,9 @@ _nspawn_runner() {
                 return ;;
         --storage)
                 mapfile -t COMPREPLY < <(compgen -W 'auto overlay btrfs tmpfs' -- "$cur")
+                return ;;
+        --shell)
+                mapfile -t COMPREPLY < <(compgen -W 'bash sh' -- "$cur")
                 return ;;
         --arch)
                 mapfile -t COMPREPLY < <(compgen -W 'amd64 arm64 armel armhf i386 mips64el ppc64el riscv64 s390x' -- "$cur")
@@ -93,7 +96,9 @@ _nspawn_runner() {
         local opts=
         case $cmd in
         prepare) opts='--id --default-image --storage' ;;
-        run | cleanup) opts='--id' ;;
+        run) opts='--id --shell' ;;
+        cleanup) opts='--id' ;;
+        toml) opts='--default-image' ;;
         chroot-create) opts='--suite --mirror --include --arch' ;;
         chroot-list) opts='--json' ;;
         gc) opts='--threshold' ;;
@@ -107,7 +112,7 @@ _nspawn_runner() {
 
         local names=
         case $cmd:$npos in
-        prepare:0 | chroot-login:0)
+        prepare:0 | chroot-login:0 | toml:0)
                 names=$(_nspawn_runner_images "$state_dir") ;;
         chroot-maintenance:0)
                 names="$(_nspawn_runner_images "$state_dir") $(_nspawn_runner_playbooks "$config_dir" "$state_dir")" ;;

@@ -7,14 +7,18 @@
 #   - one job at a time, the methods interleaved round by round (a burst of load from elsewhere then
 #     hits them alike): nspawn-runner on overlayfs over the host's filesystem, nspawn-runner on a
 #     snapshot in a loop-mounted btrfs, and the boot-style way (tests/bench/job-boot.sh);
-#   - 8 and 32 jobs started at once, each a full job.
+#   - 8 and 32 jobs started at once, each a full job;
+#   - a job that installs packages with dpkg -i, with --suppress-sync (the default) and without,
+#     interleaved (tests/bench/dpkg-install.py).
 # Needs root. The chroots are cached under tests/cache/ (the first run makes them: about a minute for
 # the shared test chroot, 15 s for the boot-style one); then the bench takes 30 to 50 s. Everything it starts or mounts goes away at the end, also on failure
 # or Ctrl-C.
 #
 # Environment: BENCH_RUNS (single-job rounds, default 10), BENCH_NO_BTRFS=1 to skip the btrfs backend,
-# BENCH_SMOKE=1 (make check): one round without warm-up and 8 nspawn-runner jobs at once, to show that
-# the bench still works; its figures mean nothing.
+# BENCH_DPKG_RUNS (rounds of the dpkg job, default 5), BENCH_DPKG=tiny (built packages instead of the
+# image's cached ones).
+# BENCH_SMOKE=1 (make check): one round without warm-up, 8 nspawn-runner jobs at once and one round of
+# the dpkg job with tiny packages, to show that the bench still works; its figures mean nothing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,10 +30,13 @@ CHROOT=$CACHE/state/bookworm
 BOOT_CHROOT=$CACHE/boot/bookworm-systemd
 BENCH=$ROOT/tests/bench
 RUNS=${BENCH_RUNS:-10}
+DPKG_RUNS=${BENCH_DPKG_RUNS:-5}
 WARMUP=1
 CONC_JOBS=(8 32)
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
+        DPKG_RUNS=1 BENCH_DPKG=tiny
+        export BENCH_DPKG
         RUNS=1 WARMUP=0 CONC_JOBS=(8)
 fi
 SMOKE_SKIPS=()
@@ -308,4 +315,6 @@ inotify_restore
 python3 "$BENCH/report.py" --work "$WORK" --runner "$RUNNER" --warmup "$WARMUP" \
         --skip "btrfs=$btrfs_skip" --skip "boot8=$boot8_skip" --skip "boot32=$boot32_skip" "${SMOKE_SKIPS[@]}" --note "$inotify_note" \
         --load "$LOAD_START"
+say "a job installing packages with dpkg -i, with and without --suppress-sync: $DPKG_RUNS rounds (+1 warm-up)…"
+python3 "$BENCH/dpkg-install.py" "$RUNNER" "$WORK/state" "$WORK" "$DPKG_RUNS" || die "the dpkg job failed."
 say "done in $((SECONDS - START)) s."

@@ -16,7 +16,7 @@ fi
 
 TMPDIR=$(mktemp -d /tmp/custom-executorXXXXXX)
 JOB_ID=$((RANDOM + 100000))
-trap '"$N" --state-dir "$STATE" cleanup --id "$JOB_ID" >/dev/null 2>&1 || true; rm -rf "$TMPDIR"' EXIT
+trap '"$N" --state-dir "$STATE" cleanup >/dev/null 2>&1 || true; rm -rf "$TMPDIR"' EXIT
 
 # What gitlab-runner puts into the environment of every call.
 export TMPDIR BUILD_FAILURE_EXIT_CODE=1 SYSTEM_FAILURE_EXIT_CODE=2
@@ -49,7 +49,11 @@ section() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 call() { setsid --wait "$N" "$@"; }
 
 section "nspawn-runner gitlab-config"
-call gitlab-config
+config=$(call gitlab-config)
+echo "$config"
+# gitlab-runner passes config's job_env (the machine key) to every later call of the job.
+key=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("job_env", {}).get("NSPAWN_RUNNER_MACHINE", ""))' "$config")
+[ -z "$key" ] || export NSPAWN_RUNNER_MACHINE=$key
 section "nspawn-runner prepare"
 call prepare
 run_stage() {

@@ -133,7 +133,7 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
         for (size_t i = 0; i < GITLAB_EXECS; i++) {
                 const GitlabExec *e = &gitlab_execs[i];
                 const char *args[GITLAB_EXEC_ARGS_MAX];
-                size_t n = gitlab_exec_args(c, e, args);
+                size_t n = gitlab_exec_args(c, e, NULL, args);
 
                 argv_add(a, "--custom-%s-exec", e->key);
                 argv_add(a, "%s/nspawn-runner", dir);

@@ -124,6 +124,7 @@ int chroot_login(const Context *c, const char *name) {
         _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         const char *arch = NULL;
         unsigned gen;
+        bool tty;
         int r;
 
         r = check_name(name);
@@ -149,9 +150,16 @@ int chroot_login(const Context *c, const char *name) {
                 return log_oom();
         (void) arch_of_chroot(path, &arch);
 
-        log_notice("Editing %s as generation %u. Exit the shell with status 0 to keep the changes, non-zero to drop them.",
-                   name, gen);
-        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, true, -1);
+        /* Without a terminal, nspawn would give the shell a console no one types into: the shell
+         * reads its commands from our stdin instead, and its exit status decides as well. */
+        tty = isatty(STDIN_FILENO);
+        if (tty)
+                log_notice("Editing %s as generation %u. Exit the shell with status 0 to keep the changes, non-zero to drop them.",
+                           name, gen);
+        else
+                log_notice("Editing %s as generation %u with the commands on standard input (not a terminal): exit "
+                           "status 0 keeps the changes, non-zero drops them.", name, gen);
+        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, tty, -1);
         if (r >= 0) {
                 ImageSettings s = { .suite = name };
                 ImageInfo old = {};
@@ -178,16 +186,20 @@ typedef struct ImageRow {
         int jobs;
         time_t refreshed;
         NetworkMode network;
+        bool missing; /* a playbook or the configuration defines it, chroot-maintenance would create it */
 } ImageRow;
 
 static void row_fill(const Context *c, const char *name, NetworkMode network, ImageRow *row) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = context_image_dir(c, name);
         ImageInfo info = {};
         struct stat st;
 
         row->name = strdup(name);
         row->network = network_mode_for_image(c, network, name);
-        if (image_resolve(c, name, &path) < 0)
+        row->missing = path && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode));
+        free(path);
+        path = NULL;
+        if (row->missing || image_resolve(c, name, &path) < 0)
                 return;
         (void) image_current_generation(c, name, &row->generation);
         if (row->generation > 0 && image_info_load(c, name, row->generation, &info) >= 0) {
@@ -220,7 +232,10 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
                 const ImageRow *r = &rows[i];
                 char when[32];
 
-                format_time(r->refreshed, when);
+                if (r->missing)
+                        snprintf(when, sizeof(when), "missing");
+                else
+                        format_time(r->refreshed, when);
                 if (!json) {
                         printf("%-20s %-12s %-8s %7.1f M %4u %4d %-8s  %s\n", r->name, r->suite ?: "-", r->arch ?: "-",
                                (double) r->size / (1 << 20), r->generation, r->jobs, network_mode_to_string(r->network), when);
@@ -232,9 +247,10 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
                 json_write_string(stdout, r->suite ?: "");
                 printf(", \"arch\": ");
                 json_write_string(stdout, r->arch ?: "");
-                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"network\": \"%s\", \"refreshed\": ",
-                       (unsigned long long) r->size, r->generation, r->jobs, network_mode_to_string(r->network));
-                json_write_string(stdout, when);
+                printf(", \"size_bytes\": %llu, \"generation\": %u, \"jobs\": %d, \"network\": \"%s\", \"state\": \"%s\", \"refreshed\": ",
+                       (unsigned long long) r->size, r->generation, r->jobs, network_mode_to_string(r->network),
+                       r->missing ? "missing" : "ready");
+                json_write_string(stdout, r->missing ? "-" : when);
                 printf("}");
         }
         if (json)
@@ -242,13 +258,14 @@ static void print_rows(const ImageRow *rows, size_t n, bool json) {
 }
 
 int chroot_list(const Context *c, bool json) {
+        _cleanup_(config_done) Config cfg;
         _cleanup_strv_free_ char **names = NULL;
         ImageRow *rows;
-        Config cfg;
         size_t n = 0;
         int r;
 
-        r = image_list_names(c, &names);
+        config_load_dir(c->config_dir, &cfg);
+        r = chroot_names_wanted(c, &cfg, &names);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", c->state_dir);
         while (names[n])
@@ -256,10 +273,8 @@ int chroot_list(const Context *c, bool json) {
         rows = calloc(n ? n : 1, sizeof(ImageRow));
         if (!rows)
                 return log_oom();
-        config_load_dir(c->config_dir, &cfg);
         for (size_t i = 0; i < n; i++)
                 row_fill(c, names[i], cfg.network, &rows[i]);
-        config_done(&cfg);
         print_rows(rows, n, json);
         for (size_t i = 0; i < n; i++) {
                 free(rows[i].name);

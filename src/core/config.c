@@ -35,6 +35,7 @@ void config_init(Config *c) {
                 .metrics_file = strdup(DEFAULT_METRICS_FILE),
                 .concurrent = 1,
                 .job_limits = JOB_LIMITS_DEFAULT,
+                .job_suppress_sync = true,
         };
         (void) network_pool_parse(NETWORK_POOL_DEFAULT, &c->network_pool);
 }
@@ -380,6 +381,16 @@ static int p_ssh_key(Config *c, const char *v) {
         c->ssh_keys[c->n_ssh_keys++] = key;
         return 0;
 }
+static int p_suppress_sync(Config *c, const char *v) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+                        c->job_suppress_sync = strcasecmp(v, yes[i]) == 0;
+                        return 0;
+                }
+        return -EINVAL;
+}
 static int p_data_disk(Config *c, const char *v) {
         if (strcasecmp(v, "none") == 0) {
                 free(c->data_disk);
@@ -388,16 +399,6 @@ static int p_data_disk(Config *c, const char *v) {
         }
         return disk_valid(v) ? free_and_strdup(&c->data_disk, v) : -EINVAL;
 }
-
-#define P_JOB_LIMIT(name, l) \
-        static int name(Config *c, const char *v) { \
-                return job_limit_parse(l, v, &c->job_limits.value[l]); \
-        }
-P_JOB_LIMIT(p_job_memory, JOB_LIMIT_MEMORY)
-P_JOB_LIMIT(p_job_swap, JOB_LIMIT_SWAP)
-P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
-P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
-P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
 
 static int p_network(Config *c, const char *v) {
         NetworkMode m = network_mode_from_string(v);
@@ -417,6 +418,15 @@ static int p_network_allow(Config *c, const char *v) {
         c->n_network_allow++;
         return 0;
 }
+#define P_JOB_LIMIT(name, l) \
+        static int name(Config *c, const char *v) { \
+                return job_limit_parse(l, v, &c->job_limits.value[l]); \
+        }
+P_JOB_LIMIT(p_job_memory, JOB_LIMIT_MEMORY)
+P_JOB_LIMIT(p_job_swap, JOB_LIMIT_SWAP)
+P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
+P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
+P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
 
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
@@ -432,6 +442,7 @@ static const ConfigKey keys[] = {
         { "button_hold_seconds", "a number of seconds from 1 to 60", p_hold },
         { "maintenance_time", "HH:MM (24 h, local time) or off", p_maintenance },
         { "gc_threshold", "a percentage from 1 to 100", p_gc },
+        { "job_suppress_sync", "yes or no", p_suppress_sync },
         { "disk_attention_percent", "a percentage from 1 to 100", p_attention },
         { "drain_timeout_seconds", "a number of seconds up to a week", p_drain },
         { "metrics_file", "an absolute path or off", p_metrics_file },
@@ -444,15 +455,15 @@ static const ConfigKey keys[] = {
         { "ssh_authorized_key", "an ssh public key line: TYPE BASE64 [comment]", p_ssh_key,
           .max_count = CONFIG_SSH_KEYS_MAX },
         { "data_disk", "none or a device path under /dev/", p_data_disk },
+        { "network", "isolated, host or none", p_network },
+        { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
+        { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
+          p_network_allow, .max_count = NETWORK_ALLOW_MAX },
         { "job_memory_max", "a size (512M, 2G) or off", p_job_memory },
         { "job_swap_max", "a size (512M, 2G) or off", p_job_swap },
         { "job_tasks_max", "a number of tasks from 16 up, or off", p_job_tasks },
         { "job_cpu_weight", "a weight from 1 to 10000 (100 is the default share)", p_job_cpu_weight },
         { "job_cpu_quota", "a percentage of one CPU (150%) or off", p_job_cpu_quota },
-        { "network", "isolated, host or none", p_network },
-        { "network_pool", "an IPv4 prefix from /8 to /30, e.g. " NETWORK_POOL_DEFAULT, p_network_pool },
-        { "network_allow", "an address or prefix with an optional port: A.B.C.D[/N][:PORT] or [IPV6[/N]]:PORT",
-          p_network_allow, .max_count = NETWORK_ALLOW_MAX },
 };
 
 typedef struct ParseContext {

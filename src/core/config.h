@@ -5,8 +5,8 @@
 #include <stddef.h>
 
 #include "gpio-spec.h"
-#include "job-limits.h"
 #include "network.h"
+#include "job-limits.h"
 
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
@@ -66,12 +66,13 @@ typedef struct Config {
         char *ssh_keys[CONFIG_SSH_KEYS_MAX];
         size_t n_ssh_keys;
         char *data_disk; /* NULL: none (never format anything) */
-        JobLimits job_limits;
 
         NetworkMode network; /* the jobs' network, unless an image's playbook says otherwise */
         NetworkCidr network_pool;
         NetworkCidr network_allow[NETWORK_ALLOW_MAX];
         size_t n_network_allow;
+        JobLimits job_limits;
+        bool job_suppress_sync; /* jobs' machines run with nspawn's --suppress-sync */
 } Config;
 
 void config_init(Config *c);

@@ -15,9 +15,23 @@ typedef struct Context {
         int system_failure_exit_code;
 } Context;
 
+/* A job's machine is named by a key: JOBID-XXXXXXXX (8 random hex digits) that gitlab-config makes
+ * for each prepare attempt and gitlab-runner hands to that attempt's prepare, run and cleanup in
+ * this variable (config's job_env), so that no other prepare — a second one for the same job id,
+ * another GitLab instance's job of the same id — can hit its machine. Without it (a config.toml
+ * without config_exec, or --id), the key is the job id alone. */
+#define MACHINE_KEY_ENV "NSPAWN_RUNNER_MACHINE"
+#define MACHINE_KEY_RANDOM_LEN 8
+
 /* Checks that id is a job id: 1 to JOB_ID_MAX decimal digits. */
 int job_id_check(const char *id);
-/* The job id from --id, else from $CUSTOM_ENV_CI_JOB_ID; logs and fails when neither is valid. */
+/* Checks that key is a machine key: a job id, optionally followed by '-' and MACHINE_KEY_RANDOM_LEN
+ * lowercase hex digits. */
+int machine_key_check(const char *key);
+/* A new machine key for job_id. */
+int machine_key_new(const char *job_id, char **ret);
+/* The job's machine key: --id, else $NSPAWN_RUNNER_MACHINE, else $CUSTOM_ENV_CI_JOB_ID; logs and
+ * fails when none is valid. */
 int job_id_resolve(const char *arg, const char **ret);
 
 /* Reads an exit code (0..255) from the environment, or returns def. */

@@ -59,7 +59,7 @@ static unsigned count_jobs(Daemon *d) {
         if (!dir)
                 return 0;
         while ((de = readdir(dir)))
-                if (job_id_check(de->d_name) >= 0)
+                if (machine_key_check(de->d_name) >= 0)
                         n++;
         return n;
 }
@@ -97,7 +97,7 @@ static void count_images(Daemon *d) {
 static int on_machines(sd_event_source *s _unused_, const struct inotify_event *ev, void *userdata) {
         Daemon *d = userdata;
 
-        if (ev->len > 0 && job_id_check(ev->name) >= 0) {
+        if (ev->len > 0 && machine_key_check(ev->name) >= 0) {
                 if (ev->mask & (IN_CREATE | IN_MOVED_TO))
                         log_event("JOB_ID", ev->name, "Job %s started.", ev->name);
                 else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {

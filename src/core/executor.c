@@ -15,6 +15,7 @@
 #include "drain.h"
 #include "executor.h"
 #include "gc.h"
+#include "image.h"
 #include "image-name.h"
 #include "job-stats.h"
 #include "log.h"
@@ -40,22 +41,72 @@ int cancel_signals_block(void) {
         return fd < 0 ? -errno : fd;
 }
 
-static int resolve_image(const char *image_arg, const char *default_image, char **ret) {
+/* Without a key from gitlab-config (a config.toml without config_exec), a machine is keyed by the job
+ * id alone: the prepare attempt that made it is written down — its JOB_RESPONSE_FILE, in
+ * gitlab-runner's temporary directory of that attempt — so that the run and cleanup calls of another
+ * attempt with the same job id leave it alone. Empty when the key is not the job id alone. */
+#define MACHINE_OWNER_FILE "owner"
+
+static const char *owner_of_call(const char *id_arg) {
+        if (id_arg || !isempty(getenv(MACHINE_KEY_ENV)))
+                return "";
+        return strempty(getenv("JOB_RESPONSE_FILE"));
+}
+
+/* Whether the machine of id was made by another prepare attempt than this call's. */
+static bool machine_is_others(const Context *c, const char *id, const char *id_arg) {
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *path = NULL, *owner = NULL;
+        const char *mine = owner_of_call(id_arg);
+
+        if (isempty(mine) || !dir || !(path = path_join(dir, MACHINE_OWNER_FILE)))
+                return false;
+        return read_one_line_file(path, &owner) >= 0 && !streq(owner, mine);
+}
+
+/* The images there are, for a message: "bookworm, sid" (NULL when it cannot be made). */
+static char *images_available(const Context *c) {
+        _cleanup_strv_free_ char **names = NULL;
+        MemStream m;
+        FILE *f;
+
+        if (image_list_names(c, &names) < 0 || !(f = memstream_open(&m)))
+                return NULL;
+        for (size_t i = 0; names[i]; i++)
+                fprintf(f, "%s%s", i > 0 ? ", " : "", names[i]);
+        if (!names[0])
+                fputs("none (an administrator makes them with chroot-create)", f);
+        return memstream_finish(&m);
+}
+
+/* The job's own mistakes — an image: that names no image here, or none at all — end it at once as a
+ * build failure: gitlab-runner retries a prepare that failed otherwise 3 times and then reports a
+ * runner system failure, not what the job must fix. Logs one line naming the images there are. */
+static int resolve_image(const Context *c, const char *image_arg, const char *default_image, char **ret) {
+        _cleanup_free_ char *image = NULL, *path = NULL, *available = images_available(c);
         const char *ref = image_arg;
         ImageNameError e;
+        struct stat st;
 
         if (isempty(ref))
                 ref = getenv("CUSTOM_ENV_CI_JOB_IMAGE");
         if (isempty(ref))
                 ref = default_image;
         if (isempty(ref))
-                return log_error_errno(EINVAL, "No image: the job names none (image:), and there is no --default-image.");
-        e = image_name_reduce(ref, strlen(ref), ret);
+                return log_error_errno(EINVAL, "The job names no image: add 'image: NAME' to it (this runner has no "
+                                       "--default-image); images here: %s.", strempty(available));
+        e = image_name_reduce(ref, strlen(ref), &image);
         if (e == _IMAGE_NAME_ERROR_INVALID)
                 return log_oom();
         if (e != IMAGE_NAME_OK)
-                return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s.", ref,
-                                       image_name_error_to_string(e));
+                return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s; fix the job's image:, "
+                                       "images here: %s.", ref, image_name_error_to_string(e), strempty(available));
+        path = context_image_dir(c, image);
+        if (!path)
+                return log_oom();
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOENT, "Unknown image '%s' (from '%.80s'): fix the job's image:, images here: %s.",
+                                       image, ref, strempty(available));
+        *ret = TAKE_PTR(image);
         return 0;
 }
 
@@ -78,9 +129,9 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                           c->state_dir);
                 return c->system_failure_exit_code;
         }
-        r = resolve_image(image_arg, default_image, &image);
+        r = resolve_image(c, image_arg, default_image, &image);
         if (r < 0)
-                return c->system_failure_exit_code;
+                return r == -ENOMEM ? c->system_failure_exit_code : c->build_failure_exit_code;
         sigfd = cancel_signals_block();
         if (sigfd < 0)
                 return log_error_errno(sigfd, "Cannot block signals: %m"), c->system_failure_exit_code;
@@ -88,10 +139,16 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
         r = machine_create(c, id, image, storage, sigfd);
         if (r < 0)
                 return c->system_failure_exit_code;
+        if (!isempty(owner_of_call(id_arg))) {
+                _cleanup_free_ char *dir = context_machine_dir(c, id), *path = NULL;
+                if (!dir || !(path = path_join(dir, MACHINE_OWNER_FILE)) ||
+                    write_file_atomic(path, owner_of_call(id_arg), 0600) < 0)
+                        log_warning("Cannot write down which prepare made the machine of job %s.", id);
+        }
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n", id, id,
-               image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n",
+               getenv("CUSTOM_ENV_CI_JOB_ID") ?: id, id, image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }
 
@@ -209,6 +266,10 @@ int executor_run(const Context *c, const char *id_arg, const char *script, const
 
         if (job_id_resolve(id_arg, &id) < 0)
                 return c->system_failure_exit_code;
+        if (machine_is_others(c, id, id_arg)) {
+                log_error("The machine of job %s was made by another prepare (another JOB_RESPONSE_FILE): not this job's.", id);
+                return c->system_failure_exit_code;
+        }
         return mark_failed(c, id, stage, executor_run_stage(c, id, script, stage));
 }
 
@@ -293,6 +354,10 @@ int executor_cleanup(const Context *c, const char *id_arg) {
         flag = dir ? path_join(dir, JOB_FAILED_FLAG) : NULL;
         if (!flag)
                 return log_oom(), c->system_failure_exit_code;
+        if (machine_is_others(c, id, id_arg)) {
+                log_warning("The machine of job %s was made by another prepare (another JOB_RESPONSE_FILE): left alone.", id);
+                return 0;
+        }
         existed = access(dir, F_OK) >= 0;
         failed = access(flag, F_OK) >= 0;
         r = machine_destroy(c, id);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "config.h"
 #include "fs-usage.h"
 #include "gc.h"
@@ -50,7 +51,7 @@ static void collect_machines(const Context *c, GcStats *st) {
                 _cleanup_close_ int lock = -EBADF;
                 uint64_t size = 0;
 
-                if (de->d_name[0] == '.' || job_id_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
+                if (de->d_name[0] == '.' || machine_key_check(de->d_name) < 0 || !(dir = path_join(machines, de->d_name)))
                         continue;
                 if (!machine_lock_leftover(c, de->d_name, &lock))
                         continue;
@@ -94,9 +95,11 @@ typedef struct CacheList {
 } CacheList;
 
 /* A cache dir is a directory that holds files (gitlab-runner: <project>/<key>/cache.zip); it was
- * last used when one of them was last read or written. */
-static void scan_cache(int dfd, const char *path, unsigned depth, CacheList *l) {
-        CacheEntry e = { .used = 0 };
+ * last used when a job that binds it or a directory above it started (cache_mark_used()), or when
+ * one of its files was last written. Not atime: a noatime mount does not keep it. */
+static void scan_cache(int dfd, const char *path, unsigned depth, time_t marked, CacheList *l) {
+        time_t own = cache_last_used(dfd), inherited = own > marked ? own : marked;
+        CacheEntry e = { .used = inherited };
         bool has_files = false;
         struct dirent *de;
         DIR *d;
@@ -118,7 +121,7 @@ static void scan_cache(int dfd, const char *path, unsigned depth, CacheList *l) 
                         _cleanup_free_ char *sub = path_join(path, de->d_name);
                         int sfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub && sfd >= 0)
-                                scan_cache(sfd, sub, depth + 1, l);
+                                scan_cache(sfd, sub, depth + 1, inherited, l);
                         if (sfd >= 0)
                                 (void) close(sfd);
                         continue;
@@ -127,8 +130,6 @@ static void scan_cache(int dfd, const char *path, unsigned depth, CacheList *l) 
                 e.size += (uint64_t) st.st_blocks * 512;
                 if (st.st_mtime > e.used)
                         e.used = st.st_mtime;
-                if (st.st_atime > e.used)
-                        e.used = st.st_atime;
         }
         closedir(d);
         if (has_files) {
@@ -163,7 +164,7 @@ static void collect_caches(const Context *c, unsigned threshold, GcStats *st) {
         fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return;
-        scan_cache(fd, cache, 0, &l);
+        scan_cache(fd, cache, 0, 0, &l);
         qsort(l.entries, l.n, sizeof(CacheEntry), compare_used);
         for (size_t i = 0; i < l.n; i++) {
                 if (used_percent(c->state_dir) > threshold && now - l.entries[i].used >= GC_CACHE_MIN_AGE_SEC &&

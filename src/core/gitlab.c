@@ -41,12 +41,17 @@ void toml_write_string(FILE *f, const char *s) {
 int gitlab_config_write(const Context *c, FILE *f) {
         const char *id = getenv("CUSTOM_ENV_CI_JOB_ID");
         char host[256] = "";
-        _cleanup_free_ char *hostname = NULL;
+        _cleanup_free_ char *hostname = NULL, *key = NULL;
+        int r;
 
         (void) c;
-        if (id && job_id_check(id) >= 0)
-                hostname = strprintf(MACHINE_NAME_PREFIX "%s", id);
-        else if (gethostname(host, sizeof(host) - 1) >= 0)
+        /* config runs once per prepare attempt: the key it hands on is that attempt's alone. */
+        if (id && job_id_check(id) >= 0) {
+                r = machine_key_new(id, &key);
+                if (r < 0)
+                        return r;
+                hostname = strprintf(MACHINE_NAME_PREFIX "%s", key);
+        } else if (gethostname(host, sizeof(host) - 1) >= 0)
                 hostname = strdup(host);
         if (!hostname)
                 return -ENOMEM;
@@ -55,11 +60,19 @@ int gitlab_config_write(const Context *c, FILE *f) {
         json_write_string(f, BUILDS_DIR);
         fputs(", \"cache_dir\": ", f);
         json_write_string(f, CACHE_DIR);
-        fputs(", \"builds_dir_is_shared\": false, \"hostname\": ", f);
+        fputs(", \"builds_dir_is_shared\": false, \"shell\": ", f);
+        json_write_string(f, GITLAB_SHELL);
+        fputs(", \"hostname\": ", f);
         json_write_string(f, hostname);
         fputs(", \"driver\": {\"name\": \"nspawn-runner\", \"version\": ", f);
         json_write_string(f, VERSION);
-        fputs("}}\n", f);
+        fputs("}", f);
+        if (key) {
+                fputs(", \"job_env\": {\"" MACHINE_KEY_ENV "\": ", f);
+                json_write_string(f, key);
+                fputs("}", f);
+        }
+        fputs("}\n", f);
         return fflush(f) == 0 ? 0 : -EIO;
 }
 
@@ -70,7 +83,8 @@ const GitlabExec gitlab_execs[GITLAB_EXECS] = {
         { "cleanup", "cleanup", 300 },
 };
 
-size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *ret[GITLAB_EXEC_ARGS_MAX]) {
+size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *default_image,
+                        const char *ret[GITLAB_EXEC_ARGS_MAX]) {
         size_t n = 0;
 
         if (!streq(c->state_dir, DEFAULT_STATE_DIR)) {
@@ -78,12 +92,16 @@ size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *ret[G
                 ret[n++] = c->state_dir;
         }
         ret[n++] = e->command;
+        if (default_image && streq(e->key, "prepare")) {
+                ret[n++] = "--default-image";
+                ret[n++] = default_image;
+        }
         return n;
 }
 
-static void write_args(FILE *f, const Context *c, const GitlabExec *e) {
+static void write_args(FILE *f, const Context *c, const GitlabExec *e, const char *default_image) {
         const char *args[GITLAB_EXEC_ARGS_MAX];
-        size_t n = gitlab_exec_args(c, e, args);
+        size_t n = gitlab_exec_args(c, e, default_image, args);
 
         fputs("[", f);
         for (size_t i = 0; i < n; i++) {
@@ -94,7 +112,7 @@ static void write_args(FILE *f, const Context *c, const GitlabExec *e) {
         fputs("]", f);
 }
 
-int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
+int gitlab_toml_write(const Context *c, const char *self, const char *default_image, FILE *f) {
         char host[256] = "localhost";
 
         (void) gethostname(host, sizeof(host) - 1);
@@ -103,6 +121,7 @@ int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
         fputs("\n  url = \"https://gitlab.example.com/\"  # your GitLab\n"
               "  token = \"glrt-REPLACE-ME\"  # the runner's authentication token\n"
               "  executor = \"custom\"\n"
+              "  shell = \"" GITLAB_SHELL "\"\n"
               "  builds_dir = \"" BUILDS_DIR "\"\n"
               "  cache_dir = \"" CACHE_DIR "\"\n"
               "  [runners.custom]\n",
@@ -112,7 +131,7 @@ int gitlab_toml_write(const Context *c, const char *self, FILE *f) {
                 fprintf(f, "    %s_exec = ", e->key);
                 toml_write_string(f, self);
                 fprintf(f, "\n    %s_args = ", e->key);
-                write_args(f, c, e);
+                write_args(f, c, e, default_image);
                 fputs("\n", f);
                 if (e->timeout)
                         fprintf(f, "    %s_exec_timeout = %u\n", e->key, e->timeout);

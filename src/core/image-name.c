@@ -57,12 +57,15 @@ ImageNameError image_name_reduce(const char *ref, size_t n, char **ret) {
         if (p)
                 end = p;
 
-        /* The tag is what follows the last ':' after the last '/' (a ':' before a '/' is a port). */
+        /* As the Python nspawn-runner did: the last path component (so a registry, its port and
+         * the path go: "localhost:5000/img", "docker.io/library/debian"), then its tag if it has one. */
         for (p = end; p > start; p--)
-                if (p[-1] == '/' || p[-1] == ':')
+                if (p[-1] == '/')
                         break;
-        if (p > start && p[-1] == ':')
-                start = p;
+        start = p;
+        p = memchr(start, ':', (size_t) (end - start));
+        if (p)
+                start = p + 1;
 
         e = image_name_check(start, (size_t) (end - start));
         if (e != IMAGE_NAME_OK)

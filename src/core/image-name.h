@@ -21,8 +21,9 @@ typedef enum ImageNameError {
 
 const char *image_name_error_to_string(ImageNameError e);
 
-/* Reduces what a job asks for ("debian:bookworm", "registry.example/x/base:unstable@sha256:…") to
- * the name of a chroot ("bookworm", "unstable"): the tag when there is one, else the whole reference.
+/* Reduces what a job asks for ("debian:bookworm", "registry.example:5000/x/base:unstable@sha256:…",
+ * "docker.io/library/debian") to the name of a chroot ("bookworm", "unstable", "debian"): the digest
+ * is dropped, then the last path component is taken, then its tag when it has one.
  * ref has length n and may contain NUL bytes (they are refused). On success *ret is a new string. */
 ImageNameError image_name_reduce(const char *ref, size_t n, char **ret);
 

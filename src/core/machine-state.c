@@ -60,6 +60,12 @@ static int parse_assignment(MachineState *s, const char *key, const char *v) {
                 s->uid_base = (uid_t) u;
                 return 0;
         }
+        if (streq(key, "suppress_sync")) {
+                if (!streq(v, "0") && !streq(v, "1"))
+                        return -EINVAL;
+                s->suppress_sync = streq(v, "1");
+                return 0;
+        }
         if (streq(key, "nspawn_pid"))
                 return parse_pid(v, &s->nspawn.pid);
         if (streq(key, "init_pid"))
@@ -114,6 +120,8 @@ char *machine_state_format(const MachineState *s) {
                 fprintf(f, "cache_subdir=%s\n", s->cache_subdir);
         if (s->uid_base > 0)
                 fprintf(f, "uid_base=%u\n", (unsigned) s->uid_base);
+        if (s->suppress_sync)
+                fputs("suppress_sync=1\n", f);
         if (s->nspawn.pid > 0)
                 fprintf(f, "nspawn_pid=%d\nnspawn_start=%llu\n", (int) s->nspawn.pid,
                         (unsigned long long) s->nspawn.start_time);

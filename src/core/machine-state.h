@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,7 @@ typedef struct MachineState {
         char *unit; /* the transient systemd unit, when systemd runs the machine */
         uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns.h); 0 until chosen */
         char *cache_subdir; /* the project's directory in the cache dir (cache.h), NULL: no cache */
+        bool suppress_sync; /* nspawn's --suppress-sync: the job's fsync()s are no-ops */
         ProcessId nspawn;
         ProcessId init;
 } MachineState;

@@ -18,11 +18,14 @@
 #include "arch.h"
 #include "cache.h"
 #include "cgroup.h"
+#include "config.h"
+#include "generation.h"
 #include "image.h"
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
 #include "network.h"
+#include "playbook.h"
 #include "process.h"
 #include "proto.h"
 #include "rm-rf.h"
@@ -245,6 +248,8 @@ int machine_exec(const Context *c, const char *id) {
                         return log_oom();
                 argv[n++] = bind_cache;
         }
+        if (s.suppress_sync)
+                argv[n++] = "--suppress-sync=yes";
         if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
                 pers_arg = strprintf("--personality=%s", personality);
                 if (!pers_arg)
@@ -486,6 +491,23 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
         return 0;
 }
 
+/* A job's machine is thrown away at its end: its fsync()s (dpkg and apt do many) only cost. The
+ * image's playbook (nspawn_runner_job_suppress_sync), else the configuration (job_suppress_sync)
+ * may say no. Never for maintenance, whose result is kept. */
+static bool suppress_sync_wanted(const Context *c, const char *image) {
+        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
+        _cleanup_free_ char *playbook = NULL;
+        Config cfg;
+        bool wanted;
+
+        if (playbook_find(c, image, &playbook) > 0 && playbook_load(playbook, &pb) >= 0 && pb.job_suppress_sync >= 0)
+                return pb.job_suppress_sync;
+        config_load_dir(c->config_dir, &cfg);
+        wanted = cfg.job_suppress_sync;
+        config_done(&cfg);
+        return wanted;
+}
+
 /* The machines directory's own flock orders the making of a machine directory against others'
  * looks at it: a prepare holds it shared from mkdir() until it holds the new directory's lock, and
  * whoever else locks a machine directory opens it while holding it exclusively. So no one ever takes
@@ -566,6 +588,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         r = cache_project_subdir(&s.cache_subdir);
         if (r < 0 && r != -ENOENT)
                 return log_oom();
+        s.suppress_sync = suppress_sync_wanted(c, image);
         r = mkdir_p(machines, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", machines);
@@ -576,6 +599,10 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
                 r = mkdir_p(project_cache, 0755);
                 if (r < 0)
                         return log_error_errno(r, "Cannot create %s: %m", project_cache);
+                /* For gc: this project's cache is in use now, even if the job only reads it. */
+                r = cache_mark_project_used(c, s.cache_subdir);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot record the use of the project's cache: %m");
         }
         r = image_resolve(c, image, &s.image_path);
         if (r < 0)

@@ -129,8 +129,7 @@ static int names_add(char ***names, size_t *n, const char *name) {
         return 0;
 }
 
-/* Images, playbooks and the images nspawn-runner.conf lists, each name once, sorted. */
-static int maintenance_names(const Context *c, const Config *cfg, char ***ret) {
+int chroot_names_wanted(const Context *c, const Config *cfg, char ***ret) {
         const char *dirs[] = { c->config_dir, c->state_dir };
         _cleanup_strv_free_ char **names = NULL;
         size_t n = 0;
@@ -192,7 +191,7 @@ int chroot_maintenance(const Context *c, const char *name) {
                 names = calloc(2, sizeof(char *));
                 if (!names || !(names[0] = strdup(name)))
                         return log_oom();
-        } else if ((r = maintenance_names(c, &cfg, &names)) < 0)
+        } else if ((r = chroot_names_wanted(c, &cfg, &names)) < 0)
                 return log_error_errno(r, "Cannot list images: %m");
         while (names[total])
                 total++;

@@ -147,10 +147,12 @@ static int parse_var(const char *file, yaml_document_t *doc, const char *key, co
                 return package_list(file, key, doc, v, &p->include);
         if (streq(key, VAR_PREFIX "maint_recreate"))
                 return boolean(file, key, v, &p->maint_recreate);
-        if (job_limit_from_string(key + strlen(VAR_PREFIX)) >= 0)
-                return job_limit(file, key, v, p);
         if (streq(key, VAR_PREFIX "network"))
                 return network_mode(file, key, v, &p->network);
+        if (job_limit_from_string(key + strlen(VAR_PREFIX)) >= 0)
+                return job_limit(file, key, v, p);
+        if (streq(key, VAR_PREFIX "job_suppress_sync"))
+                return boolean(file, key, v, &p->job_suppress_sync);
         /* Ours, but unknown: a typo here would silently do the wrong thing. */
         return log_error_errno(EINVAL, "%s:%u: unknown variable %s.", file, line_of(v), key);
 }

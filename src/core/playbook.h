@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "job-limits.h"
 #include "network.h"
+#include "job-limits.h"
 
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
@@ -17,13 +17,14 @@ typedef struct Playbook {
         char *arch;         /* nspawn_runner_chroot_arch */
         char *include;      /* nspawn_runner_chroot_include, as "a,b,c" */
         int maint_recreate; /* nspawn_runner_maint_recreate: -1 when not set */
+        NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
         JobLimits limits;   /* nspawn_runner_job_*: the image's own limits */
         unsigned limits_set; /* bit 1 << JobLimit for each of them given */
-        NetworkMode network; /* nspawn_runner_network: _NETWORK_MODE_INVALID when not set */
+        int job_suppress_sync; /* nspawn_runner_job_suppress_sync: -1 when not set */
         unsigned n_plays;
 } Playbook;
 
-#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID }
+#define PLAYBOOK_INIT { .maint_recreate = -1, .network = _NETWORK_MODE_INVALID, .job_suppress_sync = -1 }
 
 void playbook_done(Playbook *p);
 /* Parses a playbook's text. On error, logs one line naming file, line and key, and returns -EINVAL

@@ -13,6 +13,7 @@
 #include "executor.h"
 #include "gc.h"
 #include "gitlab.h"
+#include "image-name.h"
 #include "log.h"
 #include "machine.h"
 #include "util.h"
@@ -36,6 +37,7 @@ enum {
         ARG_RUN_DIR,
         ARG_GITLAB_RUNNER_CONFIG,
         ARG_WAIT_DATA,
+        ARG_SHELL,
 };
 
 typedef struct Args {
@@ -55,7 +57,8 @@ static void help(void) {
                "  gitlab-config                     Print the executor's configuration as JSON\n"
                "  prepare [IMAGE] [--id ID] [--default-image IMG] [--storage auto|overlay|btrfs|tmpfs]\n"
                "                                    Start the job's machine\n"
-               "  run [--id ID] SCRIPT [STAGE]      Run a stage's script in the job's machine\n"
+               "  run [--id ID] [--shell bash|sh] SCRIPT [STAGE]\n"
+               "                                    Run a stage's script in the job's machine (with bash)\n"
                "  cleanup [--id ID]                 Stop the job's machine and remove it\n"
                "Commands for the administrator:\n"
                "  chroot-create NAME [--suite S] [--mirror URL] [--include PKG,…] [--arch A]\n"
@@ -64,7 +67,8 @@ static void help(void) {
                "  chroot-list [--json]              List the images\n"
                "  chroot-maintenance [NAME]         Create, refresh or recreate every image (or NAME)\n"
                "  gc [--threshold PERCENT]          Remove leftovers, unused generations, old caches\n"
-               "  toml                              Print a config.toml section for gitlab-runner\n"
+               "  toml [IMAGE] [--default-image IMG]\n"
+               "                                    Print a config.toml section for gitlab-runner\n"
                "Commands that talk to nspawn-runnerd (the appliance daemon):\n"
                "  status [--control-socket PATH]    Show what the daemon does\n"
                "  refresh [--control-socket PATH]   Refresh the images now\n"
@@ -103,6 +107,7 @@ static const struct option options[] = {
         { "run-dir", required_argument, NULL, ARG_RUN_DIR },
         { "gitlab-runner-config", required_argument, NULL, ARG_GITLAB_RUNNER_CONFIG },
         { "wait-data", required_argument, NULL, ARG_WAIT_DATA },
+        { "shell", required_argument, NULL, ARG_SHELL },
         {},
 };
 
@@ -112,8 +117,11 @@ static bool option_allowed(const char *cmd, int opt) {
         case ARG_ID:
                 return streq(cmd, "prepare") || streq(cmd, "run") || streq(cmd, "cleanup");
         case ARG_DEFAULT_IMAGE:
+                return streq(cmd, "prepare") || streq(cmd, "toml");
         case ARG_STORAGE:
                 return streq(cmd, "prepare");
+        case ARG_SHELL:
+                return streq(cmd, "run");
         case ARG_SUITE:
         case ARG_MIRROR:
         case ARG_INCLUDE:
@@ -133,6 +141,16 @@ static bool option_allowed(const char *cmd, int opt) {
         default:
                 return true;
         }
+}
+
+/* run --shell, for command lines written for the Python tool. */
+static bool shell_accepted(const char *shell) {
+        static const char *const shells[] = { "bash", "sh", "/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh" };
+
+        for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+                if (streq(shell, shells[i]))
+                        return true;
+        return false;
 }
 
 /* Parses options wherever they stand; leaves the positional arguments in argv[optind…]. Returns 1
@@ -168,6 +186,12 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                         break;
                 case ARG_DEFAULT_IMAGE:
                         a->default_image = optarg;
+                        break;
+                case ARG_SHELL:
+                        /* The Python tool's option: gitlab-runner's scripts are bash, which also runs sh's. */
+                        if (!shell_accepted(optarg))
+                                return log_error_errno(EINVAL, "--shell takes bash or sh (scripts run with bash either way), not '%.40s'.",
+                                                       optarg);
                         break;
                 case ARG_STORAGE:
                         if (streq(optarg, "auto"))
@@ -267,10 +291,20 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         }
         if (streq(cmd, "toml")) {
                 _cleanup_free_ char *dir = NULL, *self = NULL;
-                WANT(0, 0);
+                const char *image = n > 0 ? pos[0] : a->default_image;
+                WANT(0, 1);
+                if (n > 0 && a->default_image && !streq(pos[0], a->default_image)) {
+                        log_error("toml: IMAGE and --default-image name two images: give one.");
+                        return usage;
+                }
+                if (image && image_name_check(image, strlen(image)) != IMAGE_NAME_OK) {
+                        log_error("Invalid image name '%.80s': it %s.", image,
+                                  image_name_error_to_string(image_name_check(image, strlen(image))));
+                        return usage;
+                }
                 if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
                         return usage;
-                return gitlab_toml_write(c, self, stdout) < 0 ? 1 : 0;
+                return gitlab_toml_write(c, self, image, stdout) < 0 ? 1 : 0;
         }
         if (streq(cmd, "chroot-create")) {
                 ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include, .arch = a->arch };
@@ -319,7 +353,7 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
         }
         if (streq(cmd, "machine-exec")) {
                 WANT(1, 1);
-                if (job_id_check(pos[0]) < 0)
+                if (machine_key_check(pos[0]) < 0)
                         return usage;
                 (void) machine_exec(c, pos[0]);
                 return 1;

@@ -49,6 +49,8 @@ class Faults:
         self.s = it.Suite(argparse.Namespace(build=args.build, asan_build="build-asan", cache_dir=args.cache_dir))
         self.s.id_base = random.randrange(10**5, 10**6) * 1000  # 9-digit ids; run.py's have 13
         self.rng = random.Random(args.seed)
+        # Jobs keep the default network mode, isolated, in a namespace of the suite's own (as run.py's).
+        self.s.make_jobs_netns()
         self.bin = str(self.s.ex.binary)
         self.env = self.s.clean_env()
         # Our own (empty) configuration: the host's gc threshold or defaults do not apply.
@@ -66,7 +68,7 @@ class Faults:
 
     # -- driving the executor --
     def argv(self, sd, *args):
-        return [self.bin, "--state-dir", str(sd), "--config-dir", str(self.config_dir)] + [str(a) for a in args]
+        return it.JOBS_NETNS_PREFIX + [self.bin, "--state-dir", str(sd), "--config-dir", str(self.config_dir)] + [str(a) for a in args]
 
     def call(self, sd, *args, timeout=120):
         r = subprocess.run(self.argv(sd, *args), capture_output=True, timeout=timeout, env=self.env,

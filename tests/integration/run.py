@@ -9,6 +9,8 @@ Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a lo
 and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
 The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
 and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
+The nspawn-run tests create a user and a sudoers rule for it (the shipped drop-in, uncommented) and
+run `sudo -u USER sudo nspawn-run …` as a person would; both are removed at the end.
 
 Usage (as root, from the repository root):
     python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
@@ -22,11 +24,13 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
+import copy
 import fcntl
 import hashlib
 import json
 import os
 import pty
+import pwd
 import random
 import re
 import secrets
@@ -65,6 +69,10 @@ STAGES_SUCCESS = ["prepare_script", "get_sources", "restore_cache", "download_ar
 
 class Fail(Exception):
     """A test's assertion failed; the message is the short reason."""
+
+
+class Skip(Exception):
+    """A test cannot run here; the message says why (TAP: ok … # SKIP reason)."""
 
 
 def check(cond, msg):
@@ -488,8 +496,13 @@ class Job:
 
     # -- what the tests look at --
     @property
+    def key(self):
+        """The machine's key: gitlab-config hands it to the later calls in job_env; else the job id."""
+        return (self.config.get("job_env") or {}).get("NSPAWN_RUNNER_MACHINE") or self.id
+
+    @property
     def machine_dir(self):
-        return f"{self.state_dir}/.machines/{self.id}"
+        return f"{self.state_dir}/.machines/{self.key}"
 
     def state(self):
         return parse_state(Path(self.machine_dir, "state").read_text())
@@ -535,6 +548,7 @@ class Suite:
         self.host_mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
         self.jobs_netns = None
         self.host_net_before = host_net_state()
+        self.nspawn_run = None  # the nspawn-run tests' user, made on first use
 
     # -- output --
     def diag(self, text):
@@ -614,7 +628,7 @@ class Suite:
             names = os.listdir(PROPAGATE_DIR)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if n.startswith("nspawn-runner-") and n[len("nspawn-runner-"):] in self.ids)
+        return sorted(n for n in names if n.startswith("nspawn-runner-") and n[len("nspawn-runner-"):].split("-")[0] in self.ids)
 
     def our_mounts(self):
         """The host's mounts that concern this run (other users of the host mount things too)."""
@@ -642,12 +656,12 @@ class Suite:
         return "; ".join(parts)
 
     def job_processes(self, job):
-        needle = f"/.machines/{job.id}/"
+        needle = f"/.machines/{job.key}/"
         return self.our_processes([needle], [needle])
 
     def wait_job_gone(self, job, timeout=5.0):
         """Liveness: after cleanup nothing of the job may remain (allowing time for exits to finish)."""
-        needle = f"/.machines/{job.id}/"
+        needle = f"/.machines/{job.key}/"
         deadline = time.monotonic() + timeout
         while True:
             problems = []
@@ -656,8 +670,8 @@ class Suite:
             procs = self.job_processes(job)
             if procs:
                 problems.append("processes: " + "; ".join(list(procs.values())[:3]))
-            if (PROPAGATE_DIR / f"nspawn-runner-{job.id}").exists():
-                problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.id} exists")
+            if (PROPAGATE_DIR / f"nspawn-runner-{job.key}").exists():
+                problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.key} exists")
             mounts = [m for m in host_mounts() if needle in m[0] or needle in m[2]]
             if mounts:
                 problems.append(f"host mounts: {mounts[:3]}")
@@ -921,6 +935,8 @@ class Suite:
             return []
         self.torn_down = True
         notes = []
+        if self.nspawn_run:
+            notes += self.nspawn_run.remove()
         for sd in self.state_dirs():
             m = Path(sd) / ".machines"
             if not m.is_dir():
@@ -999,7 +1015,10 @@ def t_gitlab_config(s, ex):
     check(cfg["builds_dir"] == "/builds" and cfg["cache_dir"] == "/cache",
           f"builds_dir/cache_dir: {cfg['builds_dir']!r}, {cfg['cache_dir']!r}")
     check(cfg["builds_dir_is_shared"] is False, "builds_dir_is_shared is not false")
-    check(cfg["hostname"] == f"nspawn-runner-{job.id}", f"hostname {cfg['hostname']!r} is not the machine's name")
+    check(cfg.get("shell") == "bash", f"shell {cfg.get('shell')!r}: gitlab-runner must write bash scripts")
+    key = (cfg.get("job_env") or {}).get("NSPAWN_RUNNER_MACHINE", "")
+    check(re.fullmatch(rf"{job.id}-[0-9a-f]{{8}}", key), f"job_env hands on no machine key JOBID-XXXXXXXX: {cfg.get('job_env')}")
+    check(cfg["hostname"] == f"nspawn-runner-{key}", f"hostname {cfg['hostname']!r} is not the machine's name")
     drv = cfg["driver"]
     check(drv.get("name") == "nspawn-runner", f"driver.name {drv.get('name')!r}")
     check(isinstance(drv.get("version"), str) and version.text.split()[-1] == drv["version"],
@@ -1049,6 +1068,13 @@ def t_toml(s, ex):
     env["NSPAWN_RUNNER_STATE_DIR"] = str(s.tmproot / "env-state")
     custom_of(parse(["toml"], env=env), str(s.tmproot / "env-state"))
     custom_of(parse(["toml"]), None)  # the default state dir needs no option
+    # The Python tool's forms: `toml IMAGE` and `toml --default-image IMAGE` put it in prepare_args.
+    for args in (["toml", IMAGE], ["toml", "--default-image", IMAGE], ["toml", IMAGE, "--default-image", IMAGE]):
+        doc = parse(args)
+        r0 = doc["runners"][0]
+        check(r0.get("shell") == "bash", f"{args}: shell {r0.get('shell')!r}")
+        check(r0["custom"].get("prepare_args") == ["prepare", "--default-image", IMAGE] and
+              r0["custom"].get("run_args") == ["run"], f"{args}: {r0['custom']}")
 
 
 def stage_plan(job, marker):
@@ -1085,7 +1111,8 @@ def t_success(s, ex, backend, storage=None):
     with Job(s, ex, sd, prepare_args=["--storage", storage] if storage else []) as job:
         cfg = job.gitlab_config()
         r = job.prepare()
-        check(f"nspawn-runner-{job.id}" in r.text, f"prepare did not name the machine: {short(r.out)}")
+        check(f"nspawn-runner-{job.key}" in r.text and job.key.startswith(f"{job.id}-"),
+              f"prepare did not name the machine after the job: {short(r.out)}")
         check(stderr_lines(r.err) == [], f"prepare wrote to stderr: {short(r.err)}")
         want_backend = storage or backend
         got = job.state().get("backend")
@@ -1812,13 +1839,17 @@ def t_long_id(s, ex, backend):
     with Job(s, ex, s.state_dir(backend), job_id=job_id) as job:
         job.prepare()
         r = job.run_ok("build_script", ["cat /proc/sys/kernel/hostname"])
-        check(f"nspawn-runner-{job_id}" in r.lines, f"hostname for a 20-digit id: {short(r.out)}")
+        check(f"nspawn-runner-{job.key}" in r.lines and job.key.startswith(job_id), f"hostname for a 20-digit id: {short(r.out)}")
         end_job(s, job)
 
 
 def t_image_refs(s, ex, backend):
     sd = s.state_dir(backend)
     cases = [({"CUSTOM_ENV_CI_JOB_IMAGE": f"registry.example:5000/group/base:{IMAGE}@sha256:" + "ab" * 32}, []),
+             # Forms the Python nspawn-runner accepted: a registry with a port, a path, no tag, a digest.
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"localhost:5000/{IMAGE}"}, []),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"docker.io/library/{IMAGE}"}, []),
+             ({"CUSTOM_ENV_CI_JOB_IMAGE": f"{IMAGE}@sha256:" + "cd" * 32}, []),
              ({"CUSTOM_ENV_CI_JOB_IMAGE": None}, [f"debian:{IMAGE}"]),
              ({"CUSTOM_ENV_CI_JOB_IMAGE": ""}, ["--default-image", IMAGE])]
     for env, args in cases:
@@ -1829,21 +1860,87 @@ def t_image_refs(s, ex, backend):
             job.prepare()
             check(job.state().get("image") == IMAGE, f"image {env} {args} became {job.state().get('image')!r}")
             job.run_ok("build_script", ["true"])
+            # The Python tool's run --shell: bash and sh are accepted (the script runs with bash).
+            for shell in ("bash", "/bin/sh"):
+                script = job.script_file(job.stage_script("build_script", ["echo shell=$BASH_VERSION"]))
+                r = job.call(["run", "--shell", shell, str(script), "build_script"])
+                check(r.rc == 0 and any(l.startswith("shell=5") for l in r.lines), f"run --shell {shell}: {r.describe()}")
             end_job(s, job)
 
 
-def bad_input(s, ex, backend, args, env=None):
-    """A call with bad input: exit 2, one line on stderr, and the host as it was."""
+def t_same_job_id(s, ex, backend):
+    """Two jobs with the same job id (two GitLab instances on one box) run side by side, each in its
+    own machine: gitlab-config hands each prepare attempt its own key in job_env. A third prepare of
+    that id, refused, is cleaned up as gitlab-runner always does: the others' machines stay."""
+    sd = s.state_dir(backend)
+    job_id = s.next_id()
+    with Job(s, ex, sd, job_id=job_id) as a, Job(s, ex, sd, job_id=job_id) as b, \
+            Job(s, ex, sd, job_id=job_id, image="debian:no-such-image") as c:
+        a.prepare()
+        b.prepare()
+        check(a.key != b.key and a.key.startswith(f"{job_id}-") and b.key.startswith(f"{job_id}-"),
+              f"keys of two prepares of job {job_id}: {a.key}, {b.key}")
+        for job in (a, b):
+            r = job.run_ok("build_script", [f"echo {job.key} > /root/mine", "cat /proc/sys/kernel/hostname"])
+            check(f"nspawn-runner-{job.key}" in r.lines, f"hostname in {job.key}: {short(r.out)}")
+        c.prepare(expect=BUILD_FAILURE)
+        r = c.cleanup()
+        check(r.rc == 0, f"cleanup of the refused prepare: {r.describe()}")
+        for job in (a, b):
+            r = job.run_ok("build_script", ["cat /root/mine"])
+            check(job.key in r.lines, f"machine {job.key} after the refused prepare's cleanup: {short(r.out)}")
+        end_job(s, b)
+        r = a.run_ok("build_script", ["cat /root/mine"])
+        check(a.key in r.lines, f"machine {a.key} after the other one's cleanup: {short(r.out)}")
+        end_job(s, a)
+
+
+def t_same_job_id_without_config(s, ex, backend):
+    """A config.toml without config_exec (no key in job_env): machines are keyed by the job id alone, a
+    second prepare of that id is refused, and its cleanup — gitlab-runner runs it all the same — leaves
+    the first job's machine alone (it was made by another attempt: another JOB_RESPONSE_FILE)."""
+    sd = s.state_dir(backend)
+    job_id = s.next_id()
+    no_config = {"builds_dir": "/builds", "cache_dir": "/cache"}
+    with Job(s, ex, sd, job_id=job_id) as a, Job(s, ex, sd, job_id=job_id) as b:
+        a.config, b.config = dict(no_config), dict(no_config)
+        a.prepare()
+        check(a.key == job_id and os.path.isdir(a.machine_dir), f"machine of job {job_id} without config: {a.key}")
+        a.run_ok("build_script", ["echo first > /root/mine"])
+        r = b.prepare(expect=SYSTEM_FAILURE)
+        check(len(stderr_lines(r.err)) == 1, f"the refused prepare: {short(r.err)}")
+        r = b.call(["run", str(b.script_file(b.stage_script("build_script", ["echo must-not-run"]))), "build_script"])
+        check(r.rc == SYSTEM_FAILURE and b"must-not-run" not in r.out, f"run of the refused job: {r.describe()}")
+        r = b.cleanup()
+        check(r.rc == 0, f"cleanup of the refused prepare: {r.describe()}")
+        r = a.run_ok("build_script", ["cat /root/mine"])
+        check("first" in r.lines, f"the first job's machine after the refused prepare's cleanup: {short(r.out)}")
+        end_job(s, a)
+
+
+def bad_input(s, ex, backend, args, env=None, user_mistake=False):
+    """A call with bad input: exit 2, one line on stderr, and the host as it was. A mistake of the
+    job's own (its image:) is a build failure instead, whose line names the images there are: gitlab-runner
+    retries a prepare that fails otherwise (3 times, 3 s apart) and reports a runner system failure."""
     sd = s.state_dir(backend)
     with Job(s, ex, sd) as job:
+        job.env_override.update(env or {})  # what gitlab-runner passes to every call, config's too
         job.gitlab_config()
-        job.env_override.update(env or {})
         script = job.script_file(job.stage_script("build_script", ["echo must-not-run"]))
         args = [str(script) if a == "{script}" else a for a in args]
         before = s.snapshot(sd)
         r = job.call(args, timeout=30)
+        if user_mistake:
+            lines = stderr_lines(r.err)
+            check(r.rc == BUILD_FAILURE, f"expected the build failure exit {BUILD_FAILURE}, got {r.describe()}")
+            check(len(lines) == 1 and "image" in lines[0] and f"images here: {IMAGE}" in lines[0],
+                  f"expected one line saying what to fix and naming the images: {short(r.err)}")
+            # gitlab-runner runs cleanup after a failed prepare too.
+            c = job.call(["cleanup"], timeout=30)
+            check(c.rc == 0, f"cleanup after the failed prepare: {c.describe()}")
         after = s.snapshot(sd)
-        expect_system_failure(r, " ".join(args)[:60])
+        if not user_mistake:
+            expect_system_failure(r, " ".join(args)[:60])
         check(b"must-not-run" not in r.out, "the script ran")
         d = s.snapshot_diff(before, after)
         check(not d, f"the host changed: {d}")
@@ -1867,11 +1964,13 @@ def t_prepare_twice(s, ex, backend):
         end_job(s, job)
 
 
-BAD_INPUTS = [
-    # (name, args, env overrides, needs a script file)
+# The job's own mistakes: gitlab-runner must not retry them (exit $BUILD_FAILURE_EXIT_CODE).
+USER_MISTAKES = [
     ("prepare: unknown image", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:no-such-image"}),
-    ("prepare: image with '/' after reduction", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/base"}),
-    ("prepare: image argument with '/'", ["prepare", "registry.example/x/base"], {}),
+    ("prepare: image of a registry path that is not here", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/base"}),
+    ("prepare: image argument of a registry path that is not here", ["prepare", "registry.example/x/base"], {}),
+    ("prepare: image that reduces to '..'", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "registry/x/.."}),
+    ("prepare: --default-image that is not here", ["prepare", "--default-image", "nosuch"], {"CUSTOM_ENV_CI_JOB_IMAGE": None}),
     ("prepare: image '..'", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": ".."}),
     ("prepare: image with '..' inside", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:a..b"}),
     ("prepare: image '.machines' (leading dot)", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:.machines"}),
@@ -1881,14 +1980,19 @@ BAD_INPUTS = [
     ("prepare: image with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:book\nworm"}),
     ("prepare: image with an empty tag", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:"}),
     ("prepare: no image and no default", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": None}),
+    ("prepare: image that is a file", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:notadir"}),
+    ("prepare: image that is a dangling symlink", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:dangling"}),
+]
+
+
+BAD_INPUTS = [
+    # (name, args, env overrides, needs a script file)
     ("prepare: no job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": None}),
     ("prepare: non-numeric job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12a4"}),
     ("prepare: empty job id", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": ""}),
     ("prepare: negative job id", ["prepare", "--id", "-5"], {}),
     ("prepare: job id with a newline", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "12\n34"}),
     ("prepare: job id of 21 digits", ["prepare"], {"CUSTOM_ENV_CI_JOB_ID": "1" * 21}),
-    ("prepare: image that is a file", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:notadir"}),
-    ("prepare: image that is a dangling symlink", ["prepare"], {"CUSTOM_ENV_CI_JOB_IMAGE": "debian:dangling"}),
     ("prepare: --storage btrfs off btrfs", ["prepare", "--storage", "btrfs"], {}),
     ("prepare: unknown storage", ["prepare", "--storage", "zfs"], {}),
     ("prepare: unknown option", ["prepare", "--frobnicate"], {}),
@@ -1897,6 +2001,9 @@ BAD_INPUTS = [
     ("run: script is a directory", ["run", "/", "build_script"], {}),
     ("run: stage name of 65 characters", ["run", "{script}", "s" * 65], {}),
     ("run: no job id", ["run", "{script}", "build_script"], {"CUSTOM_ENV_CI_JOB_ID": None}),
+    ("run: --shell zsh", ["run", "--shell", "zsh", "{script}", "build_script"], {}),
+    ("toml: an unsafe image", ["toml", "../x"], {}),
+    ("toml: two different images", ["toml", "a", "--default-image", "b"], {}),
     ("cleanup: job id with a path", ["cleanup", "--id", "1/../.."], {}),
     ("cleanup: job id of 21 digits", ["cleanup"], {"CUSTOM_ENV_CI_JOB_ID": "9" * 21}),
     ("cleanup: option of another command", ["cleanup", "--storage", "tmpfs"], {}),
@@ -2195,10 +2302,11 @@ class Lifecycle:
         except json.JSONDecodeError as e:
             raise Fail(f"chroot-list --json printed invalid JSON ({e}): {short(r.out)}")
         check(isinstance(data, list), f"chroot-list --json printed a {type(data).__name__}, not a list")
-        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "network", "refreshed"}
+        keys = {"name", "suite", "arch", "size_bytes", "generation", "jobs", "network", "state", "refreshed"}
         for d in data:
             check(isinstance(d, dict) and set(d) == keys, f"chroot-list --json: an entry is not an object with {sorted(keys)}: {d}")
-            check(all(isinstance(d[k], str) for k in ("name", "suite", "arch", "refreshed")) and
+            check(d.get("state") in ("ready", "missing") and
+                  all(isinstance(d[k], str) for k in ("name", "suite", "arch", "refreshed")) and
                   all(isinstance(d[k], int) and not isinstance(d[k], bool) for k in ("size_bytes", "generation", "jobs")),
                   f"chroot-list --json: wrong types in {d}")
         return {d["name"]: d for d in data}
@@ -2509,7 +2617,7 @@ def t_malformed_playbooks(s, ex):
           " | ".join(f"{kind} ({', '.join(cmds)}): {problem}" for (kind, problem), cmds in list(errors.items())[:6]))
 
 
-def small_fs(s, tag, size_mib):
+def small_fs(s, tag, size_mib, options="defaults"):
     """A loop-mounted ext4 of size_mib MiB (no reserved blocks); returns (device, mount point, backing)."""
     backing = s.tmproot / f"{tag}.img"
     mnt = s.tmproot / f"{tag}-mnt"
@@ -2518,7 +2626,7 @@ def small_fs(s, tag, size_mib):
     dev = s.sh(["losetup", "--find", "--show", str(backing)])
     s.loops.append((dev, str(backing)))
     mnt.mkdir()
-    s.sh(["mount", dev, str(mnt)])
+    s.sh(["mount", "-o", options, dev, str(mnt)])
     s.own_mounts.append(str(mnt))
     return dev, mnt, backing
 
@@ -2602,7 +2710,7 @@ def t_gc_threshold(s, ex):
                 n_m, n_g, n_c, _ = run_gc(100)
                 check((n_m, n_g, n_c) == (2, 0, 0), f"gc --threshold 100 removed {n_m} machine(s), {n_g} generation(s), "
                                                     f"{n_c} cache dir(s); expected 2, 0, 0")
-                check(machines() == sorted([job.id, held]), f"machines after gc: {machines()}, expected the job's and the locked one")
+                check(machines() == sorted([job.key, held]), f"machines after gc: {machines()}, expected the job's and the locked one")
                 check(all(d.is_dir() for d in caches.values()), "gc --threshold 100 removed a cache")
                 r = job.run_ok("build_script", ["echo still-running"])
                 check("still-running" in r.lines, "the job's machine does not work after gc")
@@ -2631,13 +2739,72 @@ def t_gc_threshold(s, ex):
             finally:
                 os.close(held_fd)
             n_m, _, _, _ = run_gc(100)
-            check(n_m == 1 and machines() == [job.id], f"after its lock was released gc removed {n_m}; machines {machines()}")
+            check(n_m == 1 and machines() == [job.key], f"after its lock was released gc removed {n_m}; machines {machines()}")
             end_job(s, job)
         check(not os.listdir(sd / ".machines"), f"machines left: {os.listdir(sd / '.machines')}")
     finally:
         for n in (os.listdir(mnt / ".machines") if (mnt / ".machines").is_dir() else []):
             subprocess.run(JOBS_NETNS_PREFIX + [ex.binary, "--state-dir", str(mnt), "cleanup", "--id", n], capture_output=True, timeout=60,
                            env=s.clean_env(), stdin=subprocess.DEVNULL)
+        if mnt in s.extra_state_dirs:
+            s.extra_state_dirs.remove(mnt)
+        small_fs_remove(s, dev, mnt, backing)
+
+
+def t_gc_noatime(s, ex):
+    """On a noatime mount (the appliance's SSD), a cache a job only reads is as used as one it writes:
+    gc goes by the last use nspawn-runner records when a job of the project starts, not by atime."""
+    s.chroot()
+    dev, mnt, backing = small_fs(s, "gc-noatime", 64, "noatime")
+    try:
+        sd = mnt
+        s.extra_state_dirs.append(sd)
+        (sd / IMAGE).symlink_to(s.chroot())
+        now = time.time()
+        # read: written 5 h ago, read by a job now; old: 4 h; newer: 3 h; each 8 MiB.
+        ages = {"read": 5 * 3600, "old": 4 * 3600, "newer": 3 * 3600}
+        caches = {}
+        for k, age in ages.items():
+            d = sd / ".cache" / "group" / "sub" / f"project-{k}" / "default-key"
+            d.mkdir(parents=True)
+            with open(d / "cache.zip", "wb") as f:
+                for _ in range(8):
+                    f.write(os.urandom(1 << 20))
+            os.utime(d / "cache.zip", (now - age, now - age))
+            caches[k] = d
+        os.sync()
+        zip_read = caches["read"] / "cache.zip"
+        with Job(s, ex, sd) as job:
+            job.env_override["CUSTOM_ENV_CI_PROJECT_PATH"] = "group/sub/project-read"
+            job.prepare()
+            # gitlab-runner's cache-extractor only reads the archive; the job cannot see the record.
+            r = job.run_ok("restore_cache", ["cat /cache/group/sub/project-read/default-key/cache.zip | wc -c",
+                                             "python3 -c \"import os; p = '/cache/group/sub/project-read'; "
+                                             "print('xattrs', os.listxattr(p)); "
+                                             "os.setxattr(p, 'trusted.nspawn-runner.last-use', b'9999999999')\" 2>&1 | "
+                                             "tail -1 || true", "grep ^CapEff: /proc/self/status"])
+            check(str(8 << 20) in r.lines, f"the job did not read the cache: {short(r.out)}")
+            cap_eff = [int(l.split()[1], 16) for l in r.lines if l.startswith("CapEff:")]
+            if cap_eff and cap_eff[0] & (1 << 21):
+                s.diag("jobs hold CAP_SYS_ADMIN (no user namespace): they can read and change the trusted.* record")
+            else:
+                check("xattrs []" in r.lines and any("PermissionError" in l for l in r.lines),
+                      f"the job sees or changes the last-use record: {short(r.out)}")
+            end_job(s, job)
+        st = os.stat(zip_read)
+        check(abs(st.st_atime - (now - ages["read"])) < 2, "the mount keeps atime: not a noatime test")
+        os.sync()
+        sv = os.statvfs(sd)
+        before = used_percent(sd)
+        blocks = sum(os.lstat(p).st_blocks * 512 for p in caches["old"].iterdir()) // sv.f_frsize
+        after1 = 100 - ((sv.f_bavail + blocks) * 100) // sv.f_blocks
+        check(before > after1, f"cannot place a threshold: {before}% used, {after1}% after removing one cache")
+        r = ex.raw(["--state-dir", str(sd), "gc", "--threshold", str(after1)], timeout=120)
+        _, _, n_c, _ = gc_counts(r)
+        gone = sorted(k for k, d in caches.items() if not d.exists())
+        check(gone == ["old"] and n_c == 1, f"gc --threshold {after1} (usage {before}%) removed {gone}, expected only the "
+                                            f"least recently used [old] (the oldest archive, [read], was just used)")
+    finally:
         if mnt in s.extra_state_dirs:
             s.extra_state_dirs.remove(mnt)
         small_fs_remove(s, dev, mnt, backing)
@@ -2739,6 +2906,57 @@ def t_chroot_login(s, ex, backend):
     lc.only_generation(name, 2, "after the job on generation 1 was cleaned up")
 
 
+def t_chroot_login_pipe(s, ex):
+    """chroot-login without a terminal (a script, ssh without -t): the shell runs the commands on
+    stdin at once; exit 0 keeps them as a new generation, another status drops them."""
+    lc = Lifecycle(s, ex, "overlay", "login-pipe")
+    name = "piped"
+    lc.make_image(name)
+    token = secrets.token_hex(6)
+    for commands, want_rc, want_gen in ((f"echo {token} > /etc/piped-marker\necho $((6*7))-piped\n", 0, 2),
+                                        ("echo dropped > /etc/dropped-marker\necho $((6*7))-piped\nexit 3\n", None, 2)):
+        c = Call(lc.argv(["chroot-login", name]), str(s.tmproot), s.clean_env(), stdin_data=commands.encode())
+        rc = c.wait(120)
+        ex.check_sanitizer(bytes(c.err), "chroot-login")
+        out = bytes(c.out).decode(errors="replace")
+        check(rc == want_rc if want_rc is not None else rc != 0, f"chroot-login with commands on a pipe: exit {rc}: "
+                                                                 f"{short(out)} {short(bytes(c.err))}")
+        check("42-piped" in out.splitlines(), f"the commands on stdin did not run: {short(out)}")
+        check(lc.current(name) == want_gen, f"{name} is at generation {lc.current(name)}, expected {want_gen}")
+    check((lc.sd / name / "etc/piped-marker").read_text().strip() == token, "the kept edit is not in the image")
+    check(not (lc.sd / name / "etc/dropped-marker").exists(), "the dropped edit is in the image")
+    check(lc.lock_files() == [], f"lock files left: {lc.lock_files()}")
+
+
+def t_suppress_sync(s, ex):
+    """Jobs' machines run with nspawn's --suppress-sync (their disk is thrown away): by default, not
+    with job_suppress_sync = no in nspawn-runner.conf, not for an image whose playbook sets
+    nspawn_runner_job_suppress_sync: false."""
+    lc = Lifecycle(s, ex, "overlay", "sync")
+    (lc.sd / IMAGE).symlink_to(s.chroot())
+    (lc.sd / "keepsync").symlink_to(s.chroot())
+    lc.playbook("keepsync", "- hosts: all\n  vars:\n    nspawn_runner_job_suppress_sync: false\n  tasks: []\n")
+    probe = ("python3 -c \"import os, time; fd = os.open('/root/f', os.O_WRONLY | os.O_CREAT); t = time.monotonic(); "
+             "[os.fsync(fd) for _ in range(200)]; print('fsync-ms=%d' % ((time.monotonic() - t) * 1000))\"")
+    seen = {}
+    for what, image, conf, want in (("default", IMAGE, "", True), ("job_suppress_sync = no", IMAGE, "job_suppress_sync = no\n", False),
+                                    ("the playbook's false", "keepsync", "", False)):
+        (lc.conf / "nspawn-runner.conf").write_text(conf)
+        with Job(s, ex, lc.sd, image=f"debian:{image}") as job:
+            job.env_override["NSPAWN_RUNNER_CONFIG_DIR"] = str(lc.conf)
+            job.prepare()
+            st = parse_state(Path(job.machine_dir, "state").read_text())
+            with open(f"/proc/{st['nspawn_pid']}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            check((b"--suppress-sync=yes" in argv) == want and (st.get("suppress_sync") == "1") == want,
+                  f"{what}: nspawn {'without' if want else 'with'} --suppress-sync: {argv}, state {st}")
+            # In the machine: fsync() does nothing (nspawn's seccomp filter), or does its work.
+            r = job.run_ok("build_script", ["echo x > /root/f", probe])
+            seen[what] = " ".join(l for l in r.lines if l.startswith("fsync-ms="))
+            end_job(s, job)
+    s.diag("200 fsync()s in a job: " + "; ".join(f"{k}: {v}" for k, v in seen.items()))
+
+
 def t_chroot_list(s, ex):
     """chroot-list, as text and JSON, of a generation image and of a plain symlink image."""
     lc = Lifecycle(s, ex, "overlay", "list")
@@ -2750,18 +2968,23 @@ def t_chroot_list(s, ex):
     (lc.sd / "afile").write_text("not an image\n")
     (lc.sd / "dangling").symlink_to(lc.sd / "nothing")
     (lc.sd / ".hidden").mkdir()
+    # As the Python tool did: an image a playbook defines but that does not exist yet is listed.
+    lc.playbook("todo", "- hosts: all\n  vars:\n    nspawn_runner_chroot_suite: trixie\n  tasks: []\n")
+    lc.playbook("gen", "- hosts: all\n  tasks: []\n", where="state")
     plain = os.path.realpath(s.chroot())
     # The network column: the playbook's nspawn_runner_network, else the configured default.
     lc.playbook("gen", "- hosts: all\n  vars:\n    nspawn_runner_network: none\n")
     stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
     want = {
         "gen": {"name": "gen", "suite": "lc-suite", "arch": host_arch(), "size_bytes": py_fs_usage(g), "generation": 3,
-                "jobs": 0, "network": "none", "refreshed": stamp(refreshed)},
+                "jobs": 0, "network": "none", "state": "ready", "refreshed": stamp(refreshed)},
         "plain": {"name": "plain", "suite": IMAGE, "arch": host_arch(), "size_bytes": py_fs_usage(plain), "generation": 0,
-                  "jobs": 0, "network": "isolated", "refreshed": stamp(int(os.stat(plain).st_mtime))},
+                  "jobs": 0, "network": "isolated", "state": "ready", "refreshed": stamp(int(os.stat(plain).st_mtime))},
+        "todo": {"name": "todo", "suite": "", "arch": "", "size_bytes": 0, "generation": 0, "jobs": 0,
+                 "network": "isolated", "state": "missing", "refreshed": "-"},
     }
     got = lc.list_json()
-    check(sorted(got) == ["gen", "plain"], f"chroot-list --json lists {sorted(got)}, expected [gen, plain]")
+    check(sorted(got) == ["gen", "plain", "todo"], f"chroot-list --json lists {sorted(got)}, expected [gen, plain, todo]")
     for n, w in want.items():
         check(got[n] == w, f"chroot-list --json: {got[n]}, expected {w}")
     r = lc.nr(["chroot-list"])
@@ -2770,10 +2993,10 @@ def t_chroot_list(s, ex):
     check(lines and lines[0].split() == ["NAME", "SUITE", "ARCH", "SIZE", "GEN", "JOBS", "NETWORK", "REFRESHED"],
           f"header: {lines[:1]}")
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    check(sorted(rows) == ["gen", "plain"], f"chroot-list lists {sorted(rows)}")
+    check(sorted(rows) == ["gen", "plain", "todo"], f"chroot-list lists {sorted(rows)}")
     for n, w in want.items():
-        exp = [n, w["suite"], w["arch"], f"{w['size_bytes'] / (1 << 20):.1f}", "M", str(w["generation"]), str(w["jobs"]),
-               w["network"], w["refreshed"]]
+        exp = [n, w["suite"] or "-", w["arch"] or "-", f"{w['size_bytes'] / (1 << 20):.1f}", "M", str(w["generation"]),
+               str(w["jobs"]), w["network"], "missing" if w["state"] == "missing" else w["refreshed"]]
         check(rows[n] == exp, f"chroot-list row {rows[n]}, expected {exp}")
 
 
@@ -2907,6 +3130,341 @@ def t_maint_without_ansible(s, ex):
     d = s.snapshot_diff(before, s.snapshot(lc.sd))
     check(not d, f"the failed refresh left: {d}")
 
+
+# ---------------------------------------------------------------------------------------------------
+# nspawn-run: a person's throwaway machine, through sudo.
+
+NSPAWN_RUN_FAILURE = 125  # nspawn-run's own failures (the command's status passes through)
+DEFAULT_STATE_DIR = Path("/var/lib/nspawn-runner")
+SUDOERS_DIR = Path("/etc/sudoers.d")
+
+
+class NspawnRunUser:
+    """A test user allowed nspawn-run by the shipped sudoers drop-in (its rule uncommented, naming the
+    user and the built binary), and a state dir holding the cached chroots, which every call sees as
+    /var/lib/nspawn-runner in a mount namespace of its own (sudo's caller cannot choose a state dir)."""
+
+    def __init__(self, s):
+        self.s = s
+        self.user = "nsrt" + secrets.token_hex(4)
+        self.binary = s.build / "nspawn-run"
+        self.state = s.tmproot / "nspawn-run-state"
+        self.sudoers = SUDOERS_DIR / f"nspawn-run-test-{self.user}"  # no '.': sudo skips such names
+        self.made_mountpoint = False
+        self.home = None
+        self.state.mkdir()
+        (self.state / IMAGE).symlink_to(s.chroot().resolve())
+        if (s.cache_state / IMAGE_I386).is_dir():
+            (self.state / IMAGE_I386).symlink_to((s.cache_state / IMAGE_I386).resolve())
+        r = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", "nspawn-run test",
+                            self.user], capture_output=True, text=True)
+        check(r.returncode == 0, f"useradd: {short(r.stderr)}")
+        self.home = Path(pwd.getpwnam(self.user).pw_dir)
+        self.uid, self.gid = pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid
+        shipped = (REPO / "conf/nspawn-run.sudoers").read_text()
+        rules = [line[1:] for line in shipped.splitlines() if line.startswith("#%nspawn-run ")]
+        check(len(rules) == 1, f"the shipped sudoers drop-in has {len(rules)} commented-out rules, not 1")
+        check(not any(line.strip() and not line.startswith("#") for line in shipped.splitlines()),
+              "the shipped sudoers drop-in is not off by default")
+        # Both builds: the sanitizer pass runs the same tests with the ASan/UBSan one.
+        rule = rules[0].replace("%nspawn-run", self.user).replace(
+            "/usr/bin/nspawn-run", f"{self.binary}, {(s.asan_build / 'nspawn-run').resolve()}")
+        tmp = s.tmproot / "sudoers"
+        tmp.write_text(shipped + rule + "\n")
+        r = subprocess.run(["visudo", "-c", "-q", "-f", str(tmp)], capture_output=True, text=True)
+        check(r.returncode == 0, f"visudo -c of the drop-in: {short(r.stdout + r.stderr)}")
+        os.chmod(tmp, 0o440)
+        shutil.move(tmp, self.sudoers)
+        if not DEFAULT_STATE_DIR.exists():
+            DEFAULT_STATE_DIR.mkdir(mode=0o755)
+            self.made_mountpoint = True
+
+    def remove(self):
+        notes = []
+        self.sudoers.unlink(missing_ok=True)
+        r = subprocess.run(["pkill", "--signal", "KILL", "-U", self.user], capture_output=True)
+        if r.returncode == 0:
+            notes.append(f"processes of {self.user} left: killed")
+        if self.home:
+            r = subprocess.run(["userdel", "--remove", self.user], capture_output=True, text=True)
+            if r.returncode != 0:
+                notes.append(f"userdel {self.user}: {short(r.stderr)}")
+        if self.made_mountpoint:
+            try:
+                DEFAULT_STATE_DIR.rmdir()
+            except OSError as e:
+                notes.append(f"{DEFAULT_STATE_DIR}: {e}")
+        return notes
+
+    def argv(self, args, via_sudo=True, sudo_args=(), as_root_env=None, prelude="true"):
+        """nspawn-run with args as the test user through sudo (or as the user without sudo, or as root
+        with the environment as_root_env), in a mount namespace where the test's state dir is the default
+        (and where the shell commands prelude ran first)."""
+        if as_root_env is not None:
+            inner = ["env", "-i", *[f"{k}={v}" for k, v in as_root_env.items()], str(self.binary)]
+        elif via_sudo:
+            inner = ["sudo", "-u", self.user, "sudo", "-n", *sudo_args, str(self.binary)]
+        else:
+            inner = ["sudo", "-u", self.user, str(self.binary)]
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" ' + str(DEFAULT_STATE_DIR) + f' && {prelude} && exec "$@"', str(self.state), *inner, *args]
+
+    def run(self, args, timeout=60, **kw):
+        argv = self.argv(args, **kw)
+        try:
+            p = subprocess.run(argv, cwd=self.home, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout,
+                               env=self.s.clean_env())
+        except subprocess.TimeoutExpired:
+            raise Fail(f"nspawn-run {' '.join(args)[:60]} did not finish within {timeout} s")
+        self.check_sanitizer(p.stderr)
+        return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    @staticmethod
+    def check_sanitizer(err):
+        err = bytes(err).decode(errors="replace")
+        check(not SANITIZER_RE.search(err), f"sanitizer report: {short(err, 400)}")
+
+    def leftovers(self):
+        """What a finished nspawn-run could have left: its /run directory, nspawn's propagate directory,
+        the test user's processes, a lock file in the state dir."""
+        left = [str(p) for p in Path("/run").glob("nspawn-run.*")]
+        if PROPAGATE_DIR.is_dir():
+            left += [n for n in os.listdir(PROPAGATE_DIR) if n.startswith(f"nspawn-run-{self.uid}-")]
+        r = subprocess.run(["pgrep", "-a", "-U", self.user], capture_output=True, text=True)
+        left += [f"process {line}" for line in r.stdout.splitlines()]
+        left += [f"lock {p}" for p in (self.state / ".locks").glob("*")] if (self.state / ".locks").is_dir() else []
+        return left
+
+    def check_clean(self):
+        deadline = time.monotonic() + 5
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(not left, f"left behind: {left[:4]}")
+
+
+def nspawn_run_user(s, asan=False):
+    """The nspawn-run tests' user, calling the build's nspawn-run (or the sanitized build's)."""
+    if asan:
+        s.asan()
+        u = copy.copy(nspawn_run_user(s))
+        u.binary = (s.asan_build / "nspawn-run").resolve()
+        return u
+    if s.nspawn_run is None:
+        if "nspawn-run" in s.backend_errors:
+            raise Fail(s.backend_errors["nspawn-run"])
+        try:
+            s.nspawn_run = NspawnRunUser(s)
+        except Fail as e:
+            s.backend_errors["nspawn-run"] = f"nspawn-run test user: {e}"
+            raise Fail(s.backend_errors["nspawn-run"])
+    return s.nspawn_run
+
+
+def t_nspawn_run_identity(s, asan=False):
+    """The command runs as the caller (uid, gid, name, passwd entry), in the caller's working directory
+    in their bound home, and what it writes there is the caller's on the host."""
+    u = nspawn_run_user(s, asan)
+    (u.home / "sub").mkdir(exist_ok=True)
+    os.chown(u.home / "sub", u.uid, u.gid)
+    r = u.run(["-n", IMAGE, "sh", "-c", 'echo uid=$(id -u) gid=$(id -g) name=$(id -un) group=$(id -gn); '
+               'echo home=$HOME; echo pwd=$(pwd); getent passwd $(id -un); echo hi >"$HOME/from-machine"; '
+               f'test -e {s.tmproot} || echo host-private; test -e {REPO} || echo repo-private'])
+    check(r.rc == 0, f"nspawn-run id: {r.describe()}")
+    grp_name = subprocess.run(["id", "-gn", u.user], capture_output=True, text=True).stdout.strip()
+    want = [f"uid={u.uid} gid={u.gid} name={u.user} group={grp_name}", f"home={u.home}", f"pwd={u.home}",
+            "host-private", "repo-private"]  # the home is the only host directory there
+    for w in want:
+        check(w in r.lines, f"expected {w!r}: {short(r.out)}")
+    check(any(line.startswith(f"{u.user}:x:{u.uid}:{u.gid}:nspawn-run test:{u.home}:") for line in r.lines),
+          f"the caller's passwd entry: {short(r.out)}")
+    st = (u.home / "from-machine").stat()
+    check((st.st_uid, st.st_gid) == (u.uid, u.gid), f"file written in the home is owned by {st.st_uid}:{st.st_gid}")
+    r = u.run(["-n", IMAGE, "pwd"])  # the argv's cwd is the home: a subdirectory of it is kept too
+    check(r.rc == 0 and r.lines == [str(u.home)], f"pwd: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_exit_status(s, asan=False):
+    """The command's exit status passes through; a command that is not there is nspawn's failure, not 0."""
+    u = nspawn_run_user(s, asan)
+    for status in (0, 1, 42, 125):
+        r = u.run(["-n", IMAGE, "sh", "-c", f"exit {status}"])
+        check(r.rc == status, f"exit {status}: {r.describe()}")
+    r = u.run(["-n", IMAGE, "sh", "-c", "kill -TERM $$"])
+    check(r.rc == 255, f"a command killed by SIGTERM (nspawn's stub init says 255): {r.describe()}")
+    r = u.run(["-n", IMAGE, "/no/such/command"])
+    check(r.rc != 0, f"a missing command: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_ephemeral(s, asan=False):
+    """The base is read-only and nothing of a machine is kept: what one writes (outside the home) is gone
+    in the next one and never reaches the chroot; the image's own root account cannot be reached."""
+    u = nspawn_run_user(s, asan)
+    chroot = s.chroot().resolve()
+    before = sorted(os.listdir(chroot / "var/tmp")), (chroot / "etc").stat().st_mtime_ns
+    r = u.run(["-n", IMAGE, "sh", "-c", "touch /var/tmp/nspawn-run-mark && ls /var/tmp/nspawn-run-mark; "
+               "touch /etc/nspawn-run-mark 2>/dev/null && echo wrote-etc; su -c true root </dev/null 2>/dev/null && echo root; exit 0"])
+    check(r.rc == 0 and r.lines == ["/var/tmp/nspawn-run-mark"], f"first machine: {r.describe()}")
+    r = u.run(["-n", IMAGE, "sh", "-c", "test ! -e /var/tmp/nspawn-run-mark && echo gone"])
+    check(r.rc == 0 and r.lines == ["gone"], f"second machine: {r.describe()}")
+    after = sorted(os.listdir(chroot / "var/tmp")), (chroot / "etc").stat().st_mtime_ns
+    check(before == after, f"the chroot changed: {before} -> {after}")
+    u.check_clean()
+
+
+NSPAWN_RUN_BAD_IMAGES = ["../etc", "a/b", "/var/lib/nspawn-runner/bookworm", ".images", "", "x" * 65, "bad name",
+                         "no-such-image"]
+NSPAWN_RUN_WIDENING = [["--bind=/:/mnt", "-n", IMAGE, "id"], ["-n", IMAGE, "--bind-ro=/etc/shadow:/x", "id"],
+                       ["--user=root", "-n", IMAGE, "id"], ["-u", "root", "-n", IMAGE, "id"],
+                       ["-D", "/", "-n", IMAGE, "id"], ["--directory=/", "id"], ["--image=/dev/sda", "id"],
+                       ["--state-dir", str(DEFAULT_STATE_DIR), "-n", IMAGE, "id"], ["-n", IMAGE, "--setenv=LD_PRELOAD=/x", "id"],
+                       ["-xn", IMAGE, "id"], ["-n"], ["id"]]
+
+
+def t_nspawn_run_bad_input(s, asan=False):
+    """Unknown or unsafe image names and every option that could widen access are refused in one line,
+    exit 125, before any machine; so is a call without sudo, and an environment variable sudo's caller
+    tries to set. Root's own NSPAWN_RUNNER_STATE_DIR does not apply once $SUDO_UID says who called."""
+    u = nspawn_run_user(s, asan)
+    for args in [["-n", name, "id", "-u"] for name in NSPAWN_RUN_BAD_IMAGES] + NSPAWN_RUN_WIDENING:
+        r = u.run(args)
+        what = f"nspawn-run {' '.join(args)}"
+        check(r.rc == NSPAWN_RUN_FAILURE, f"{what}: expected exit {NSPAWN_RUN_FAILURE}, got {r.describe()}")
+        lines = stderr_lines(r.err)
+        check(len(lines) == 1 and lines[0].startswith("nspawn-run: "), f"{what}: expected one line, got {short(r.err)}")
+        check(not r.out, f"{what}: printed {short(r.out)}")
+    r = u.run(["-n", IMAGE, "id", "-u"], via_sudo=False)
+    check(r.rc == NSPAWN_RUN_FAILURE and len(stderr_lines(r.err)) == 1 and "sudo" in r.err.decode(),
+          f"without sudo: {r.describe()}")
+    r = u.run(["-n", IMAGE, "id", "-u"], sudo_args=[f"NSPAWN_RUNNER_STATE_DIR={s.tmproot}"])
+    check(r.rc != 0 and str(u.uid) not in r.lines, f"setting the state dir through sudo: {r.describe()}")
+    r = u.run(["-n", IMAGE, "id", "-u"], as_root_env={"SUDO_UID": u.uid, "SUDO_GID": u.gid, "PATH": STANDARD_PATH,
+                                                     "NSPAWN_RUNNER_STATE_DIR": str(s.tmproot / "elsewhere")})
+    check(r.rc == 0 and r.lines == [str(u.uid)], f"NSPAWN_RUNNER_STATE_DIR beside SUDO_UID: {r.describe()}")
+    check(sorted(os.listdir(u.state)) == sorted([IMAGE] + ([IMAGE_I386] if (u.state / IMAGE_I386).exists() else [])),
+          f"the state dir changed: {sorted(os.listdir(u.state))}")
+    u.check_clean()
+
+
+def t_nspawn_run_image_symlinks(s, asan=False):
+    """An image's /etc/passwd or /etc/group that is a symlink out of it (to the host's /etc/shadow) is
+    read inside the image: the caller never sees a host file through the copy nspawn-run makes."""
+    u = nspawn_run_user(s, asan)
+    base = s.tmproot / "nspawn-run-symlinks"
+    upper, work, image = base / "upper", base / "work", u.state / "symlinks"
+    (upper / "etc").mkdir(parents=True)
+    work.mkdir()
+    (upper / "etc/group").symlink_to("/etc/shadow")
+    (upper / "etc/passwd").symlink_to("../../../../../../../../etc/shadow")
+    image.mkdir()
+    try:
+        mount = (f"mount -t overlay overlay -o lowerdir={s.chroot().resolve()},upperdir={upper},workdir={work} "
+                 f"{DEFAULT_STATE_DIR / image.name}")
+        r = u.run(["-n", image.name, "cat", "/etc/passwd", "/etc/group"], prelude=mount)
+    finally:
+        image.rmdir()
+        shutil.rmtree(base)
+    check(r.rc == 0, f"nspawn-run on the image: {r.describe()}")
+    host_only = set(Path("/etc/shadow").read_text().splitlines()) - set((s.chroot() / "etc/shadow").read_text().splitlines())
+    leaked = [line.split(":")[0] for line in r.lines if line in host_only]
+    check(not leaked, f"the host's /etc/shadow entries of {leaked[:4]} are in the machine")
+    mine = [line for line in r.lines if line.startswith(f"{u.user}:")]
+    check(len(mine) == 2 and all(line.split(":")[1] == "x" for line in mine),
+          f"the caller's lines (one passwd, one group entry, no shadow): {mine}")
+    u.check_clean()
+
+
+def t_nspawn_run_i386(s, asan=False):
+    """An i386 image runs under the x86 personality (uname -m says i686)."""
+    u = nspawn_run_user(s, asan)
+    if not (u.state / IMAGE_I386).exists():
+        raise Skip(f"no i386 chroot in the suite's cache ({s.cache_state / IMAGE_I386}; the lifecycle i386 test makes it)")
+    r = u.run(["-n", IMAGE_I386, "sh", "-c", "echo $(uname -m) $(dpkg --print-architecture) $(id -u)"])
+    check(r.rc == 0 and r.lines == [f"i686 i386 {u.uid}"], f"i386 image: {r.describe()}")
+    u.check_clean()
+
+
+def t_nspawn_run_sigint_pipe(s, asan=False):
+    """Ctrl-C without a terminal (SIGINT to the foreground process group) ends the command; exit 130."""
+    u = nspawn_run_user(s, asan)
+    c = Call(u.argv(["-n", IMAGE, "sh", "-c", "echo started; exec sleep 4242"]), u.home, s.clean_env(), stdin_hold=True)
+    try:
+        check(c.wait_output(b"started", 30), f"the command did not start: {short(c.err)}")
+        time.sleep(0.3)
+        c.kill_group(signal.SIGINT)
+        c.wait(20)
+    except Fail:
+        c.abort()
+        raise
+    u.check_sanitizer(c.err)
+    check(c.p.returncode == 128 + signal.SIGINT, f"exit after SIGINT: {c.p.returncode}: {short(c.err)}")
+    check(not s.our_processes(["sleep 4242"], mnt_needles=[]), "sleep 4242 still runs")
+    u.check_clean()
+
+
+def pty_expect(fd, needle, timeout, buf):
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Fail(f"no {needle!r} on the terminal: {short(bytes(buf))}")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise Fail(f"terminal closed before {needle!r}: {short(bytes(buf))}")
+            buf.extend(chunk)
+
+
+def t_nspawn_run_terminal(s, asan=False):
+    """On a terminal, no command is an interactive login shell as the caller; ^C reaches the command it
+    runs (the shell goes on), and the shell's exit status is nspawn-run's."""
+    u = nspawn_run_user(s, asan)
+    argv = u.argv(["-n", IMAGE])
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(u.home)
+            os.execvpe(argv[0], argv, dict(s.clean_env(), TERM="dumb"))
+        finally:
+            os._exit(127)
+    buf = bytearray()
+    try:
+        # The shell echoes what is typed: the markers are computed, so only the output matches.
+        os.write(fd, b"shopt -q login_shell && echo LOGIN-$((6*7))-$(id -u) $-\n")
+        pty_expect(fd, f"LOGIN-42-{u.uid} ".encode(), 30, buf)
+        check(b"i" in bytes(buf).split(b"LOGIN-42-")[1].split(b"\n")[0], f"not an interactive shell: {short(bytes(buf))}")
+        os.write(fd, b"sleep 4242\n")
+        time.sleep(1.0)
+        os.write(fd, b"\x03")
+        os.write(fd, b"echo AFTER-$((6*7))-$?\n")
+        pty_expect(fd, b"AFTER-42-130", 10, buf)
+        os.write(fd, b"exit 7\n")
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            check(time.monotonic() < deadline, f"the shell did not exit: {short(bytes(buf))}")
+            try:
+                select.select([fd], [], [], 0.2) and os.read(fd, 65536)
+            except OSError:
+                time.sleep(0.1)
+        pid = 0
+        u.check_sanitizer(buf)
+        check(os.waitstatus_to_exitcode(status) == 7, f"exit status {os.waitstatus_to_exitcode(status)}, not 7")
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    u.check_clean()
+
+
 def t_final_host_clean(s):
     problems = []
     left = s.machines_left()
@@ -3012,6 +3570,9 @@ def build_tests(s):
         add(p + "2 MiB script and unusual stage names", t_big_script_and_stage_names, ex, backend)
         add(p + "cleanup twice, and cleanup without prepare, succeed", t_cleanup_twice, ex, backend)
         add(p + "prepare twice: the second fails, the first machine is untouched", t_prepare_twice, ex, backend)
+        add(p + "two jobs of the same id run side by side; a refused prepare's cleanup leaves them", t_same_job_id, ex, backend)
+        add(p + "without config_exec: a refused prepare of the same id, its run and cleanup leave the first machine",
+            t_same_job_id_without_config, ex, backend)
     add("btrfs: an image that is not a subvolume runs on overlayfs", t_btrfs_plain_image, ex, "btrfs")
     add("btrfs: --storage overlay on a btrfs state dir", t_success, ex, "btrfs", storage="overlay")
     add("bad input: btrfs: --storage btrfs with an image that is not a subvolume", bad_input, ex, "btrfs",
@@ -3040,6 +3601,8 @@ def build_tests(s):
     add("overlay: image references reduce to the chroot name (tag, digest, argument, default)", t_image_refs, ex, "overlay")
     for name, args, env in BAD_INPUTS:
         add(f"bad input: {name}", bad_input, ex, "overlay", args, env)
+    for name, args, env in USER_MISTAKES:
+        add(f"job's mistake (build failure): {name}", bad_input, ex, "overlay", args, env, user_mistake=True)
     add("chroot-create: invalid names fail and leave nothing", t_chroot_create_invalid_names, ex, "overlay")
     add("chroot-create: existing name fails and leaves the image alone", chroot_create_fails, ex, "overlay", IMAGE, [])
     add("chroot-create: unknown suite fails and leaves nothing", chroot_create_fails, ex, "overlay", "nosuite",
@@ -3075,10 +3638,31 @@ def build_tests(s):
     add(lc + "gc --threshold on a small file system: leftover machines and the oldest caches go, fresh ones stay",
         t_gc_threshold, ex)
     add(lc + "gc removes and counts every unused generation", t_gc_generations, ex)
-    add(lc + "chroot-list (text and JSON) of a generation image and a plain symlink image", t_chroot_list, ex)
+    add(lc + "gc on a noatime mount: a cache a job only read is kept, the least recently used goes", t_gc_noatime, ex)
+    add(lc + "chroot-list (text and JSON) of a generation image, a plain symlink image and a playbook's missing one",
+        t_chroot_list, ex)
+    add(lc + "chroot-login without a terminal runs the commands on stdin (exit 0 keeps, exit 3 drops)", t_chroot_login_pipe, ex)
+    add(lc + "jobs run with --suppress-sync unless nspawn-runner.conf or the image's playbook says no", t_suppress_sync, ex)
     add(lc + "i386: chroot-create --arch i386 (cached); a job in it reports i686 and i386", t_i386, ex)
     add(lc + "foreign architectures: prepare needs the qemu binfmt_misc entry, in one line", t_foreign_arch, ex)
     add(lc + "refresh without ansible-playbook fails clearly and leaves the image", t_maint_without_ansible, ex)
+
+    # nspawn-run, after the lifecycle tests, which make the cached i386 chroot on a fresh clone.
+    p = "nspawn-run: "
+
+    def add(name, fn, *a, **kw):
+        tests.append((name, lambda: fn(s, *a, **kw)))
+
+    add(p + "runs as the caller through sudo: uid, gid, passwd entry, home bound, working directory", t_nspawn_run_identity)
+    add(p + "the command's exit status passes through", t_nspawn_run_exit_status)
+    add(p + "read-only base, nothing persists between machines", t_nspawn_run_ephemeral)
+    add(p + f"{len(NSPAWN_RUN_BAD_IMAGES)} unknown or unsafe images and {len(NSPAWN_RUN_WIDENING)} widening calls are "
+            "refused in one line; no sudo, no state dir from the caller", t_nspawn_run_bad_input)
+    add(p + "an image's /etc/passwd and /etc/group symlinked to /etc/shadow are read inside the image",
+        t_nspawn_run_image_symlinks)
+    add(p + "an i386 image runs with the x86 personality", t_nspawn_run_i386)
+    add(p + "SIGINT to the foreground process group ends the command (exit 130)", t_nspawn_run_sigint_pipe)
+    add(p + "on a terminal: login shell, ^C reaches the command, exit status of the shell", t_nspawn_run_terminal)
 
     # The sanitizer pass: the same scenarios with the ASan/UBSan build.
     def asan_test(name, fn, *a, **kw):
@@ -3099,6 +3683,10 @@ def build_tests(s):
     for name, args, env in BAD_INPUTS:
         asan_test(f"bad input: {name}", bad_input, "overlay", args, env)
     asan_test("prepare twice", t_prepare_twice, "overlay")
+    for name, fn in (("identity and home", t_nspawn_run_identity), ("exit status", t_nspawn_run_exit_status),
+                     ("refused input", t_nspawn_run_bad_input), ("SIGINT", t_nspawn_run_sigint_pipe),
+                     ("a terminal session", t_nspawn_run_terminal)):
+        tests.append((f"asan: nspawn-run: {name}", lambda fn=fn: fn(s, asan=True)))
     def asan_test(name, fn, *a, **kw):
         tests.append((f"asan: {name}", lambda: lifecycle_run(s, fn, s, s.asan(), *a, **kw)))
 
@@ -3155,11 +3743,13 @@ def main():
                 s.say(f"# {e}")
         for i, (name, fn) in enumerate(tests, 1):
             t0 = time.monotonic()
-            reason = None
+            reason = skipped = None
             try:
                 fn()
             except Fail as e:
                 reason = str(e)
+            except Skip as e:
+                skipped = str(e)
             except KeyboardInterrupt:
                 raise
             except Exception as e:
@@ -3168,7 +3758,7 @@ def main():
             dt = time.monotonic() - t0
             if reason is None:
                 passed += 1
-                s.say(f"ok {i} - {name}")
+                s.say(f"ok {i} - {name}" + (f" # SKIP {skipped}" if skipped else ""))
             else:
                 failed += 1
                 s.say(f"not ok {i} - {name}: {reason.replace(chr(10), ' ')}")

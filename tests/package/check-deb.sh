@@ -40,7 +40,7 @@ for deb in "$@"; do
         done
         check "$name: Built-Using (the static init's libc)" test -n "$(dpkg-deb -f "$deb" Built-Using)"
 
-        for f in /usr/bin/nspawn-runner /usr/bin/nspawn-runnerd /usr/bin/nspawn-runner-hwtest; do
+        for f in /usr/bin/nspawn-runner /usr/bin/nspawn-runnerd /usr/bin/nspawn-runner-hwtest /usr/bin/nspawn-run; do
                 check "$name: $f is a dynamically linked $elf ELF" \
                         grep -q "ELF.*$elf.*dynamically linked" <<<"$(file -b "$root$f")"
         done
@@ -48,8 +48,9 @@ for deb in "$@"; do
                 grep -q "ELF.*$elf.*statically linked" <<<"$(file -b "$root/usr/libexec/nspawn-runner/nspawn-runner-init")"
         check "$name: the Ansible connection plugin" has /usr/share/nspawn-runner/ansible/connection_plugins/nspawn_runner.py
         check "$name: bash completion" has /usr/share/bash-completion/completions/nspawn-runner
+        check "$name: bash completion of nspawn-run" has /usr/share/bash-completion/completions/nspawn-run
         check "$name: README (the unit's Documentation=)" has /usr/share/doc/nspawn-runner/README.md
-        for m in man1/nspawn-runner.1 man8/nspawn-runnerd.8 man5/nspawn-runner.conf.5 man1/nspawn-runner-hwtest.1; do
+        for m in man1/nspawn-runner.1 man8/nspawn-runnerd.8 man5/nspawn-runner.conf.5 man1/nspawn-runner-hwtest.1 man1/nspawn-run.1; do
                 page=$root/usr/share/man/$m.gz
                 check "$name: man page $m renders without warnings" \
                         test -f "$page" -a -z "$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)"
@@ -62,7 +63,7 @@ for deb in "$@"; do
                 check "$name: rootfs file $f" has "$f"
         done < <(find rootfs/usr -type f | sort)
         # rootfs/etc is the appliance's: nothing of it, and nothing but the configuration in /etc.
-        leaked=$(grep '^/etc/' "$tmp/$arch.files" | grep -vx /etc/nspawn-runner/nspawn-runner.conf)
+        leaked=$(grep '^/etc/' "$tmp/$arch.files" | grep -vx -e /etc/nspawn-runner/nspawn-runner.conf -e /etc/sudoers.d/nspawn-run)
         check "$name: nothing else in /etc${leaked:+: $leaked}" test -z "$leaked"
         if [ -d rootfs/etc ]; then
                 leaked=$(cd rootfs && find etc -type f -printf '/%p\n' | grep -xFf - "$tmp/$arch.files")
@@ -71,6 +72,15 @@ for deb in "$@"; do
         check "$name: /etc/nspawn-runner/nspawn-runner.conf is a conffile" \
                 grep -qx /etc/nspawn-runner/nspawn-runner.conf "$root/DEBIAN/conffiles"
         check "$name: the configuration is the template" cmp -s conf/nspawn-runner.conf "$root/etc/nspawn-runner/nspawn-runner.conf"
+        # The sudoers drop-in: a conffile, mode 0440 as sudo wants, valid, and off (every line a comment).
+        check "$name: /etc/sudoers.d/nspawn-run is a conffile" grep -qx /etc/sudoers.d/nspawn-run "$root/DEBIAN/conffiles"
+        check "$name: /etc/sudoers.d/nspawn-run is the shipped file" cmp -s conf/nspawn-run.sudoers "$root/etc/sudoers.d/nspawn-run"
+        check "$name: /etc/sudoers.d/nspawn-run has mode 0440" \
+                test "$(dpkg-deb -c "$deb" | awk '$6 == "./etc/sudoers.d/nspawn-run" { print $1 }')" = -r--r-----
+        check "$name: /etc/sudoers.d/nspawn-run grants nothing" test -z "$(grep -v '^#' "$root/etc/sudoers.d/nspawn-run")"
+        if command -v visudo >/dev/null; then
+                check "$name: /etc/sudoers.d/nspawn-run passes visudo -c" visudo -c -q -f "$root/etc/sudoers.d/nspawn-run"
+        fi
 
         # Units: nspawn-runnerd.service is enabled on install, no other unit. (debhelper's snippet for
         # a unit not to enable re-enables it only when it is "debian-installed": on upgrades.)

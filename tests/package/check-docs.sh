@@ -18,7 +18,7 @@ commands() { sed -n 's/.*streq(cmd, "\([a-z-]*\)").*/\1/p' "$1" | sort -u; }
 documents() { grep -qF -- "*$2*" "$1"; }
 
 for pair in nspawn-runner:src/nspawn-runner/main.c nspawn-runnerd:src/nspawn-runnerd/main.c \
-        nspawn-runner-hwtest:src/hw-test/nspawn-runner-hwtest.c; do
+        nspawn-runner-hwtest:src/hw-test/nspawn-runner-hwtest.c nspawn-run:src/nspawn-run/main.c; do
         prog=${pair%%:*} src=${pair#*:}
         page=$(ls man/"$prog".[0-9].scd)
         opts=$(long_options "$src")
@@ -44,6 +44,13 @@ for c in $(commands src/nspawn-runner/main.c); do
 done
 for o in $(long_options src/nspawn-runner/main.c); do
         check "completion: --$o" grep -qw -- "--$o" "$comp"
+done
+
+# nspawn-run's completion knows its options.
+comp=completion/nspawn-run.bash
+check "completion: bash -n $comp" bash -n "$comp"
+for o in $(long_options src/nspawn-run/main.c); do
+        check "completion: nspawn-run --$o" grep -qw -- "--$o" "$comp"
 done
 
 # Configuration keys: the key table of config.c against nspawn-runner.conf(5) and the template.

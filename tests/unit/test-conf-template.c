@@ -82,6 +82,7 @@ int main(void) {
         CHECK(c.button_hold_sec == defaults.button_hold_sec, "button_hold_seconds: %u", c.button_hold_sec);
         CHECK(c.maintenance_minute == defaults.maintenance_minute, "maintenance_time: minute %d", c.maintenance_minute);
         CHECK(c.gc_threshold == defaults.gc_threshold, "gc_threshold: %u", c.gc_threshold);
+        CHECK(c.job_suppress_sync == defaults.job_suppress_sync, "job_suppress_sync: %d", c.job_suppress_sync);
         CHECK(c.disk_attention_percent == defaults.disk_attention_percent, "disk_attention_percent: %u",
               c.disk_attention_percent);
         CHECK(c.drain_timeout_sec == defaults.drain_timeout_sec, "drain_timeout_seconds: %u", c.drain_timeout_sec);

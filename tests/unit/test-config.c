@@ -210,6 +210,10 @@ int main(void) {
         CHECK(parse("maintenance_time=3:30\n", &c) == -EINVAL, "3:30 is refused (HH:MM)");
         CHECK(parse("maintenance_time= 03:3x\n", &c) == -EINVAL, "03:3x is refused");
         CHECK(parse("gc_threshold=101\n", &c) == -EINVAL, "101 percent is refused");
+        CHECK(c.job_suppress_sync && parse("job_suppress_sync = No\n", &c) == 0 && !c.job_suppress_sync &&
+                      parse("job_suppress_sync=yes\n", &c) == 0 && c.job_suppress_sync,
+              "job_suppress_sync: yes by default, no and yes");
+        CHECK(parse("job_suppress_sync=maybe\n", &c) == -EINVAL, "job_suppress_sync=maybe is refused");
         CHECK(parse("state_dir=relative\n", &c) == -EINVAL, "a relative state dir is refused");
         CHECK(parse("button=sysfs:/sys/class/leds/ACT\n", &c) == -EINVAL, "a button cannot be a sysfs LED");
         CHECK(parse("led=gpio:chip\n", &c) == -EINVAL, "a GPIO without line is refused");

@@ -28,11 +28,24 @@ int main(void) {
         reduces_to("debian:bookworm@sha256:0123abcd", "bookworm");
         reduces_to("debian:sid-i386", "sid-i386");
         reduces_to("x:a.b_c+d-e", "a.b_c+d-e");
+        /* Forms the Python nspawn-runner accepted: registry with a port, a path, no tag, a digest. */
+        reduces_to("localhost:5000/img", "img");
+        reduces_to("localhost:5000/img:bookworm", "bookworm");
+        reduces_to("docker.io/library/debian", "debian");
+        reduces_to("registry.example/x/base", "base");
+        reduces_to("registry.example:5000/x/base", "base");
+        reduces_to("debian@sha256:0123abcd", "debian");
+        reduces_to("localhost:5000/group/sub/img@sha256:0123abcd", "img");
 
         refused("", 0, IMAGE_NAME_EMPTY);
         refused("debian:", 7, IMAGE_NAME_EMPTY);
-        refused("registry.example/x/base", 23, IMAGE_NAME_HAS_SLASH);
-        refused("registry.example:5000/x/base", 28, IMAGE_NAME_HAS_SLASH);
+        refused("registry.example/x/", 19, IMAGE_NAME_EMPTY);
+        refused("localhost:5000/", 15, IMAGE_NAME_EMPTY);
+        refused("@sha256:0123abcd", 16, IMAGE_NAME_EMPTY);
+        refused("x/..", 4, IMAGE_NAME_LEADING_DOT);
+        refused("x/../..", 7, IMAGE_NAME_LEADING_DOT);
+        refused("x/.cache", 8, IMAGE_NAME_LEADING_DOT);
+        refused("x/a:b:c", 7, IMAGE_NAME_BAD_CHAR);
         refused("debian:..", 9, IMAGE_NAME_LEADING_DOT);
         refused("debian:a..b", 11, IMAGE_NAME_HAS_DOTDOT);
         refused("debian:.hidden", 14, IMAGE_NAME_LEADING_DOT);

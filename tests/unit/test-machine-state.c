@@ -11,7 +11,7 @@ int main(void) {
         unsigned line = 0;
         char *text;
 
-        CHECK(parse("image=bookworm\nimage_path=/var/lib/x/bookworm\nbackend=btrfs\nunit=nspawn-runner-1.service\n"
+        CHECK(parse("image=bookworm\nimage_path=/var/lib/x/bookworm\nbackend=btrfs\nunit=nspawn-runner-1.service\nsuppress_sync=1\n"
                     "uid_base=1879179264\nnspawn_pid=100\nnspawn_start=5\ninit_pid=101\ninit_start=6\nfuture_key=whatever\n",
                     &s, &line) == 0,
               "a full state parses (unknown keys are ignored)");
@@ -21,7 +21,7 @@ int main(void) {
 
         text = machine_state_format(&s);
         CHECK(text && parse(text, &t, NULL) == 0 && t.init.pid == 101 && t.backend == STORAGE_BTRFS && t.uid_base == s.uid_base &&
-                      strcmp(t.unit, "nspawn-runner-1.service") == 0,
+                      strcmp(t.unit, "nspawn-runner-1.service") == 0 && t.suppress_sync,
               "format and parse round-trip");
         free(text);
         machine_state_done(&t);
@@ -34,6 +34,7 @@ int main(void) {
 
         CHECK(parse("image=x\nno equals sign\n", &s, &line) < 0 && line == 2, "a line without '=' fails at line 2");
         CHECK(parse("backend=zfs\n", &s, &line) < 0, "an unknown backend fails");
+        CHECK(parse("suppress_sync=yes\n", &s, &line) < 0, "suppress_sync other than 0 or 1 fails");
         CHECK(parse("init_pid=0\n", &s, &line) < 0, "PID 0 fails");
         CHECK(parse("init_pid=99999999\n", &s, &line) < 0, "a PID beyond PID_MAX_LIMIT fails");
         CHECK(parse("init_start=-1\n", &s, &line) < 0, "a negative start time fails");

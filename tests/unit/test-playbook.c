@@ -53,7 +53,13 @@ int main(void) {
         p = (Playbook) PLAYBOOK_INIT;
         refused("a bad job limit", "- hosts: all\n  vars:\n    nspawn_runner_job_memory_max: lots\n");
         refused("a job limit that is a template", "- hosts: all\n  vars:\n    nspawn_runner_job_tasks_max: '{{ n }}'\n");
-        CHECK(parse("- hosts: all\n  tasks: []\n", &p) == 0 && !p.suite && p.maint_recreate == -1,
+        CHECK(parse("- hosts: all\n  vars:\n    nspawn_runner_job_suppress_sync: false\n", &p) == 0 && p.job_suppress_sync == 0,
+              "job_suppress_sync false");
+        playbook_done(&p);
+        CHECK(parse("- hosts: all\n  vars:\n    nspawn_runner_job_suppress_sync: maybe\n", &p) < 0,
+              "job_suppress_sync maybe is refused");
+        playbook_done(&p);
+        CHECK(parse("- hosts: all\n  tasks: []\n", &p) == 0 && !p.suite && p.maint_recreate == -1 && p.job_suppress_sync == -1,
               "a play without vars leaves defaults");
         playbook_done(&p);
 
