@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +39,10 @@ typedef struct Client {
 
 static Client clients[CLIENTS_MAX];
 static size_t n_clients;
+/* The namespaces every stage enters (jobs_namespaces_make()); -EBADF: the machine's own. */
+static int jobs_userns = -EBADF, jobs_mntns = -EBADF;
+/* The capability bounding set systemd-nspawn left this init: a stage keeps it in its namespace. */
+static uint64_t bounding_set;
 
 static long long now_ns(void) {
         struct timespec ts;
@@ -89,6 +95,16 @@ _noreturn_ static void exec_stage(const int fds[_RUN_FD_MAX], int error_fd) {
         if (r < 0)
                 goto fail;
 
+        if (jobs_userns >= 0 && (setns(jobs_userns, CLONE_NEWUSER) < 0 || setns(jobs_mntns, CLONE_NEWNS) < 0)) {
+                r = -errno;
+                goto fail;
+        }
+        /* Entering a user namespace gives every capability in it: keep nspawn's set. */
+        for (int cap = 0; jobs_userns >= 0 && cap < 64 && prctl(PR_CAPBSET_READ, cap) >= 0; cap++)
+                if (!(bounding_set & (UINT64_C(1) << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
         if (setsid() < 0 || dup2(fds[RUN_FD_STDIN], 0) < 0 || dup2(fds[RUN_FD_STDOUT], 1) < 0 ||
             dup2(fds[RUN_FD_STDERR], 2) < 0 || chdir("/") < 0) {
                 r = -errno;
@@ -274,6 +290,85 @@ static int setup_socket(void) {
         return fd;
 }
 
+static int write_map(pid_t pid, const char *name, const char *map) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return loop_write(fd, map, strlen(map));
+}
+
+/* Stages run one user namespace below the machine's, whose ids it maps one to one, in a copy of
+ * the machine's mount namespace made from there. Copied into a namespace of a less privileged user
+ * namespace, every mount systemd-nspawn and this init made is locked by the kernel (MNT_LOCKED, and
+ * its read-only, nosuid, nodev and noexec flags): systemd-nspawn mounts /proc/sys read-only from
+ * inside the machine's user namespace, where its root could remount it writable and unmount the
+ * overmounts; a job cannot. A helper child makes the namespaces, this init writes its maps (only a
+ * process of the parent namespace may map more than its own id) and keeps them open. */
+static int jobs_namespaces_make(void) {
+        _cleanup_free_ char *own = NULL;
+        _cleanup_close_ int made_read = -EBADF, made_write = -EBADF, done_read = -EBADF, done_write = -EBADF,
+                            userns = -EBADF, mntns = -EBADF;
+        unsigned inside, outside, count;
+        char map[48], path[64], c = 0;
+        int fds[2], r = 0;
+        pid_t pid;
+
+        /* The ids this machine has, as one range (what nspawn's --private-users gives). */
+        if (read_one_line_file("/proc/self/uid_map", &own) < 0 ||
+            sscanf(own, "%u %u %u", &inside, &outside, &count) != 3 || inside != 0)
+                return -EINVAL;
+        snprintf(map, sizeof(map), "0 0 %u\n", count);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        made_read = fds[0], made_write = fds[1];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        done_read = fds[0], done_write = fds[1];
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                closep(&made_read);
+                closep(&done_write);
+                if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+                        _exit(1);
+                (void) loop_write(made_write, &c, 1);
+                /* Until the parent has what it needs: EOF when it closes its end. */
+                while (read(done_read, &c, 1) < 0 && errno == EINTR)
+                        ;
+                _exit(0);
+        }
+        closep(&made_write);
+        closep(&done_read);
+        if (read(made_read, &c, 1) != 1)
+                r = -ECHILD;
+        if (r >= 0)
+                r = write_map(pid, "uid_map", map);
+        if (r >= 0)
+                r = write_map(pid, "gid_map", map);
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid);
+                userns = open(path, O_RDONLY | O_CLOEXEC);
+                snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int) pid);
+                mntns = open(path, O_RDONLY | O_CLOEXEC);
+                if (userns < 0 || mntns < 0)
+                        r = -errno;
+        }
+        closep(&done_write);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return r;
+        jobs_userns = TAKE_FD(userns);
+        jobs_mntns = TAKE_FD(mntns);
+        return 0;
+}
+
 static int poll_timeout_ms(void) {
         long long next = 0, now = now_ns();
 
@@ -337,6 +432,15 @@ int main(int argc, char **argv) {
         if (listen_fd < 0)
                 return 1;
         host_root = host_root_uid();
+        /* Only in a user namespace of the machine's own: on the host's, its root is the host's anyway. */
+        for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap) >= 0; cap++)
+                if (prctl(PR_CAPBSET_READ, cap) > 0)
+                        bounding_set |= UINT64_C(1) << cap;
+        if (host_root != 0) {
+                r = jobs_namespaces_make();
+                if (r < 0)
+                        return log_error_errno(r, "Cannot make the jobs' user and mount namespaces: %m"), 1;
+        }
         /* Asked for when systemd-nspawn was told to skip its own filter. */
         if (argc > 1 && streq(argv[1], "--seccomp")) {
                 r = seccomp_install_denylist();

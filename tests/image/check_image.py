@@ -295,10 +295,82 @@ def t_compressed(img: Image):
 
 # --- 2. booting it ----------------------------------------------------------------------------------
 
-# What the test wants to see of the host while the job's machine runs (read by the fake runner).
+# What the test wants to see of the host while the job's machine runs (the fake runner runs it after
+# build_script, whose attacks need the world below).
 PROBE_DROPIN = """\
 [Service]
-Environment="FAKE_PROBE=machinectl list --no-legend; systemctl show -p Slice -p ActiveState -p DevicePolicy -p DeviceAllow -p MemoryMax -p TasksMax nspawn-runner-4242.service"
+Environment=FAKE_PROBE=/usr/local/sbin/image-test-probe
+"""
+
+PROBE_SCRIPT = r"""#!/bin/bash
+m=nspawn-runner-4242
+machinectl list --no-legend
+systemctl show -p Slice -p ActiveState -p DevicePolicy -p DeviceAllow -p MemoryMax -p MemorySwapMax \
+	-p TasksMax -p CPUWeight $m.service
+# The servers the job could not reach answer the host itself: a refused connect proves nothing otherwise.
+dev=$(ip -4 -o route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1) }' | head -1)
+addr=$(ip -4 -o addr show dev "${dev:-lo}" scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+for t in guest-loopback:127.0.0.1:8081 guest-address:198.51.100.1:8082 guest-uplink:${addr:-none}:8082 \
+	internet:198.51.100.80:80; do
+	IFS=: read -r name a port <<<"$t"
+	r=$(timeout 15 bash -c "exec 3<>/dev/tcp/$a/$port && cat <&3" 2>&1 | tr -d '\r' | tail -1)
+	echo "control: $name ${r:-unreachable}"
+done
+journalctl -b -o cat -u image-test-world.service | tail -5 | sed 's/^/world: /'
+# The SD card's node, planted in the machine's /tmp from outside (mode 666): what keeps the job from
+# opening it is the unit's device policy alone. On btrfs the snapshot is the machine's root as it is on
+# disk; on overlayfs the node is made in the machine's mount namespace.
+disk=$(lsblk -no PKNAME "$(findmnt -nvo SOURCE /)" | head -1)
+IFS=: read -r maj min < <(lsblk -dno MAJ:MIN "/dev/$disk" | tr -d ' ')
+dir=$(ls -d /var/lib/nspawn-runner/.machines/*4242* | head -1)
+leader=$(machinectl show -p Leader --value $m)
+echo "init uid_map: $(tr -s ' ' </proc/$leader/uid_map | sed 's/^ //')"
+if [ -d "$dir/upper" ]; then
+	nsenter -t "$leader" -m mknod -m 666 /tmp/planted-disk b "$maj" "$min"
+else
+	mknod -m 666 "$dir/root/tmp/planted-disk" b "$maj" "$min"
+fi && echo "planted: /dev/$disk ($maj:$min) as /tmp/planted-disk"
+"""
+
+# The world of the network attacks, made inside the guest before gitlab-runner starts: an "internet"
+# host in a network namespace of its own (198.51.100.80, routed from the guest over a veth; the
+# guest's side has a /32 so that it is no subnet of the host's), an HTTP answer there, and the guest's
+# own services on 127.0.0.1:8081 and on all its addresses at :8082. Nothing of it leaves the VM.
+WORLD_UNIT = """\
+[Unit]
+Description=nspawn-runner image test: an internet host in a network namespace, services of the host
+Before=gitlab-runner.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/image-test-world
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+WORLD_SCRIPT = r"""#!/bin/bash
+set -eu
+# The answer is written at once and the connection closed; clients send nothing (a request left
+# unread would turn the close into a reset).
+serve() { # ADDRESS:PORT TEXT [NETNS]
+	${3:+ip netns exec $3} systemd-socket-activate -l "$1" -a --inetd \
+		/bin/echo -e "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n$2" </dev/null >/dev/null 2>&1 &
+}
+ip netns add imgtest-inet
+ip link add tinet0 type veth peer name eth0 netns imgtest-inet
+ip addr add 198.51.100.1/32 dev tinet0
+ip link set tinet0 up
+ip route add 198.51.100.80/32 dev tinet0
+ip -n imgtest-inet link set lo up
+ip -n imgtest-inet addr add 198.51.100.80/32 dev eth0
+ip -n imgtest-inet link set eth0 up
+ip -n imgtest-inet route add 198.51.100.1/32 dev eth0
+ip -n imgtest-inet route add default via 198.51.100.1 dev eth0
+serve 198.51.100.80:80 internet-ok imgtest-inet
+serve 127.0.0.1:8081 guest-loopback-secret
+serve 0.0.0.0:8082 guest-address-secret
 """
 
 FAKE_POSTINST = """\
@@ -424,6 +496,8 @@ image = bookworm\r
 hostname = ci-box-test\r
 ssh_authorized_key = {SSH_KEY}\r
 maintenance_time = off\r
+job_tasks_max = 512\r
+job_cpu_weight = 50\r
 led = gpio:{PL061}:0\r
 button = gpio:{PL061}:3:active-high\r
 """.encode()
@@ -469,9 +543,11 @@ class Boot:
             (r / "etc/systemd/system/gitlab-runner.service.d/test-probe.conf").write_text(PROBE_DROPIN)
             (r / "etc/systemd/system/image-test-report.service").write_text(REPORT_UNIT)
             (r / "usr/local/sbin").mkdir(parents=True, exist_ok=True)
-            (r / "usr/local/sbin/image-test-report").write_text(REPORT_SCRIPT)
-            (r / "usr/local/sbin/image-test-report").chmod(0o755)
-            run("systemctl", f"--root={r}", "enable", "image-test-report.service")
+            (r / "etc/systemd/system/image-test-world.service").write_text(WORLD_UNIT)
+            for name, text in (("report", REPORT_SCRIPT), ("probe", PROBE_SCRIPT), ("world", WORLD_SCRIPT)):
+                (r / f"usr/local/sbin/image-test-{name}").write_text(text)
+                (r / f"usr/local/sbin/image-test-{name}").chmod(0o755)
+            run("systemctl", f"--root={r}", "enable", "image-test-report.service", "image-test-world.service")
         return img
 
     SSD_CACHE = REPO / "tests/cache/image-ssd-arm64.btrfs"
@@ -632,13 +708,54 @@ def t_boot_job(r):
     check(re.search(r"probe: nspawn-runner-4242\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
     check("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
     check("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
-    # Containment on the systemd path: the unit's device policy and limits, the job's user namespace.
-    check("probe: DevicePolicy=closed" in log and "probe: DeviceAllow=char-pts rw" in log,
-          f"the machine's unit has no closed device policy:\n{log[-800:]}")
-    check("probe: MemoryMax=1610612736" in log and "probe: TasksMax=1024" in log,
-          f"the machine's unit has not the default job limits:\n{log[-800:]}")
-    check("mknod-refused" in log and "mknod-SUCCEEDED" not in log, f"the job could mknod the SD card:\n{log[-800:]}")
-    check(re.search(r"uid_map: 0 1879\d+ 65536", log), f"the job is not in a user namespace of its own:\n{log[-800:]}")
+
+
+def job_lines(r, prefix):
+    return [line[len(prefix):].strip() for line in r.get("job_log", []) if line.startswith(prefix)]
+
+
+def t_boot_containment(r):
+    log = "\n".join(r.get("job_log", []))
+    unit = set(job_lines(r, "probe:"))
+    # The test's config sets job_tasks_max and job_cpu_weight; memory and swap are the defaults.
+    want = {"DevicePolicy=closed", "DeviceAllow=char-pts rw", "DeviceAllow=/dev/net/tun rwm",
+            "MemoryMax=1610612736", "MemorySwapMax=536870912", "TasksMax=512", "CPUWeight=50"}
+    check(want <= unit, f"the machine's unit lacks {sorted(want - unit)}; it shows {sorted(unit)}")
+    # The job's stages are one user namespace below the machine's (ids one to one), whose range is
+    # uid_base's: 0 0 65536 inside, 0 BASE 65536 for the machine's init as the host sees it.
+    m = re.search(r"^uid_map: (\d+) (\d+) (\d+)$", log, re.M)
+    check(m and m.group(0) == "uid_map: 0 0 65536", f"the job's uid map: {m.group(0) if m else 'no uid_map line'}")
+    init_map = job_lines(r, "probe: init uid_map:")
+    check(init_map and re.fullmatch(r"0 [1-9]\d* 65536", init_map[0]),
+          f"the machine is not in a user namespace of its own: init's uid map {init_map}")
+    attacks = job_lines(r, "attack:")
+    check(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
+    disks = {re.sub(r"^(mknod|open)-", "", a.split()[0]) for a in attacks
+             if re.match(r"(mknod|open)-\S+ refused$", a) and "planted" not in a}
+    check(len(disks) == 2, f"the job did not try the SD card's and the SSD's nodes: {attacks}")
+    planted = job_lines(r, "probe: planted:")
+    check(planted and planted[0] != "none" and "open-planted refused" in attacks,
+          f"the SD card's node planted in the machine: {planted}, attacks {attacks}")
+    for a in ("remount-proc-sys refused", "write-core-pattern refused"):
+        check(a in attacks, f"no '{a}' among {attacks}")
+
+
+def t_boot_network(r):
+    controls = job_lines(r, "probe: control:")
+    # The host reaches its own services and the internet host: the job's refusals below mean something.
+    for c in ("guest-loopback guest-loopback-secret", "guest-address guest-address-secret", "internet internet-ok"):
+        check(c in controls, f"the host itself did not get '{c}': {controls} {job_lines(r, 'probe: world:')}")
+    attacks = job_lines(r, "attack:")
+    want = ["connect-guest-loopback refused", "connect-guest-address refused", "connect-guest-gateway refused"]
+    # The uplink's address (qemu's user-mode DHCP) when the guest has one by then; the host reaches it.
+    if "guest-uplink guest-address-secret" in controls:
+        want.append("connect-guest-uplink refused")
+    for a in want:
+        check(a in attacks, f"no '{a}' among {attacks}")
+    check(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
+    check(job_lines(r, "internet:") == ["internet-ok"],
+          f"the isolated job did not reach the internet host: {job_lines(r, 'internet:')} "
+          f"(its interfaces: {job_lines(r, 'job interfaces:')})")
 
 
 def t_no_ssd(r, img: Image):
@@ -740,10 +857,16 @@ def main():
                 s.test("boot 1: first-boot setup ran without a problem, hostname set", t_boot_setup, first)
                 s.test("boot 1: the runner registered (token not on the command line)", t_boot_register, first, True)
                 s.test("boot 1: a CI job ran through the executor in an arm64 machine (transient unit, machined)", t_boot_job, first)
+                s.test("boot 1: the job's unit has its limits and DevicePolicy=closed; own user namespace; no disk node "
+                       "opened (made or planted), /proc/sys not remounted", t_boot_containment, first)
+                s.test("boot 1: isolated network: the job reaches an internet host in a netns of the guest, not the "
+                       "guest's own services", t_boot_network, first)
                 second = boot.boot(2)
                 s.test("boot 2: multi-user reached, no failed unit", t_boot_clean, second)
                 s.test("boot 2: not registered again", t_boot_register, second, False)
                 s.test("boot 2: a CI job ran again", t_boot_job, second)
+                s.test("boot 2: the job's containment again", t_boot_containment, second)
+                s.test("boot 2: isolated network again", t_boot_network, second)
                 s.test("boot 1 ended by a drain: SIGQUIT to gitlab-runner, then poweroff.target (over D-Bus)",
                        t_drain_poweroff, second)
                 s.test("boots: the same machine id and ssh host key on both boots", t_identity, boot, sd)

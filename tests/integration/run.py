@@ -1396,6 +1396,8 @@ attempt open-planted-tty-node sh -c 'exec 3</planted-tty'
 attempt write-core-pattern sh -c 'v=$(cat /proc/sys/kernel/core_pattern); printf "%s\n" "$v" > /proc/sys/kernel/core_pattern'
 attempt write-proc-sys-after-remount sh -c 'mount -o remount,rw /proc/sys 2>/dev/null; v=$(cat /proc/sys/kernel/hostname); printf "%s\n" "$v" > /proc/sys/kernel/hostname && test "$(cat /proc/sys/kernel/hostname)" = "$v" && ! grep -q " /proc/sys .*ro," /proc/self/mountinfo && test -w /proc/sys/vm/drop_caches'
 attempt open-sysrq-trigger sh -c 'exec 3>/proc/sysrq-trigger'
+attempt remount-proc-sys-rw mount -o remount,rw /proc/sys
+attempt umount-proc-sys umount /proc/sys
 attempt remount-sys-rw mount -o remount,rw /sys
 attempt umount-sys umount /sys
 attempt read-kmsg-under-overmount sh -c 'umount /proc/kmsg && exec 3</proc/kmsg'
@@ -1460,7 +1462,11 @@ def t_sec_attacks(s, ex, backend, storage=None):
             results = [x for x in results if "planted" not in x]
         won = [x for x in results if not x.endswith(": refused") and "planted" not in x or "SUCCEEDED" in x]
         check(not won, f"attacks succeeded: {won}")
-        check(f"uid_map=0 {base} 65536" in r.lines, f"uid map in the machine is not 0 {base} 65536: {short(r.out)}")
+        # The job is one user namespace below the machine's (which locks the machine's mounts), with
+        # the machine's 65536 ids; the machine's are the range of its state.
+        check("uid_map=0 0 65536" in r.lines, f"uid map in the job is not 0 0 65536: {short(r.out)}")
+        init_map = " ".join(Path(f"/proc/{st['init_pid']}/uid_map").read_text().split())
+        check(init_map == f"0 {base} 65536", f"uid map of the machine's init is not 0 {base} 65536: {init_map}")
         end_job(s, job)
 
 
