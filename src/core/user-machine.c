@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -412,8 +413,10 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
 
         if (!state)
                 return log_oom();
-        if (pipe2(go, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "Cannot create a pipe: %m");
+        /* A socket, not a pipe: a child that a signal to our process group ended before it read must
+         * not kill us with SIGPIPE (and leave the machine to gc). */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
+                return log_error_errno(errno, "Cannot create a socket pair: %m");
         r = fork_pidfd(&pid, &pidfd);
         if (r == 0) {
                 (void) close(go[1]);
@@ -433,7 +436,7 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
                 (void) wait_nspawn(pid);
                 return log_error_errno(r, "Cannot write %s: %m", state);
         }
-        if (write(go[1], "x", 1) != 1)
+        if (send(go[1], "x", 1, MSG_NOSIGNAL) != 1)
                 r = log_error_errno(errno, "Cannot start the machine: %m");
         (void) close(go[1]);
         return r < 0 ? r : wait_nspawn(pid);
