@@ -316,5 +316,5 @@ python3 "$BENCH/report.py" --work "$WORK" --runner "$RUNNER" --warmup "$WARMUP" 
         --skip "btrfs=$btrfs_skip" --skip "boot8=$boot8_skip" --skip "boot32=$boot32_skip" "${SMOKE_SKIPS[@]}" --note "$inotify_note" \
         --load "$LOAD_START"
 say "a job installing packages with dpkg -i, with and without --suppress-sync: $DPKG_RUNS rounds (+1 warm-up)…"
-python3 "$BENCH/dpkg-install.py" "$RUNNER" "$WORK/state" "$WORK" "$DPKG_RUNS" || die "the dpkg job failed."
+in_netns python3 "$BENCH/dpkg-install.py" "$RUNNER" "$WORK/state" "$WORK" "$DPKG_RUNS" || die "the dpkg job failed."
 say "done in $((SECONDS - START)) s."
