@@ -153,6 +153,29 @@ int image_resolve(const Context *c, const char *name, char **ret_path) {
         return *ret_path ? 0 : log_oom();
 }
 
+int image_resolve_pinned(const Context *c, const char *name, ImageLockHandle *ret_lock, char **ret_path) {
+        _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        /* First without the lock: an unknown image leaves no lock file behind. */
+        r = image_resolve(c, name, &path);
+        if (r < 0)
+                return r;
+        r = image_lock(c, name, IMAGE_LOCK_GENERATIONS, LOCK_SH, &lock);
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock image %s: %m", name);
+        free(path);
+        path = NULL;
+        r = image_resolve(c, name, &path);
+        if (r < 0)
+                return r;
+        *ret_lock = lock;
+        lock = (ImageLockHandle) IMAGE_LOCK_HANDLE_INIT;
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
 int image_switch(const Context *c, const char *name, unsigned gen) {
         _cleanup_free_ char *path = context_image_dir(c, name), *target = strprintf(IMAGES_DIR "/%s/%u", name, gen),
                             *tmp = strprintf("%s/.%s.link", c->state_dir, name);

@@ -45,6 +45,10 @@ void image_unlock(ImageLockHandle *h);
 
 /* The real path of the image's current generation; logs when there is no such image. */
 int image_resolve(const Context *c, const char *name, char **ret_path);
+/* image_resolve() of a generation that stays: *ret_lock holds the image's generations lock shared
+ * (gc does not collect a generation while anyone holds it), and the path is resolved again once it
+ * is held, since the generation may have changed while we waited. */
+int image_resolve_pinned(const Context *c, const char *name, ImageLockHandle *ret_lock, char **ret_path);
 /* The current generation number: 0 for a plain directory, -ENOENT when there is no image. */
 int image_current_generation(const Context *c, const char *name, unsigned *ret);
 /* One more than the highest generation present (finished or not). */

@@ -635,17 +635,9 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
                 if (r < 0)
                         log_debug_errno(r, "Cannot record the use of the project's cache: %m");
         }
-        r = image_resolve(c, image, &s.image_path);
-        if (r < 0)
-                return r;
         /* Held until the machine's state names its generation, so the generation is not collected
-         * in between; the generation may have changed while we waited for it. */
-        r = image_lock(c, image, IMAGE_LOCK_GENERATIONS, LOCK_SH, &gens);
-        if (r < 0)
-                return log_error_errno(r, "Cannot lock image %s: %m", image);
-        free(s.image_path);
-        s.image_path = NULL;
-        r = image_resolve(c, image, &s.image_path);
+         * in between. */
+        r = image_resolve_pinned(c, image, &gens, &s.image_path);
         if (r < 0)
                 return r;
         r = arch_of_chroot(s.image_path, &arch);

@@ -457,17 +457,8 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
                 return log_error_errno(E2BIG, "The command has more than %u words.", USER_MACHINE_COMMAND_MAX);
         /* From the start: a signal while the machine is made must not leave it to gc. */
         handle_signals();
-        r = image_resolve(c, image, &s.image_path);
-        if (r < 0)
-                return r;
-        /* Held while the machine runs, so that gc does not collect its generation under it; the
-         * generation may have changed while we waited. */
-        r = image_lock(c, image, IMAGE_LOCK_GENERATIONS, LOCK_SH, &gens);
-        if (r < 0)
-                return log_error_errno(r, "Cannot lock image %s: %m", image);
-        free(s.image_path);
-        s.image_path = NULL;
-        r = image_resolve(c, image, &s.image_path);
+        /* Held while the machine runs, so that gc does not collect its generation under it. */
+        r = image_resolve_pinned(c, image, &gens, &s.image_path);
         if (r < 0)
                 return r;
         s.image = strdup(image);
