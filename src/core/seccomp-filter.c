@@ -11,13 +11,13 @@
 #include "seccomp-filter.h"
 #include "util.h"
 
-#define DENY(name) __NR_##name,
-static const int native_denied[] = {
+#define DENY(name, error) { __NR_##name, error },
+static const SeccompDenied native_denied[] = {
 #include "seccomp-list.h"
 };
 #undef DENY
 
-extern const int seccomp_compat_denied[];
+extern const SeccompDenied seccomp_compat_denied[];
 extern const unsigned seccomp_compat_n_denied;
 
 #if defined(__x86_64__)
@@ -57,7 +57,7 @@ static void emit(Prog *p, struct sock_filter f) {
 
 /* For one ABI: if the architecture matches, deny the listed calls and allow the rest. The jump past
  * them is patched in once they are emitted, so it is right whatever was emitted for this CPU. */
-static void emit_abi(Prog *p, uint32_t arch, const int *denied, size_t n, bool deny_x32) {
+static void emit_abi(Prog *p, uint32_t arch, const SeccompDenied *denied, size_t n, bool deny_x32) {
         unsigned jump;
 
         emit(p, (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
@@ -73,8 +73,8 @@ static void emit_abi(Prog *p, uint32_t arch, const int *denied, size_t n, bool d
         (void) deny_x32;
 #endif
         for (size_t i = 0; i < n; i++) {
-                emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) denied[i], 0, 1));
-                emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+                emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) denied[i].nr, 0, 1));
+                emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t) denied[i].error));
         }
         emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
         /* To the next ABI's test: whatever follows this one's final ALLOW. */

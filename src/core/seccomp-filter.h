@@ -7,9 +7,13 @@
 
 /* A deny-list seccomp filter for job machines, built without libseccomp: systemd-nspawn compiles its
  * own filter with libseccomp at every start, which takes most of its start-up time. Denied calls
- * fail with EPERM. */
+ * fail with EPERM, keyrings with ENOSYS (see seccomp-list.h). */
 
-
+/* One denied call of an ABI: its number there and the error it fails with. */
+typedef struct SeccompDenied {
+        int nr;
+        int error;
+} SeccompDenied;
 
 /* Whether the filter covers every ABI that binaries of the Debian architecture arch use here. */
 bool seccomp_covers_arch(const char *arch);

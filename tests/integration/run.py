@@ -53,6 +53,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE = "bookworm"
 IMAGE_I386 = "bookworm-i386"  # the cached i386 chroot (made once, with chroot-create --arch i386)
+# The nested-sandbox tests' image: the shared chroot with these packages, made once per run and backend.
+NESTED_IMAGE = "bookworm-nested"
+NESTED_PACKAGES = ["bubblewrap", "podman", "crun"]
 BUILD_FAILURE = 1
 SYSTEM_FAILURE = 2
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -849,6 +852,49 @@ class Suite:
         self.backends[backend] = sd
         return sd
 
+    def nested_image(self, backend):
+        """NESTED_IMAGE in the backend's state dir: the shared chroot plus NESTED_PACKAGES, made once per
+        run (apt in a copy of the chroot in the run's temp dir, the host's network for its mirror);
+        overlayfs (and tmpfs) take that copy through a symlink, btrfs a subvolume copy of it. Not in
+        the shared chroot: only these tests need them."""
+        key = f"nested image on {backend}"
+        if key in self.backend_errors:
+            raise Fail(self.backend_errors[key])
+        sd = Path(self.state_dir(backend))
+        if os.path.lexists(sd / NESTED_IMAGE):
+            return NESTED_IMAGE
+        t0 = time.monotonic()
+        try:
+            root = self.tmproot / "nested-image"
+            if not root.is_dir():
+                self.nested_image_make(root)
+            if backend == "btrfs":
+                self.sh(["btrfs", "-q", "subvolume", "create", str(sd / NESTED_IMAGE)])
+                self.sh(["cp", "-a", "--reflink=auto", f"{root}/.", str(sd / NESTED_IMAGE)], timeout=600)
+            else:
+                (sd / NESTED_IMAGE).symlink_to(root)
+        except (Fail, OSError, subprocess.SubprocessError) as e:
+            self.backend_errors[key] = f"{key}: {e}"
+            raise Fail(self.backend_errors[key])
+        self.say(f"# {NESTED_IMAGE} ready on {backend} in {time.monotonic() - t0:.0f} s")
+        return NESTED_IMAGE
+
+    def nested_image_make(self, root):
+        made = root.with_name(root.name + ".new")
+        shutil.rmtree(made, ignore_errors=True)
+        made.mkdir()
+        self.sh(["cp", "-a", "--reflink=auto", f"{self.chroot()}/.", str(made)], timeout=600)
+        install = " ".join(NESTED_PACKAGES)
+        cmd = ("export DEBIAN_FRONTEND=noninteractive; apt=\"apt-get -q -y --no-install-recommends install " + install +
+               "\"; { $apt || { apt-get -q update && $apt; }; } >/dev/null && apt-get clean")
+        r = subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(made),
+                            "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
+                           env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
+        if r.returncode != 0:
+            raise Fail(f"apt-get install {install}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
+        made.rename(root)
+
     def sh(self, argv, timeout=300):
         r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
@@ -1492,6 +1538,50 @@ def t_sec_still_works(s, ex, backend, storage=None):
         check("next=0,1000" in r.lines and "appended" in r.lines, f"the next job sees other owners: {short(r.out)}")
         end_job(s, b)
     shutil.rmtree(on_host, ignore_errors=True)
+
+
+# Nested sandboxes in a job: bubblewrap with every namespace and a fresh /proc (its PID 1 is bwrap, the
+# job's is the machine's init); podman as the README shows it, with an image imported from a tarball
+# made here. Then what a nested user, mount and PID namespace with a fresh procfs could uncover:
+# nspawn's overmounts hide nothing a job may use, and /sys stays read-only.
+NESTED_PROBE = r'''
+set -e
+echo "bwrap=$(bwrap --unshare-all --bind / / --dev /dev --proc /proc sh -c 'echo uid=$(id -u) pid1=$(head -c 5 /proc/1/cmdline)')"
+tar -C / -chf /tmp/mini.tar bin/busybox $(ldd /bin/busybox | grep -o '/[^ ]*' | sed 's|^/||')
+podman --storage-driver vfs import -q /tmp/mini.tar localhost/mini >/dev/null
+echo "podman=$(podman --storage-driver vfs run --rm --network=host --cgroups=disabled localhost/mini /bin/busybox sh -c 'echo pid=$$ $(/bin/busybox ls /bin)')"
+echo "podman-images=$(podman --storage-driver vfs images --format '{{.Repository}}')"
+echo "fresh-proc=$(unshare -U -r -m -p -f --mount-proc sh -c 'head -c 6 /proc/1/stat')"
+attempt() { name=$1; shift; if unshare -U -r -m -p -f --mount-proc sh -c "$*" >/dev/null 2>&1; then echo "NESTED $name: SUCCEEDED"; else echo "NESTED $name: refused"; fi; }
+attempt write-core-pattern 'v=$(cat /proc/sys/kernel/core_pattern); printf "%s\n" "$v" > /proc/sys/kernel/core_pattern'
+attempt open-sysrq-trigger 'exec 3>/proc/sysrq-trigger'
+attempt read-kmsg 'exec 3</proc/kmsg'
+attempt write-hostname 'v=$(cat /proc/sys/kernel/hostname); printf "%s\n" "$v" > /proc/sys/kernel/hostname'
+attempt write-irq-affinity 'v=$(cat /proc/irq/default_smp_affinity); printf "%s\n" "$v" > /proc/irq/default_smp_affinity'
+attempt remount-sysfs-rw 'mount -o remount,rw /sys'
+'''
+
+
+def t_sec_nested(s, ex, backend, storage=None):
+    """Nested sandboxes work without privileges: bubblewrap and podman run a command in a job (unshare
+    -U -r: t_sec_still_works); a fresh procfs in a nested user and PID namespace is writable nowhere the
+    job's /proc is not."""
+    sd = s.state_dir(backend)
+    image = s.nested_image(backend)
+    with Job(s, ex, sd, image=image, prepare_args=["--storage", storage] if storage else []) as job:
+        job.prepare()
+        r = job.run_ok("build_script", [NESTED_PROBE], timeout=180)
+        check("bwrap=uid=0 pid1=bwrap" in r.lines, f"bwrap in the job (PID 1 of its /proc is bwrap): {short(r.out, 600)}")
+        check("podman-images=localhost/mini" in r.lines, f"podman import in the job: {short(r.out, 600)}")
+        podman = [line for line in r.lines if line.startswith("podman=")]
+        check(podman == ["podman=pid=1 busybox"], f"podman run in the job (its command PID 1, the image's /bin): {short(r.out, 600)}")
+        # The attempts below run with a procfs of their own (PID 1 in it is their shell), not the job's.
+        check("fresh-proc=1 (sh)" in r.lines, f"no fresh procfs in a nested namespace: {short(r.out, 600)}")
+        results = [line for line in r.lines if line.startswith("NESTED ")]
+        check(len(results) == NESTED_PROBE.count("\nattempt "), f"not every attempt reported: {results}")
+        won = [x for x in results if not x.endswith(": refused")]
+        check(not won, f"a nested namespace uncovered: {won}")
+        end_job(s, job)
 
 
 def t_sec_ranges(s, ex, backend, n=4):
@@ -3743,6 +3833,8 @@ def build_tests(s):
             backend, storage)
         add(p + "a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits,
             ex, backend, storage)
+        add(p + "nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a tarball; "
+                "a fresh procfs uncovers nothing", t_sec_nested, ex, backend, storage)
     add("security: concurrent machines get distinct id ranges, freed by cleanup", t_sec_ranges, ex, "overlay")
     add("security: a job sees only its own project's cache, where gitlab-runner keeps it", t_sec_project_caches, ex,
         "overlay")
