@@ -6,7 +6,8 @@ Replays what gitlab-runner does with a custom executor (see /work/shared/docs/gi
 config → prepare → run per stage → cleanup, each call in its own process group with the job's $TMPDIR as
 working directory and gitlab-runner's environment, scripts shaped like gitlab-runner's bash scripts.
 Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a loop-mounted file system)
-and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
+and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/;
+the nested-sandbox tests add bubblewrap and podman to a copy of it, made once per run.
 The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
 and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
 The nspawn-run tests create a user and a sudoers rule for it (the shipped drop-in, uncommented) and
