@@ -26,6 +26,7 @@ import argparse
 import atexit
 import collections
 import copy
+import errno
 import fcntl
 import hashlib
 import json
@@ -1194,10 +1195,11 @@ def t_success(s, ex, backend, storage=None):
 
 def t_seccomp(s, ex, backend):
     """A job cannot reach past its machine: open_by_handle_at (a chroot escape), kexec_load and bpf
-    fail with EPERM, while ordinary calls work. Uses perl, which every Debian chroot has."""
+    fail with EPERM, keyctl with ENOSYS (what container runtimes in a job go on from), while ordinary
+    calls work. Uses perl, which every Debian chroot has."""
     sd = s.state_dir(backend)
     probe = ("perl -e 'for ([\"open_by_handle_at\", 304, -100, 0, 0], [\"kexec_load\", 246, 0, 0, 0, 0], "
-             "[\"bpf\", 321, 0, 0, 0]) { my ($n, $nr, @a) = @$_; my $r = syscall($nr, @a); print \"$n=$r:\", $!+0, \"\\n\" }; "
+             "[\"bpf\", 321, 0, 0, 0], [\"keyctl\", 250, 0, 0, 0, 0, 0]) { my ($n, $nr, @a) = @$_; my $r = syscall($nr, @a); print \"$n=$r:\", $!+0, \"\\n\" }; "
              "print \"getppid=\", syscall(110), \"\\n\"'")
     with Job(s, ex, sd) as job:
         job.prepare()
@@ -1205,6 +1207,7 @@ def t_seccomp(s, ex, backend):
         eperm = 1
         for name in ("open_by_handle_at", "kexec_load", "bpf"):
             check(f"{name}=-1:{eperm}" in r.lines, f"{name} was not refused with EPERM: {r.lines}")
+        check(f"keyctl=-1:{errno.ENOSYS}" in r.lines, f"keyctl was not refused with ENOSYS: {r.lines}")
         check(any(x.startswith("getppid=") and not x.startswith("getppid=-") for x in r.lines),
               f"an ordinary call failed: {r.lines}")
         check("Seccomp:\t2" in r.lines, f"no seccomp filter on the job's processes: {r.lines}")
@@ -3800,7 +3803,7 @@ def build_tests(s):
         p = f"{backend}: "
         add(p + "success through all stages", t_success, ex, backend)
         add(p + "failing script exit 42 gives exit 1 and 42 in BUILD_EXIT_CODE_FILE", t_failure, ex, backend)
-        add(p + "the job's dangerous system calls fail with EPERM (seccomp)", t_seccomp, ex, backend)
+        add(p + "the job's dangerous system calls fail with EPERM, keyrings with ENOSYS (seccomp)", t_seccomp, ex, backend)
         add(p + "shell killed by a signal reports 128+N", t_signal_exit, ex, backend)
         add(p + "files and a background server persist across stages", t_persistence, ex, backend)
         add(p + "8 concurrent jobs are isolated and leave the base chroot unchanged", t_concurrent, ex, backend)
