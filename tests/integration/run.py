@@ -741,13 +741,7 @@ class Suite:
                 return
             self.say(f"# installing python3 into the cached chroot {img} (once) …")
             t0 = time.monotonic()
-            cmd = ("export DEBIAN_FRONTEND=noninteractive; "
-                   "{ apt-get -q -y install python3 || { apt-get -q update && apt-get -q -y install python3; }; } "
-                   "&& apt-get clean")
-            r = subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(img),
-                                "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
-                               capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
-                               env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
+            r = self.apt_install(img, ["python3"])
             if r.returncode != 0 or not os.path.lexists(img / "usr/bin/python3"):
                 raise Fail(f"installing python3 into {img}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
             self.say(f"# python3 installed in {time.monotonic() - t0:.0f} s")
@@ -886,16 +880,20 @@ class Suite:
         shutil.rmtree(made, ignore_errors=True)
         made.mkdir()
         self.sh(["cp", "-a", "--reflink=auto", f"{self.chroot()}/.", str(made)], timeout=600)
-        install = " ".join(NESTED_PACKAGES)
-        cmd = ("export DEBIAN_FRONTEND=noninteractive; apt=\"apt-get -q -y --no-install-recommends install " + install +
-               "\"; { $apt || { apt-get -q update && $apt; }; } >/dev/null && apt-get clean")
-        r = subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(made),
-                            "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
-                           capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
-                           env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
+        r = self.apt_install(made, NESTED_PACKAGES, "--no-install-recommends")
         if r.returncode != 0:
-            raise Fail(f"apt-get install {install}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
+            raise Fail(f"apt-get install {' '.join(NESTED_PACKAGES)}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
         made.rename(root)
+
+    def apt_install(self, root, packages, *options):
+        """apt-get install in the chroot root, through systemd-nspawn on the host's network (the chroot's
+        sources name the mirror); apt-get update only when the chroot's lists are too old."""
+        apt = " ".join(["apt-get -q -y", *options, "install", *packages])
+        cmd = f"export DEBIAN_FRONTEND=noninteractive; {{ {apt} || {{ apt-get -q update && {apt}; }}; }} && apt-get clean"
+        return subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+                               "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
+                              env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
 
     def sh(self, argv, timeout=300):
         r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
