@@ -28,7 +28,7 @@ LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod blkid 2>/dev/n
 # Each program's folder holds what only that program uses. A folder is compiled seeing only the
 # folders it may use (uses_FOLDER, highest first: also the order its archives are linked in), and
 # all but a program's main file go into one archive per folder, $(B)/obj/libFOLDER.a.
-LAYERS := basic shared hw images machines core
+LAYERS := basic shared hw images machines
 PROGRAMS := nspawn-runner nspawn-runnerd nspawn-run hw-test init
 MAINS := src/nspawn-runner/main.c src/nspawn-runnerd/main.c src/nspawn-run/main.c \
 	src/hw-test/nspawn-runner-hwtest.c src/init/init.c
@@ -37,15 +37,14 @@ uses_shared := shared $(uses_basic)
 uses_hw := hw $(uses_shared)
 uses_images := images $(uses_hw)
 uses_machines := machines $(uses_images)
-uses_core := core $(uses_machines)
-uses_nspawn-runner := nspawn-runner $(uses_core)
-uses_nspawn-runnerd := nspawn-runnerd $(uses_core)
-uses_nspawn-run := nspawn-run $(uses_core)
-uses_hw-test := hw-test $(uses_core)
+uses_nspawn-runner := nspawn-runner $(uses_machines)
+uses_nspawn-runnerd := nspawn-runnerd $(uses_machines)
+uses_nspawn-run := nspawn-run $(uses_machines)
+uses_hw-test := hw-test hw basic
 # The static init: the C library and the basic layer, nothing that pulls in libsystemd.
 uses_init := init basic
 # Unit tests and fuzzers see and link everything.
-uses_tests := nspawn-runner nspawn-runnerd nspawn-run $(uses_core)
+uses_tests := nspawn-runner nspawn-runnerd nspawn-run $(uses_machines)
 
 $(foreach d,$(LAYERS) $(PROGRAMS),$(eval SRC_$(d) := $(filter-out $(MAINS),$(wildcard src/$(d)/*.c))))
 ALL_SRC := $(wildcard src/*/*.c)
