@@ -24,7 +24,8 @@ CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
 LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod blkid 2>/dev/null || echo -lsystemd -lyaml -lgpiod -lblkid)
 
-# The folders of src/ (docs/ARCHITECTURE.md). The layers, lowest first: each may use those before it.
+# The folders of src/ (docs/ARCHITECTURE.md). The layers, lowest first: each may use those before it
+# (hw only basic).
 # Each program's folder holds what only that program uses. A folder is compiled seeing only the
 # folders it may use (uses_FOLDER, highest first: also the order its archives are linked in), and
 # all but a program's main file go into one archive per folder, $(B)/obj/libFOLDER.a.
@@ -34,8 +35,8 @@ MAINS := src/nspawn-runner/main.c src/nspawn-runnerd/main.c src/nspawn-run/main.
 	src/hw-test/nspawn-runner-hwtest.c src/init/init.c
 uses_basic := basic
 uses_shared := shared $(uses_basic)
-uses_hw := hw $(uses_shared)
-uses_images := images $(uses_hw)
+uses_hw := hw basic
+uses_images := images hw $(uses_shared)
 uses_machines := machines $(uses_images)
 uses_nspawn-runner := nspawn-runner $(uses_machines)
 uses_nspawn-runnerd := nspawn-runnerd $(uses_machines)
@@ -48,6 +49,9 @@ uses_tests := nspawn-runner nspawn-runnerd nspawn-run $(uses_machines)
 
 $(foreach d,$(LAYERS) $(PROGRAMS),$(eval SRC_$(d) := $(filter-out $(MAINS),$(wildcard src/$(d)/*.c))))
 ALL_SRC := $(wildcard src/*/*.c)
+ifneq ($(wildcard src/core/*),)
+$(error src/core/ is gone: move $(wildcard src/core/*) to its folder, see docs/ARCHITECTURE.md)
+endif
 # $(call includes,FOLDER), $(call archives,FOLDER): the -I flags and the archives of what FOLDER uses.
 includes = $(foreach d,$(uses_$(1)),-Isrc/$(d))
 archives = $(foreach d,$(uses_$(1)),$(if $(SRC_$(d)),$(B)/obj/lib$(d).a))
