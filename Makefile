@@ -104,8 +104,9 @@ $(B)/nspawn-run: $(B)/obj/nspawn-run/main.o $(call archives,nspawn-run)
 $(B)/nspawn-runner-hwtest: $(B)/obj/hw-test/nspawn-runner-hwtest.o $(call archives,hw-test)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Runs as PID 1 inside chroots of any libc and architecture: static, never sanitized, linking the
-# basic layer only. A sanitized build compiles the init and that layer apart, in $(B)/init-obj.
+# Runs as PID 1 inside chroots of any libc and architecture: static, linking the basic layer only, and
+# never sanitized (the sanitizers' runtimes cannot be linked statically): a sanitized build compiles
+# the init and that layer apart, in $(B)/init-obj.
 INIT_OBJ := $(if $(SANITIZE),$(B)/init-obj,$(B)/obj)
 $(B)/init-obj/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
