@@ -11,7 +11,6 @@
 #include "arch.h"
 #include "chroot.h"
 #include "config.h"
-#include "executor.h"
 #include "fs-usage.h"
 #include "generation.h"
 #include "gitlab.h"
@@ -20,6 +19,7 @@
 #include "kv.h"
 #include "log.h"
 #include "playbook.h"
+#include "signal-util.h"
 #include "util.h"
 
 static int check_name(const char *name) {

@@ -10,6 +10,3 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                      StorageBackend storage);
 int executor_run(const Context *c, const char *id_arg, const char *script, const char *stage);
 int executor_cleanup(const Context *c, const char *id_arg);
-
-/* Blocks the signals gitlab-runner uses to cancel and returns a signalfd for them. */
-int cancel_signals_block(void);

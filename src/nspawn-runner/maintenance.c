@@ -9,13 +9,13 @@
 
 #include "chroot.h"
 #include "config.h"
-#include "executor.h"
 #include "gc.h"
 #include "generation.h"
 #include "image-name.h"
 #include "image.h"
 #include "log.h"
 #include "playbook.h"
+#include "signal-util.h"
 #include "util.h"
 
 typedef enum MaintResult {

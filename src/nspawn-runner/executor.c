@@ -2,11 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,24 +20,11 @@
 #include "machine-state.h"
 #include "machine.h"
 #include "proto.h"
+#include "signal-util.h"
 #include "util.h"
 
 /* After cancelling a stage, how long to wait for the machine to confirm it stopped. */
 #define CANCEL_CONFIRM_TIMEOUT_MS 5000
-
-int cancel_signals_block(void) {
-        sigset_t mask;
-        int fd;
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return -errno;
-        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        return fd < 0 ? -errno : fd;
-}
 
 /* Without a key from gitlab-config (a config.toml without config_exec), a machine is keyed by the job
  * id alone: the prepare attempt that made it is written down — its JOB_RESPONSE_FILE, in

@@ -2,7 +2,7 @@
 #pragma once
 
 /* What the parts of nspawn-runnerd share: the daemon's whole state and the calls between its
- * files. Private to src/core/daemon*.c. */
+ * files. Private to src/nspawn-runnerd/. */
 
 #include <signal.h>
 #include <stdbool.h>
