@@ -106,10 +106,10 @@ _printf_(2, 3) static void argv_add(Argv *a, const char *format, ...) {
 
 /* The flags that make the same [[runners]] section as `nspawn-runner toml`. */
 static int register_argv(const Context *c, const Config *cfg, const char *config_toml, Argv *a) {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *self = NULL;
         int r;
 
-        r = self_exe_dir(&dir);
+        r = sibling_binary_path("nspawn-runner", &self);
         if (r < 0)
                 return log_error_errno(r, "Cannot find this program's path: %m");
         /* "--flag value", as gitlab-runner's documentation writes them (it takes "--flag=value" too). */
@@ -136,7 +136,7 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
                 size_t n = gitlab_exec_args(c, e, NULL, args);
 
                 argv_add(a, "--custom-%s-exec", e->key);
-                argv_add(a, "%s/nspawn-runner", dir);
+                argv_add(a, "%s", self);
                 for (size_t k = 0; k < n; k++) {
                         argv_add(a, "--custom-%s-args", e->key);
                         argv_add(a, "%s", args[k]);

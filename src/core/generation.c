@@ -152,11 +152,10 @@ static char *dpkg_status(const char *root) {
 }
 
 static int find_plugins(char **ret) {
-        _cleanup_free_ char *self = NULL, *local = NULL;
+        _cleanup_free_ char *local = NULL;
 
         /* In the source tree (build/…), the plugin is in ansible/ beside build/. */
-        if (self_exe_dir(&self) >= 0 && (local = strprintf("%s/../ansible/connection_plugins", self)) &&
-            access(local, R_OK) >= 0) {
+        if (sibling_binary_path("../ansible/connection_plugins", &local) >= 0 && access(local, R_OK) >= 0) {
                 *ret = TAKE_PTR(local);
                 return 0;
         }

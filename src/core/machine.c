@@ -108,14 +108,11 @@ static int hello(int fd, ProcessId *ret_init) {
 }
 
 static int find_init_binary(char **ret) {
-        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_free_ char *path = NULL;
 
-        if (self_exe_dir(&dir) >= 0) {
-                path = path_join(dir, "nspawn-runner-init");
-                if (path && access(path, X_OK) >= 0) {
-                        *ret = TAKE_PTR(path);
-                        return 0;
-                }
+        if (sibling_binary_path("nspawn-runner-init", &path) >= 0 && access(path, X_OK) >= 0) {
+                *ret = TAKE_PTR(path);
+                return 0;
         }
         if (access(NSPAWN_RUNNER_LIBEXECDIR "/nspawn-runner-init", X_OK) < 0)
                 return log_error_errno(errno, "Cannot find nspawn-runner-init next to this program or in %s: %m",
@@ -335,26 +332,23 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
 }
 
 static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
-        _cleanup_free_ char *dir = NULL, *self = NULL, *desc = NULL;
+        _cleanup_free_ char *self = NULL, *desc = NULL;
         JobLimits limits;
-        char *argv[6];
         int r;
 
         r = job_limits_for_image(c, image, &limits);
         if (r < 0)
                 return r;
-        if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
-                return log_oom();
+        r = sibling_binary_path("nspawn-runner", &self);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find this program's path: %m");
         desc = strprintf("nspawn-runner job %s (image %s)", id, image);
         if (!desc)
                 return log_oom();
-        argv[0] = self;
-        argv[1] = (char *) "--state-dir";
-        argv[2] = (char *) c->state_dir;
-        argv[3] = (char *) "machine-exec";
-        argv[4] = (char *) id;
-        argv[5] = NULL;
-        return unit_start_transient(unit, desc, argv, log_path, &limits);
+        return unit_start_transient(unit, desc,
+                                    (char *const[]) { self, (char *) "--state-dir", (char *) c->state_dir,
+                                                      (char *) "machine-exec", (char *) id, NULL },
+                                    log_path, &limits);
 }
 
 /* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */

@@ -290,8 +290,9 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
                 return executor_cleanup(c, a->id);
         }
         if (streq(cmd, "toml")) {
-                _cleanup_free_ char *dir = NULL, *self = NULL;
+                _cleanup_free_ char *self = NULL;
                 const char *image = n > 0 ? pos[0] : a->default_image;
+                int r;
                 WANT(0, 1);
                 if (n > 0 && a->default_image && !streq(pos[0], a->default_image)) {
                         log_error("toml: IMAGE and --default-image name two images: give one.");
@@ -302,8 +303,11 @@ static int dispatch(Args *a, const char *cmd, int n, char **pos) {
                                   image_name_error_to_string(image_name_check(image, strlen(image))));
                         return usage;
                 }
-                if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
+                r = sibling_binary_path("nspawn-runner", &self);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot find this program's path: %m");
                         return usage;
+                }
                 return gitlab_toml_write(c, self, image, stdout) < 0 ? 1 : 0;
         }
         if (streq(cmd, "chroot-create")) {
