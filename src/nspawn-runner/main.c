@@ -233,7 +233,7 @@ static const Command commands[] = {
         { "machine-exec", "ID", 1, 1, {}, NULL, GROUP_INTERNAL, cmd_machine_exec },
 };
 
-/* What the help shows as the value of a command's option. */
+/* What the help shows as the value of a command's option (none: it takes no value). */
 static const struct {
         int option;
         const char *value;
@@ -246,7 +246,6 @@ static const struct {
         { ARG_MIRROR, "URL" },
         { ARG_INCLUDE, "PKG,…" },
         { ARG_ARCH, "A" },
-        { ARG_JSON, NULL },
         { ARG_THRESHOLD, "PERCENT" },
         { ARG_CONTROL_SOCKET, "PATH" },
         { ARG_BOOT_DIR, "DIR" },
@@ -270,15 +269,11 @@ static const char *option_name(int option) {
         return NULL;
 }
 
-/* Whether option belongs to some command (the others, -v, --state-dir …, go with every command). */
-static bool option_of_a_command(int option, const char **ret_value) {
+static const char *option_value(int option) {
         for (size_t i = 0; i < ELEMENTSOF(option_values); i++)
-                if (option_values[i].option == option) {
-                        if (ret_value)
-                                *ret_value = option_values[i].value;
-                        return true;
-                }
-        return false;
+                if (option_values[i].option == option)
+                        return option_values[i].value;
+        return NULL;
 }
 
 static bool command_has_option(const Command *cmd, int option) {
@@ -288,9 +283,13 @@ static bool command_has_option(const Command *cmd, int option) {
         return false;
 }
 
-/* cmd is NULL for an unknown command, which takes no option of a command. */
+/* Options no command lists (-v, --state-dir …) go with every command. cmd is NULL for an unknown
+ * command, which takes none of the others. */
 static bool option_allowed(const Command *cmd, int option) {
-        return !option_of_a_command(option, NULL) || (cmd && command_has_option(cmd, option));
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (command_has_option(&commands[i], option))
+                        return cmd && command_has_option(cmd, option);
+        return true;
 }
 
 /* Before the description: on the same line when the synopsis leaves room, else on the next. */
@@ -304,13 +303,14 @@ static void help_command(const Command *cmd) {
         if (cmd->args)
                 column += printf(" %s", cmd->args);
         for (size_t i = 0; i < COMMAND_OPTIONS_MAX && cmd->options[i]; i++) {
-                const char *name = option_name(cmd->options[i]), *value = NULL;
+                const char *name = option_name(cmd->options[i]), *value = option_value(cmd->options[i]);
                 int width;
 
-                (void) option_of_a_command(cmd->options[i], &value);
                 width = 5 + (int) strlen(name) + (value ? 1 + (int) strlen(value) : 0); /* " [--name value]" */
-                if (column + width > HELP_WIDTH)
-                        column = printf("\n%*s", indent - 1, "") - 1;
+                if (column + width > HELP_WIDTH) { /* under the first argument */
+                        printf("\n%*s", indent - 1, "");
+                        column = indent - 1;
+                }
                 column += printf(" [--%s%s%s]", name, value ? " " : "", strempty(value));
         }
         if (column <= HELP_DESCRIPTION_COLUMN - 2)
