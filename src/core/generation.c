@@ -192,7 +192,7 @@ static int run_playbook(const char *root, const char *arch, const char *playbook
         if (p)
                 r = argv_addf(&env, "NSPAWN_RUNNER_PERSONALITY=%s", p);
         if (r < 0)
-                return log_oom();
+                return log_error_errno(r, "Cannot build ansible-playbook's environment: %m");
         return command_run((char *const[]) { (char *) "ansible-playbook", (char *) "-i", inventory, (char *) "-c",
                                              (char *) "nspawn_runner", (char *) "-e",
                                              (char *) "ansible_python_interpreter=/usr/bin/python3",
