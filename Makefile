@@ -298,8 +298,8 @@ deb-arm64: setup-cross
 	$(call build_deb,-a $(CROSS_ARCH))
 
 # Man pages, completion and configuration template against the option and key tables in the code.
-check-docs:
-	tests/package/check-docs.sh
+check-docs: $(B)/nspawn-runner
+	tests/package/check-docs.sh $(B)
 
 # Builds the native package and inspects it.
 check-deb: deb

@@ -13,7 +13,7 @@
 static uint64_t usage_at(int dirfd, dev_t dev, unsigned depth) {
         struct dirent *de;
         uint64_t sum = 0;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int fd;
 
         if (depth > DEPTH_MAX)
@@ -42,7 +42,6 @@ static uint64_t usage_at(int dirfd, dev_t dev, unsigned depth) {
                         }
                 }
         }
-        closedir(d);
         return sum;
 }
 

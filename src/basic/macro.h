@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,6 +28,15 @@ static inline void closep(int *fd) {
         *fd = -EBADF;
 }
 
+static inline void closedirp(DIR **d) {
+        if (*d) {
+                int saved = errno;
+                (void) closedir(*d);
+                errno = saved;
+        }
+        *d = NULL;
+}
+
 static inline void strv_freep(char ***p) {
         if (!*p)
                 return;
@@ -37,6 +47,7 @@ static inline void strv_freep(char ***p) {
 
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Hand ownership over explicitly: the variable no longer frees what it held. */

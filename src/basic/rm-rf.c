@@ -40,7 +40,7 @@ static int rm_dir_at(int parent_fd, const char *name, uint64_t mnt_id, const str
 }
 
 static int rm_children(int dirfd, uint64_t mnt_id) {
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r = 0, fd;
 
@@ -73,7 +73,6 @@ static int rm_children(int dirfd, uint64_t mnt_id) {
                 if (k < 0 && r == 0)
                         r = k;
         }
-        closedir(d);
         return r;
 }
 

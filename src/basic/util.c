@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -255,19 +256,23 @@ int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-int self_exe_dir(char **ret) {
+int sibling_binary_path(const char *name, char **ret) {
         char buf[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        ssize_t n;
         char *slash;
 
+        assert(name && *name);
+        n = readlink("/proc/self/exe", buf, sizeof(buf));
         if (n < 0)
                 return -errno;
+        if ((size_t) n >= sizeof(buf))
+                return -ENAMETOOLONG;
         buf[n] = 0;
         slash = strrchr(buf, '/');
-        if (!slash)
-                return -EINVAL;
+        if (buf[0] != '/' || !slash)
+                return -ENOENT; /* not a path: the kernel always gives an absolute one */
         *slash = 0;
-        *ret = strdup(buf[0] ? buf : "/");
+        *ret = strprintf("%s/%s", buf, name);
         return *ret ? 0 : -ENOMEM;
 }
 

@@ -86,5 +86,6 @@ int seqpacket_connect_root(const char *path, int *ret_fd);
 /* The program's absolute path in $PATH (only absolute entries count), or -ENOENT. */
 int find_in_path(const char *name, char **ret);
 
-/* Absolute path of the running executable and the directory it is in. */
-int self_exe_dir(char **ret);
+/* name in the directory of the running executable (/proc/self/exe): the project's other binaries
+ * and files installed beside it. Does not check that the file exists. */
+int sibling_binary_path(const char *name, char **ret);

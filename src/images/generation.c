@@ -9,6 +9,7 @@
 
 #include "apt-sources.h"
 #include "arch.h"
+#include "argv.h"
 #include "command.h"
 #include "generation.h"
 #include "image.h"
@@ -27,41 +28,33 @@
 static char *const nspawn_env[] = { (char *) "SYSTEMD_NSPAWN_LOCK=0", NULL };
 
 int nspawn_in(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd) {
-        _cleanup_free_ char *dir_arg = strprintf("--directory=%s", root), *pers_arg = NULL, *name_arg = NULL;
         const char *personality = arch ? arch_personality(arch) : NULL;
-        const char *args[64];
+        _cleanup_(argv_done) Argv args = ARGV_INIT;
         uint32_t id = 0;
-        size_t n = 0;
+        int r;
 
         /* A name of its own: nspawn would name it after the directory ("3"), the same for every
          * image's generation 3. getrandom() of 4 bytes does not fail once the pool is
          * initialized; should it, the pid is unique among running maintenance containers. */
         if (getrandom(&id, sizeof(id), 0) != (ssize_t) sizeof(id))
                 id = (uint32_t) getpid();
-        name_arg = strprintf("--machine=nspawn-runner-maint-%08x", id);
-        if (!dir_arg || !name_arg)
-                return log_oom();
-        args[n++] = "systemd-nspawn";
-        args[n++] = "--quiet";
-        args[n++] = "--register=no";
+        argv_add(&args, "systemd-nspawn");
+        argv_add(&args, "--quiet");
+        argv_add(&args, "--register=no");
         if (!unit_manager_available())
-                args[n++] = "--keep-unit";
-        args[n++] = dir_arg;
-        args[n++] = name_arg;
-        args[n++] = "--link-journal=no";
+                argv_add(&args, "--keep-unit");
+        argv_addf(&args, "--directory=%s", root);
+        argv_addf(&args, "--machine=nspawn-runner-maint-%08x", id);
+        argv_add(&args, "--link-journal=no");
         if (!interactive)
-                args[n++] = "--console=pipe";
-        if (personality) {
-                pers_arg = strprintf("--personality=%s", personality);
-                if (!pers_arg)
-                        return log_oom();
-                args[n++] = pers_arg;
-        }
-        args[n++] = "--";
-        for (char *const *a = argv; *a && n < ELEMENTSOF(args) - 1; a++)
-                args[n++] = *a;
-        args[n] = NULL;
-        return command_run((char *const *) args, nspawn_env, 0, NULL, NULL, sigfd);
+                argv_add(&args, "--console=pipe");
+        if (personality)
+                argv_addf(&args, "--personality=%s", personality);
+        argv_add(&args, "--");
+        r = argv_add_strv(&args, argv);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");
+        return command_run(args.v, nspawn_env, 0, NULL, NULL, sigfd);
 }
 
 static char *images_dir(const Context *c, const char *name) {
@@ -69,11 +62,9 @@ static char *images_dir(const Context *c, const char *name) {
 }
 
 int generation_bootstrap(const Context *c, const char *name, unsigned gen, const ImageSettings *s, int sigfd) {
-        _cleanup_free_ char *dir = images_dir(c, name), *path = image_generation_path(c, name, gen), *mirror = NULL,
-                            *include = NULL, *arch_arg = NULL;
+        _cleanup_free_ char *dir = images_dir(c, name), *path = image_generation_path(c, name, gen), *mirror = NULL;
         const char *arch = s->arch ?: arch_host();
-        const char *argv[12];
-        size_t n = 0;
+        _cleanup_(argv_done) Argv argv = ARGV_INIT;
         int r;
 
         if (!dir || !path)
@@ -85,11 +76,7 @@ int generation_bootstrap(const Context *c, const char *name, unsigned gen, const
                 mirror = strdup(s->mirror);
         else if (apt_host_mirror("/", &mirror) < 0)
                 return log_error_errno(ENOENT, "Cannot find a Debian mirror in /etc/apt: pass --mirror URL.");
-        /* Ansible needs python3 in the chroot to run a playbook's modules. */
-        include = strprintf("--include=" CHROOT_BASE_PACKAGES "%s%s%s", s->playbook ? ",python3" : "",
-                            isempty(s->include) ? "" : ",", s->include ?: "");
-        arch_arg = strprintf("--arch=%s", arch);
-        if (!mirror || !include || !arch_arg)
+        if (!mirror)
                 return log_oom();
         r = mkdir_p(dir, 0755);
         if (r >= 0)
@@ -100,18 +87,21 @@ int generation_bootstrap(const Context *c, const char *name, unsigned gen, const
         log_notice("%s: debootstrap %s (%s) from %s …", name, s->suite ?: name, arch, mirror);
         /* A chroot is rebuilt rather than repaired: fsync() buys nothing but time. */
         if (access("/usr/bin/eatmydata", X_OK) >= 0)
-                argv[n++] = "eatmydata";
-        argv[n++] = "debootstrap";
-        argv[n++] = "--variant=minbase";
-        argv[n++] = arch_arg;
-        argv[n++] = include;
-        argv[n++] = s->suite ?: name;
-        argv[n++] = path;
-        argv[n++] = mirror;
-        argv[n] = NULL;
+                argv_add(&argv, "eatmydata");
+        argv_add(&argv, "debootstrap");
+        argv_add(&argv, "--variant=minbase");
+        argv_addf(&argv, "--arch=%s", arch);
+        /* Ansible needs python3 in the chroot to run a playbook's modules. */
+        argv_addf(&argv, "--include=" CHROOT_BASE_PACKAGES "%s%s%s", s->playbook ? ",python3" : "",
+                  isempty(s->include) ? "" : ",", strempty(s->include));
+        argv_add(&argv, s->suite ?: name);
+        argv_add(&argv, path);
+        r = argv_add(&argv, mirror);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build debootstrap's command line: %m");
         /* debootstrap mounts /proc and friends into the target: a private namespace takes them down
          * with it, however it ends. */
-        return command_run((char *const *) argv, NULL, COMMAND_PRIVATE_MOUNTS, NULL, NULL, sigfd);
+        return command_run(argv.v, NULL, COMMAND_PRIVATE_MOUNTS, NULL, NULL, sigfd);
 }
 
 int generation_copy(const Context *c, const char *name, const char *from, unsigned gen, int sigfd) {
@@ -152,11 +142,10 @@ static char *dpkg_status(const char *root) {
 }
 
 static int find_plugins(char **ret) {
-        _cleanup_free_ char *self = NULL, *local = NULL;
+        _cleanup_free_ char *local = NULL;
 
         /* In the source tree (build/…), the plugin is in ansible/ beside build/. */
-        if (self_exe_dir(&self) >= 0 && (local = strprintf("%s/../ansible/connection_plugins", self)) &&
-            access(local, R_OK) >= 0) {
+        if (sibling_binary_path("../ansible/connection_plugins", &local) >= 0 && access(local, R_OK) >= 0) {
                 *ret = TAKE_PTR(local);
                 return 0;
         }
@@ -181,10 +170,9 @@ int ansible_check_installed(const char *playbook) {
 }
 
 static int run_playbook(const char *root, const char *arch, const char *playbook, unsigned *changed, int sigfd) {
-        _cleanup_free_ char *plugins = NULL, *plugins_env = NULL, *inventory = NULL, *personality = NULL;
+        _cleanup_free_ char *plugins = NULL, *inventory = NULL;
         const char *p = arch_personality(arch);
-        char *env[8];
-        size_t n = 0;
+        _cleanup_(argv_done) Argv env = ARGV_INIT;
         int r;
 
         r = ansible_check_installed(playbook);
@@ -193,27 +181,23 @@ static int run_playbook(const char *root, const char *arch, const char *playbook
         r = find_plugins(&plugins);
         if (r < 0)
                 return log_oom();
-        plugins_env = strprintf("ANSIBLE_CONNECTION_PLUGINS=%s", plugins);
         inventory = strprintf("%s,", root);
-        if (!plugins_env || !inventory)
+        if (!inventory)
                 return log_oom();
-        env[n++] = plugins_env;
-        env[n++] = (char *) "ANSIBLE_RETRY_FILES_ENABLED=false";
-        env[n++] = (char *) "ANSIBLE_PIPELINING=true";
-        env[n++] = (char *) "ANSIBLE_REMOTE_TMP=/var/tmp/.ansible-nspawn-runner";
-        env[n++] = (char *) "ANSIBLE_NOCOWS=1";
-        if (p) {
-                personality = strprintf("NSPAWN_RUNNER_PERSONALITY=%s", p);
-                if (!personality)
-                        return log_oom();
-                env[n++] = personality;
-        }
-        env[n] = NULL;
+        argv_addf(&env, "ANSIBLE_CONNECTION_PLUGINS=%s", plugins);
+        argv_add(&env, "ANSIBLE_RETRY_FILES_ENABLED=false");
+        argv_add(&env, "ANSIBLE_PIPELINING=true");
+        argv_add(&env, "ANSIBLE_REMOTE_TMP=/var/tmp/.ansible-nspawn-runner");
+        r = argv_add(&env, "ANSIBLE_NOCOWS=1");
+        if (p)
+                r = argv_addf(&env, "NSPAWN_RUNNER_PERSONALITY=%s", p);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build ansible-playbook's environment: %m");
         return command_run((char *const[]) { (char *) "ansible-playbook", (char *) "-i", inventory, (char *) "-c",
                                              (char *) "nspawn_runner", (char *) "-e",
                                              (char *) "ansible_python_interpreter=/usr/bin/python3",
                                              (char *) playbook, NULL },
-                           env, 0, count_changes, changed, sigfd);
+                           env.v, 0, count_changes, changed, sigfd);
 }
 
 int generation_update(const Context *c, const char *name, unsigned gen, const ImageSettings *s, bool *ret_changed,

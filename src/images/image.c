@@ -116,7 +116,7 @@ int image_next_generation(const Context *c, const char *name, unsigned *ret) {
         _cleanup_free_ char *dir = strprintf("%s/" IMAGES_DIR "/%s", c->state_dir, name);
         struct dirent *de;
         unsigned max = 0;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
 
         if (!dir)
                 return -ENOMEM;
@@ -128,7 +128,6 @@ int image_next_generation(const Context *c, const char *name, unsigned *ret) {
                         if (num && parse_generation(num, &g) >= 0 && g > max)
                                 max = g;
                 }
-                closedir(d);
         } else if (errno != ENOENT)
                 return -errno;
         if (max == UINT_MAX)
@@ -274,7 +273,7 @@ int image_info_save(const Context *c, const char *name, unsigned gen, const Imag
 int image_count_users(const Context *c, const char *path) {
         _cleanup_free_ char *machines = context_machines_dir(c);
         struct dirent *de;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int n = 0;
 
         if (!machines)
@@ -296,7 +295,6 @@ int image_count_users(const Context *c, const char *path) {
                     machine_state_parse(text, size, &s, NULL) >= 0 && streq_ptr(s.image_path, path))
                         n++;
         }
-        closedir(d);
         return n;
 }
 
@@ -344,7 +342,7 @@ int image_collect_generations_locked(const Context *c, const char *name, Collect
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         unsigned current = 0;
         struct dirent *de;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int r;
 
         if (!dir)
@@ -363,7 +361,6 @@ int image_collect_generations_locked(const Context *c, const char *name, Collect
         while ((de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         (void) collect_entry(c, dir, de->d_name, current, st);
-        closedir(d);
         /* Only once the image is gone altogether. */
         if (rmdir(dir) >= 0)
                 (void) rmdir_parent(dir);

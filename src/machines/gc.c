@@ -42,7 +42,7 @@ static bool machine_lock_leftover(const Context *c, const char *id, int *ret_fd)
 static void collect_machines(const Context *c, GcStats *st) {
         _cleanup_free_ char *machines = context_machines_dir(c);
         struct dirent *de;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
 
         if (!machines || !(d = opendir(machines)))
                 return;
@@ -62,13 +62,12 @@ static void collect_machines(const Context *c, GcStats *st) {
                         st->freed += size;
                 }
         }
-        closedir(d);
 }
 
 static void collect_generations(const Context *c, GcStats *st) {
         _cleanup_free_ char *dir = path_join(c->state_dir, IMAGES_DIR);
         struct dirent *de;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
 
         if (!dir || !(d = opendir(dir)))
                 return;
@@ -80,7 +79,6 @@ static void collect_generations(const Context *c, GcStats *st) {
                 st->generations += cs.generations;
                 st->freed += cs.freed;
         }
-        closedir(d);
 }
 
 typedef struct CacheEntry {
@@ -102,7 +100,7 @@ static void scan_cache(int dfd, const char *path, unsigned depth, time_t marked,
         CacheEntry e = { .used = inherited };
         bool has_files = false;
         struct dirent *de;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int fd;
 
         if (depth > CACHE_DEPTH_MAX || (fd = dup(dfd)) < 0)
@@ -131,7 +129,6 @@ static void scan_cache(int dfd, const char *path, unsigned depth, time_t marked,
                 if (st.st_mtime > e.used)
                         e.used = st.st_mtime;
         }
-        closedir(d);
         if (has_files) {
                 CacheEntry *grown = realloc(l->entries, (l->n + 1) * sizeof(CacheEntry));
                 if (!grown || !(e.path = strdup(path)))

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "argv.h"
 #include "cache.h"
 #include "cgroup.h"
 #include "config.h"
@@ -108,14 +109,11 @@ static int hello(int fd, ProcessId *ret_init) {
 }
 
 static int find_init_binary(char **ret) {
-        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_free_ char *path = NULL;
 
-        if (self_exe_dir(&dir) >= 0) {
-                path = path_join(dir, "nspawn-runner-init");
-                if (path && access(path, X_OK) >= 0) {
-                        *ret = TAKE_PTR(path);
-                        return 0;
-                }
+        if (sibling_binary_path("nspawn-runner-init", &path) >= 0 && access(path, X_OK) >= 0) {
+                *ret = TAKE_PTR(path);
+                return 0;
         }
         if (access(NSPAWN_RUNNER_LIBEXECDIR "/nspawn-runner-init", X_OK) < 0)
                 return log_error_errno(errno, "Cannot find nspawn-runner-init next to this program or in %s: %m",
@@ -192,12 +190,11 @@ int machine_root_mount(const MachineState *s, const char *dir) {
 int machine_exec(const Context *c, const char *id) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
-                            *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
-                            *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
-                            *users_arg = NULL, *control_dir = NULL;
-        const char *argv[32], *arch = NULL, *personality;
+                            *init = NULL, *cache = NULL, *runner = NULL, *control_dir = NULL;
+        _cleanup_(argv_done) Argv argv = ARGV_INIT;
+        const char *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
-        size_t n = 0, n_net = 0;
+        size_t n_net = 0;
         int r;
 
         if (!dir || !(state = path_join(dir, "state")) || !(root = path_join(dir, "root")))
@@ -220,61 +217,46 @@ int machine_exec(const Context *c, const char *id) {
                 return r;
 
         name = strprintf(MACHINE_NAME_PREFIX "%s", id);
-        control = strprintf("--bind=%s/control:" PROTO_CONTROL_DIR_INNER, dir);
         cache = context_cache_dir(c);
-        bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
-        dir_arg = strprintf("--directory=%s", root);
-        if (!name || !control || !cache || !bind_init || !dir_arg || !(name_arg = strprintf("--machine=%s", name)) ||
-            !(users_arg = strprintf("--private-users=%u:%u", (unsigned) s.uid_base, USERNS_RANGE_SIZE)))
+        if (!name || !cache)
                 return log_oom();
 
-        argv[n++] = "systemd-nspawn";
-        argv[n++] = "--quiet";
-        argv[n++] = "--keep-unit";
-        argv[n++] = s.unit ? "--register=yes" : "--register=no";
-        argv[n++] = dir_arg;
-        argv[n++] = name_arg;
-        argv[n++] = "--console=pipe";
-        argv[n++] = "--link-journal=no";
-        argv[n++] = users_arg;
+        argv_add(&argv, "systemd-nspawn");
+        argv_add(&argv, "--quiet");
+        argv_add(&argv, "--keep-unit");
+        argv_add(&argv, s.unit ? "--register=yes" : "--register=no");
+        argv_addf(&argv, "--directory=%s", root);
+        argv_addf(&argv, "--machine=%s", name);
+        argv_add(&argv, "--console=pipe");
+        argv_add(&argv, "--link-journal=no");
+        argv_addf(&argv, "--private-users=%u:%u", (unsigned) s.uid_base, USERNS_RANGE_SIZE);
         /* On overlayfs our own mount of the image shifts the ids (setup_root()). */
-        argv[n++] = s.backend == STORAGE_BTRFS ? "--private-users-ownership=map" : "--private-users-ownership=off";
-        argv[n++] = control;
-        argv[n++] = bind_init;
+        argv_add(&argv, s.backend == STORAGE_BTRFS ? "--private-users-ownership=map" : "--private-users-ownership=off");
+        argv_addf(&argv, "--bind=%s/control:" PROTO_CONTROL_DIR_INNER, dir);
+        argv_addf(&argv, "--bind-ro=%s:/run/nspawn-runner-init", init);
         /* The project's own cache only: gitlab-runner's layout below /cache stays as it is. */
-        if (s.cache_subdir) {
-                bind_cache = strprintf("--bind=%s/%s:/cache/%s:idmap", cache, s.cache_subdir, s.cache_subdir);
-                if (!bind_cache)
-                        return log_oom();
-                argv[n++] = bind_cache;
-        }
+        if (s.cache_subdir)
+                argv_addf(&argv, "--bind=%s/%s:/cache/%s:idmap", cache, s.cache_subdir, s.cache_subdir);
         if (s.suppress_sync)
-                argv[n++] = "--suppress-sync=yes";
-        if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch))) {
-                pers_arg = strprintf("--personality=%s", personality);
-                if (!pers_arg)
-                        return log_oom();
-                argv[n++] = pers_arg;
-        }
-        if (find_in_path("gitlab-runner", &runner) >= 0) {
-                bind_runner = strprintf("--bind-ro=%s:/usr/local/bin/gitlab-runner", runner);
-                if (!bind_runner)
-                        return log_oom();
-                argv[n++] = bind_runner;
-        }
+                argv_add(&argv, "--suppress-sync=yes");
+        if (arch_of_chroot(s.image_path, &arch) >= 0 && (personality = arch_personality(arch)))
+                argv_addf(&argv, "--personality=%s", personality);
+        if (find_in_path("gitlab-runner", &runner) >= 0)
+                argv_addf(&argv, "--bind-ro=%s:/usr/local/bin/gitlab-runner", runner);
         r = network_nspawn_args(c, id, net_args, &n_net);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_net; i++)
-                argv[n++] = net_args[i];
-        argv[n++] = "/run/nspawn-runner-init";
+                argv_add(&argv, net_args[i]);
+        r = argv_add(&argv, "/run/nspawn-runner-init");
         /* systemd-nspawn compiles its seccomp filter anew at every start, most of its start-up time:
          * where ours covers the machine's architecture, the init installs that instead. */
         if (arch && seccomp_covers_arch(arch)) {
                 setenv("SYSTEMD_SECCOMP", "0", 1);
-                argv[n++] = "--seccomp";
+                r = argv_add(&argv, "--seccomp");
         }
-        argv[n] = NULL;
+        if (r < 0)
+                return log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");
 
         if (!s.unit) {
                 JobLimits limits;
@@ -289,7 +271,7 @@ int machine_exec(const Context *c, const char *id) {
          * directory is ours alone, so nspawn's image lock would only leave files behind. */
         setenv("SYSTEMD_NSPAWN_TMPFS_TMP", "0", 1);
         setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
-        execvp(argv[0], (char *const *) argv);
+        execvp(argv.v[0], argv.v);
         return log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
 }
 
@@ -335,26 +317,23 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
 }
 
 static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
-        _cleanup_free_ char *dir = NULL, *self = NULL, *desc = NULL;
+        _cleanup_free_ char *self = NULL, *desc = NULL;
         JobLimits limits;
-        char *argv[6];
         int r;
 
         r = job_limits_for_image(c, image, &limits);
         if (r < 0)
                 return r;
-        if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
-                return log_oom();
+        r = sibling_binary_path("nspawn-runner", &self);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find this program's path: %m");
         desc = strprintf("nspawn-runner job %s (image %s)", id, image);
         if (!desc)
                 return log_oom();
-        argv[0] = self;
-        argv[1] = (char *) "--state-dir";
-        argv[2] = (char *) c->state_dir;
-        argv[3] = (char *) "machine-exec";
-        argv[4] = (char *) id;
-        argv[5] = NULL;
-        return unit_start_transient(unit, desc, argv, log_path, &limits);
+        return unit_start_transient(unit, desc,
+                                    (char *const[]) { self, (char *) "--state-dir", (char *) c->state_dir,
+                                                      (char *) "machine-exec", (char *) id, NULL },
+                                    log_path, &limits);
 }
 
 /* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */

@@ -634,7 +634,7 @@ static int slot_teardown(unsigned slot) {
 
 /* Calls f(slot, target) for every slot taken. */
 static int slots_foreach(int (*f)(unsigned slot, const char *target, void *userdata), void *userdata) {
-        DIR *d = opendir(NETWORK_RUN_DIR "/slots");
+        _cleanup_closedir_ DIR *d = opendir(NETWORK_RUN_DIR "/slots");
         struct dirent *de;
         int r = 0;
 
@@ -655,7 +655,6 @@ static int slots_foreach(int (*f)(unsigned slot, const char *target, void *userd
                 if (r != 0)
                         break;
         }
-        closedir(d);
         return r;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "argv.h"
 #include "cgroup.h"
 #include "image.h"
 #include "job-limits.h"
@@ -216,63 +217,39 @@ static const char *working_dir(const char *home, char *buf, size_t size) {
 }
 
 typedef struct NspawnArgs {
-        char *machine, *directory, *users, *user, *bind_home, *bind_passwd, *bind_group, *chdir, *personality;
-        char *net[2];
+        Argv argv; /* systemd-nspawn's options but the network's (the child adds those, and the command) */
         bool seccomp; /* the jobs' filter covers the image's architecture */
 } NspawnArgs;
 
 static void nspawn_args_done(NspawnArgs *a) {
-        char **all[] = { &a->machine, &a->directory, &a->users, &a->user, &a->bind_home, &a->bind_passwd,
-                         &a->bind_group, &a->chdir, &a->personality, &a->net[0], &a->net[1] };
-        for (size_t i = 0; i < ELEMENTSOF(all); i++)
-                free(*all[i]);
+        argv_done(&a->argv);
 }
 
 /* As a job's machine (machine_exec()): the image read-only under a tmpfs that goes with the
  * machine, in a user namespace of its own, in the machine's cgroups and network. The caller's home
  * is an idmapped bind: their files are theirs inside, as on the host. */
-static _noreturn_ void exec_nspawn(const NspawnArgs *a, char **command) {
-        const char *argv[40 + USER_MACHINE_COMMAND_MAX];
-        size_t n = 0;
-        bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+static _noreturn_ void exec_nspawn(NspawnArgs *a, char **command) {
+        Argv *argv = &a->argv;
+        int r;
 
-        argv[n++] = "systemd-nspawn";
-        argv[n++] = "--quiet";
-        argv[n++] = "--keep-unit";
-        argv[n++] = "--register=no";
-        argv[n++] = "--link-journal=no";
-        argv[n++] = "--no-new-privileges=yes";
-        argv[n++] = "--private-users-ownership=off";
-        argv[n++] = "--as-pid2";
-        argv[n++] = tty ? "--console=interactive" : "--console=pipe";
-        argv[n++] = a->machine;
-        argv[n++] = a->directory;
-        argv[n++] = a->users;
-        argv[n++] = a->user;
-        argv[n++] = a->bind_home;
-        argv[n++] = a->bind_passwd;
-        argv[n++] = a->bind_group;
-        argv[n++] = a->chdir;
-        if (a->personality)
-                argv[n++] = a->personality;
-        for (size_t i = 0; i < ELEMENTSOF(a->net) && a->net[i]; i++)
-                argv[n++] = a->net[i];
-        argv[n++] = "--";
+        r = argv_add(argv, "--");
         if (command && command[0])
-                for (size_t i = 0; command[i]; i++)
-                        argv[n++] = command[i];
+                r = argv_add_strv(argv, command);
         else {
-                argv[n++] = "/bin/bash";
-                argv[n++] = "-l";
+                argv_add(argv, "/bin/bash");
+                r = argv_add(argv, "-l");
         }
-        argv[n] = NULL;
+        if (r < 0) {
+                log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");
+                _exit(USER_MACHINE_EXIT_FAILURE);
+        }
         /* No image lock: the machine directory is ours alone. */
         setenv("SYSTEMD_NSPAWN_LOCK", "0", 1);
         /* On a terminal nspawn passes ^C on to the command's terminal, a real Ctrl-C; without one we
          * hand SIGINT and SIGQUIT to the command (see interrupt_command()), not nspawn. */
         (void) signal(SIGINT, SIG_IGN);
         (void) signal(SIGQUIT, SIG_IGN);
-        execvp(argv[0], (char *const *) argv);
+        execvp(argv->v[0], argv->v);
         log_error_errno(errno, "Cannot execute systemd-nspawn: %m");
         _exit(USER_MACHINE_EXIT_FAILURE);
 }
@@ -343,8 +320,10 @@ static int wait_nspawn(pid_t pid) {
 }
 
 static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, const char *dir, NspawnArgs *a) {
-        char cwd[PATH_MAX];
+        bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
         const char *arch = NULL, *personality;
+        Argv *argv = &a->argv;
+        char cwd[PATH_MAX];
         int r;
 
         r = arch_of_chroot(s->image_path, &arch);
@@ -355,20 +334,28 @@ static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, 
                 return r;
         a->seccomp = seccomp_covers_arch(arch);
         personality = arch_personality(arch);
-        if (personality && !(a->personality = strprintf("--personality=%s", personality)))
-                return log_oom();
+        argv_add(argv, "systemd-nspawn");
+        argv_add(argv, "--quiet");
+        argv_add(argv, "--keep-unit");
+        argv_add(argv, "--register=no");
+        argv_add(argv, "--link-journal=no");
+        argv_add(argv, "--no-new-privileges=yes");
+        argv_add(argv, "--private-users-ownership=off");
+        argv_add(argv, "--as-pid2");
+        argv_add(argv, tty ? "--console=interactive" : "--console=pipe");
         /* By uid: a user name may hold characters a machine name cannot. */
-        a->machine = strprintf("--machine=" USER_MACHINE_PREFIX "%lu-%ld", (unsigned long) u->uid, (long) getpid());
-        a->directory = strprintf("--directory=%s/root", dir);
-        a->users = strprintf("--private-users=%u:%u", (unsigned) s->uid_base, USERNS_RANGE_SIZE);
-        a->user = strprintf("--user=%s", u->name);
-        a->bind_home = strprintf("--bind=%s:%s:idmap", u->home, u->home);
-        a->bind_passwd = strprintf("--bind-ro=%s/passwd:/etc/passwd", dir);
-        a->bind_group = strprintf("--bind-ro=%s/group:/etc/group", dir);
-        a->chdir = strprintf("--chdir=%s", working_dir(u->home, cwd, sizeof(cwd)));
-        if (!a->machine || !a->directory || !a->users || !a->user || !a->bind_home || !a->bind_passwd ||
-            !a->bind_group || !a->chdir)
-                return log_oom();
+        argv_addf(argv, "--machine=" USER_MACHINE_PREFIX "%lu-%ld", (unsigned long) u->uid, (long) getpid());
+        argv_addf(argv, "--directory=%s/root", dir);
+        argv_addf(argv, "--private-users=%u:%u", (unsigned) s->uid_base, USERNS_RANGE_SIZE);
+        argv_addf(argv, "--user=%s", u->name);
+        argv_addf(argv, "--bind=%s:%s:idmap", u->home, u->home);
+        argv_addf(argv, "--bind-ro=%s/passwd:/etc/passwd", dir);
+        argv_addf(argv, "--bind-ro=%s/group:/etc/group", dir);
+        r = argv_addf(argv, "--chdir=%s", working_dir(u->home, cwd, sizeof(cwd)));
+        if (personality)
+                r = argv_addf(argv, "--personality=%s", personality);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");
         return 0;
 }
 
@@ -377,6 +364,7 @@ static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, 
 static _noreturn_ void machine_child(const Context *c, const char *key, const MachineState *s, const char *dir,
                                      NspawnArgs *a, char **command, int go) {
         _cleanup_free_ char *name = strprintf(USER_MACHINE_PREFIX "%s", key);
+        _cleanup_(network_nspawn_args_free) char *net[2] = {};
         JobLimits limits;
         size_t n_net = 0;
         char byte;
@@ -390,9 +378,11 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
-            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0 ||
+            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, net, &n_net) < 0 ||
             terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
+        for (size_t i = 0; i < n_net; i++)
+                (void) argv_add(&a->argv, net[i]);
         /* The jobs' filter, installed by their init, which these machines (--as-pid2) have not: on
          * nspawn itself, whose own filter (SYSTEMD_SECCOMP unset) comes on top for the command. */
         if (a->seccomp && (r = seccomp_install_denylist()) < 0) {

@@ -2,20 +2,19 @@
 /* Registers the runner with GitLab once (gitlab-runner register --non-interactive, the executor's own
  * values, the token through the environment), and keeps config.toml's `concurrent` as configured. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "appliance.h"
+#include "argv.h"
 #include "gitlab.h"
 #include "log.h"
 #include "util.h"
 
 /* gitlab-runner reads --token from here: the token never shows in ps or /proc/PID/cmdline. */
 #define TOKEN_ENV "CI_SERVER_TOKEN"
-#define REGISTER_ARGS_MAX (24 + GITLAB_EXECS * 10)
 
 static const char *skip_blanks(const char *s, const char *end) {
         while (s < end && (*s == ' ' || *s == '\t'))
@@ -75,41 +74,12 @@ int gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent
         return 0;
 }
 
-typedef struct Argv {
-        char *v[REGISTER_ARGS_MAX + 1];
-        size_t n;
-        bool oom;
-} Argv;
-
-static void argv_done(Argv *a) {
-        for (size_t i = 0; i < a->n; i++)
-                free(a->v[i]);
-}
-
-_printf_(2, 3) static void argv_add(Argv *a, const char *format, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (a->n >= REGISTER_ARGS_MAX) {
-                a->oom = true;
-                return;
-        }
-        va_start(ap, format);
-        if (vasprintf(&s, format, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                a->oom = true;
-        else
-                a->v[a->n++] = s;
-}
-
 /* The flags that make the same [[runners]] section as `nspawn-runner toml`. */
 static int register_argv(const Context *c, const Config *cfg, const char *config_toml, Argv *a) {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *self = NULL;
         int r;
 
-        r = self_exe_dir(&dir);
+        r = sibling_binary_path("nspawn-runner", &self);
         if (r < 0)
                 return log_error_errno(r, "Cannot find this program's path: %m");
         /* "--flag value", as gitlab-runner's documentation writes them (it takes "--flag=value" too). */
@@ -117,12 +87,12 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
         argv_add(a, "register");
         argv_add(a, "--non-interactive");
         argv_add(a, "--config");
-        argv_add(a, "%s", config_toml);
+        argv_add(a, config_toml);
         argv_add(a, "--url");
-        argv_add(a, "%s", cfg->gitlab_url);
+        argv_add(a, cfg->gitlab_url);
         if (cfg->hostname) {
                 argv_add(a, "--name");
-                argv_add(a, "%s", cfg->hostname);
+                argv_add(a, cfg->hostname);
         }
         argv_add(a, "--executor");
         argv_add(a, "custom");
@@ -135,26 +105,26 @@ static int register_argv(const Context *c, const Config *cfg, const char *config
                 const char *args[GITLAB_EXEC_ARGS_MAX];
                 size_t n = gitlab_exec_args(c, e, NULL, args);
 
-                argv_add(a, "--custom-%s-exec", e->key);
-                argv_add(a, "%s/nspawn-runner", dir);
+                argv_addf(a, "--custom-%s-exec", e->key);
+                argv_add(a, self);
                 for (size_t k = 0; k < n; k++) {
-                        argv_add(a, "--custom-%s-args", e->key);
-                        argv_add(a, "%s", args[k]);
+                        argv_addf(a, "--custom-%s-args", e->key);
+                        argv_add(a, args[k]);
                 }
                 if (e->timeout) {
-                        argv_add(a, "--custom-%s-exec-timeout", e->key);
-                        argv_add(a, "%u", e->timeout);
+                        argv_addf(a, "--custom-%s-exec-timeout", e->key);
+                        argv_addf(a, "%u", e->timeout);
                 }
         }
         argv_add(a, "--custom-graceful-kill-timeout");
-        argv_add(a, "%u", GITLAB_GRACEFUL_KILL_TIMEOUT);
+        argv_addf(a, "%u", GITLAB_GRACEFUL_KILL_TIMEOUT);
         argv_add(a, "--custom-force-kill-timeout");
-        argv_add(a, "%u", GITLAB_FORCE_KILL_TIMEOUT);
-        return a->oom ? log_oom() : 0;
+        argv_addf(a, "%u", GITLAB_FORCE_KILL_TIMEOUT);
+        return a->error < 0 ? log_error_errno(a->error, "Cannot build gitlab-runner's command line: %m") : 0;
 }
 
 static int run_register(const Context *c, const Config *cfg, const char *config_toml, Problems *p) {
-        _cleanup_(argv_done) Argv a = {};
+        _cleanup_(argv_done) Argv a = ARGV_INIT;
         _cleanup_free_ char *exe = NULL, *env0 = NULL, *last = NULL, *dir = strdup(config_toml);
         char *slash;
         int r;

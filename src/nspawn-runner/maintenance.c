@@ -141,8 +141,8 @@ int chroot_names_wanted(const Context *c, const Config *cfg, char ***ret) {
         while (names[n])
                 n++;
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_closedir_ DIR *d = opendir(dirs[i]);
                 struct dirent *de;
-                DIR *d = opendir(dirs[i]);
 
                 if (!d)
                         continue;
@@ -154,12 +154,9 @@ int chroot_names_wanted(const Context *c, const Config *cfg, char ***ret) {
                         if (!name || (!streq(ext, ".yaml") && !streq(ext, ".yml")) ||
                             image_name_check(name, l) != IMAGE_NAME_OK)
                                 continue;
-                        if (names_add(&names, &n, name) < 0) {
-                                closedir(d);
+                        if (names_add(&names, &n, name) < 0)
                                 return -ENOMEM;
-                        }
                 }
-                closedir(d);
         }
         for (size_t i = 0; i < cfg->n_images; i++)
                 if (names_add(&names, &n, cfg->images[i].name) < 0)

@@ -51,12 +51,12 @@ static int refresh_exec(Daemon *d, const void *arg) {
 }
 
 static int refresh_exe(char **ret) {
-        _cleanup_free_ char *dir = NULL, *exe = NULL;
+        _cleanup_free_ char *exe = NULL;
         int r;
 
-        r = self_exe_dir(&dir);
-        if (r < 0 || !(exe = path_join(dir, "nspawn-runner")))
-                return log_error_errno(r < 0 ? r : ENOMEM, "Cannot find the nspawn-runner binary: %m");
+        r = sibling_binary_path("nspawn-runner", &exe);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find the nspawn-runner binary: %m");
         if (access(exe, X_OK) < 0)
                 return log_error_errno(errno, "Cannot run %s: %m", exe);
         *ret = TAKE_PTR(exe);

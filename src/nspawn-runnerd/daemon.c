@@ -45,13 +45,8 @@ void log_event(const char *field, const char *value, const char *format, ...) {
 
 /* ---- state ---- */
 
-static void closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
-
 static unsigned count_jobs(Daemon *d) {
-        _cleanup_(closedirp) DIR *dir = NULL;
+        _cleanup_closedir_ DIR *dir = NULL;
         struct dirent *de;
         unsigned n = 0;
 

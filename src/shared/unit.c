@@ -11,15 +11,6 @@
 #include "unit.h"
 #include "util.h"
 
-static inline void bus_unrefp(sd_bus **b) {
-        sd_bus_flush_close_unref(*b);
-}
-static inline void message_unrefp(sd_bus_message **m) {
-        sd_bus_message_unref(*m);
-}
-#define _cleanup_bus_ _cleanup_(bus_unrefp)
-#define _cleanup_message_ _cleanup_(message_unrefp)
-
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
@@ -72,9 +63,9 @@ static int append_limits(sd_bus_message *m, const JobLimits *l) {
 
 int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
                          const JobLimits *limits) {
-        _cleanup_bus_ sd_bus *bus = NULL;
-        _cleanup_message_ sd_bus_message *m = NULL, *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = sd_bus_open_system(&bus);
@@ -111,15 +102,13 @@ int unit_start_transient(const char *unit, const char *description, char *const 
                 return log_error_errno(r, "Cannot build the request for unit %s: %m", unit);
 
         r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0) {
+        if (r < 0)
                 log_error_errno(r, "Cannot start unit %s: %s", unit, error.message ?: "unknown error");
-                sd_bus_error_free(&error);
-        }
         return r;
 }
 
 int unit_is_running(const char *unit) {
-        _cleanup_bus_ sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *path = NULL, *state = NULL;
         int r;
 
@@ -138,8 +127,8 @@ int unit_is_running(const char *unit) {
 
 /* Calls a method of systemd's manager; a unit it does not know is no error when missing_ok. */
 static int manager_call(const char *method, bool missing_ok, const char *types, ...) {
-        _cleanup_bus_ sd_bus *bus = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
         int r;
 
@@ -153,7 +142,6 @@ static int manager_call(const char *method, bool missing_ok, const char *types, 
                 r = 0;
         else if (r < 0)
                 log_error_errno(r, "systemd refused %s: %s", method, error.message ?: "unknown error");
-        sd_bus_error_free(&error);
         return r;
 }
 

@@ -54,7 +54,7 @@ int userns_range_allocate(const char *machines_dir, int (*save)(uid_t base, void
         _cleanup_close_ int lock_fd = -EBADF;
         struct dirent *de;
         unsigned slot = 0;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int r;
 
         /* The directory itself is the lock: prepares pick one after the other, and nothing is left. */
@@ -67,7 +67,6 @@ int userns_range_allocate(const char *machines_dir, int (*save)(uid_t base, void
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.' && machine_dir_range(dirfd(d), de->d_name, &slot) >= 0)
                         used[slot] = true;
-        closedir(d);
 
         for (slot = 0; slot < USERNS_RANGES_MAX && used[slot]; slot++)
                 ;
