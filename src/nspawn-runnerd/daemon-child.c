@@ -11,7 +11,8 @@
 #include "log.h"
 #include "util.h"
 
-void child_init(DaemonChild *c, Daemon *d, const char *what, void (*on_line)(Daemon *d, const char *line, size_t n),
+void daemon_child_init(DaemonChild *c, Daemon *d, const char *what,
+                void (*on_line)(Daemon *d, const char *line, size_t n),
                 void (*on_exit)(Daemon *d, const siginfo_t *si)) {
         *c = (DaemonChild) { .daemon = d, .what = what, .on_line = on_line, .on_exit = on_exit };
 }
@@ -55,7 +56,7 @@ static int on_child_out(sd_event_source *s, int fd, uint32_t revents _unused_, v
 
         if (child_read(c, fd) == 0)
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        update(c->daemon);
+        daemon_update(c->daemon);
         return 0;
 }
 
@@ -102,7 +103,7 @@ static int child_watch(DaemonChild *c, pid_t pid, int out_fd) {
         return 0;
 }
 
-int child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const void *arg) {
+int daemon_child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const void *arg) {
         int p[2], r;
         pid_t pid;
 
@@ -135,7 +136,7 @@ int child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const vo
         return 0;
 }
 
-void child_stop(DaemonChild *c) {
+void daemon_child_stop(DaemonChild *c) {
         if (c->pid > 0) {
                 log_notice("Stopping the running %s (pid %d).", c->what, (int) c->pid);
                 (void) kill(c->pid, SIGTERM);
@@ -145,7 +146,7 @@ void child_stop(DaemonChild *c) {
         c->pid = 0;
 }
 
-const char *child_exit_describe(const siginfo_t *si, char *buf, size_t size) {
+const char *daemon_child_exit_describe(const siginfo_t *si, char *buf, size_t size) {
         if (si->si_code == CLD_EXITED)
                 snprintf(buf, size, "exit status %d", si->si_status);
         else

@@ -23,7 +23,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents _unused_, void
 
         r = msg_recv(fd, &m, fds, &n_fds);
         if (r == MSG_DAEMON_POWEROFF)
-                begin_drain(d, "Asked to power off");
+                daemon_drain_begin(d, "Asked to power off");
         if (r == MSG_DAEMON_STATUS || r == MSG_DAEMON_POWEROFF) {
                 msg_init(&m, (MsgType) (r + 1));
                 m.status_reply.jobs_running = d->st.jobs;
@@ -34,7 +34,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents _unused_, void
                 snprintf(m.status_reply.status, sizeof(m.status_reply.status), "%s", d->status_text);
                 (void) msg_send(fd, &m, NULL, 0);
         } else if (r == MSG_DAEMON_REFRESH) {
-                RefreshResult res = refresh_start(d);
+                RefreshResult res = daemon_refresh_start(d);
                 msg_init(&m, MSG_DAEMON_REFRESH_REPLY);
                 m.refresh_reply.result = res;
                 (void) msg_send(fd, &m, NULL, 0);
@@ -70,7 +70,7 @@ static int on_accept(sd_event_source *s _unused_, int fd, uint32_t revents _unus
         return 0;
 }
 
-int control_socket_open(Daemon *d) {
+int daemon_control_socket_open(Daemon *d) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *parent = strdup(d->control_socket);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -100,7 +100,7 @@ int control_socket_open(Daemon *d) {
 }
 
 
-void control_socket_close(Daemon *d) {
+void daemon_control_socket_close(Daemon *d) {
         d->listen_source = sd_event_source_disable_unref(d->listen_source);
         if (d->listen_fd >= 0) {
                 (void) close(d->listen_fd);

@@ -24,7 +24,7 @@ static void timer_arm(sd_event_source *s, uint64_t next) {
 
 /* ---- LED ---- */
 
-void led_refresh(Daemon *d) {
+void daemon_hw_led_refresh(Daemon *d) {
         uint64_t now = now_monotonic_usec(), next;
         bool on;
 
@@ -34,7 +34,7 @@ void led_refresh(Daemon *d) {
 }
 
 static int on_led_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
-        led_refresh(userdata);
+        daemon_hw_led_refresh(userdata);
         return 0;
 }
 
@@ -85,7 +85,7 @@ static int led_take(Daemon *d) {
         return r;
 }
 
-void led_open(Daemon *d) {
+void daemon_hw_led_open(Daemon *d) {
         const HwSpec *h = &d->config.led;
         int r;
 
@@ -107,14 +107,14 @@ void led_open(Daemon *d) {
 }
 
 /* Starts the LED at "booting". */
-int led_timer_add(Daemon *d) {
+int daemon_hw_led_timer_add(Daemon *d) {
         int r;
 
         (void) led_animator_init(&d->anim, LED_BOOTING, now_monotonic_usec());
         r = sd_event_add_time(d->event, &d->led_timer, CLOCK_MONOTONIC, 0, LED_ACCURACY_USEC, on_led_timer, d);
         if (r < 0)
                 return log_error_errno(r, "Cannot add the LED timer: %m");
-        led_refresh(d);
+        daemon_hw_led_refresh(d);
         return 0;
 }
 
@@ -128,16 +128,16 @@ static void button_event(Daemon *d, ButtonEvent e) {
         RefreshResult r;
 
         if (e == BUTTON_SHORT_PRESS) {
-                r = refresh_start(d);
+                r = daemon_refresh_start(d);
                 if (r == REFRESH_ALREADY_RUNNING)
                         log_info("Short press: a refresh is already running.");
                 led_animator_ack(&d->anim, now_monotonic_usec());
-                led_refresh(d);
+                daemon_hw_led_refresh(d);
         } else if (e == BUTTON_LONG_PRESS) {
                 led_animator_ack(&d->anim, now_monotonic_usec());
-                led_refresh(d);
-                begin_drain(d, "Long press");
-                update(d);
+                daemon_hw_led_refresh(d);
+                daemon_drain_begin(d, "Long press");
+                daemon_update(d);
         }
 }
 
@@ -161,7 +161,7 @@ static int on_button_timer(sd_event_source *s _unused_, uint64_t usec _unused_, 
         return 0;
 }
 
-void button_setup(Daemon *d) {
+void daemon_hw_button_setup(Daemon *d) {
         const HwSpec *h = &d->config.button;
         bool pressed = false;
         int r;
@@ -196,7 +196,7 @@ void button_setup(Daemon *d) {
 
 /* ---- an LED or a GPIO chip that appears after the daemon started ---- */
 
-void hw_retry(Daemon *d, bool new_chip) {
+void daemon_hw_retry(Daemon *d, bool new_chip) {
         const char *dir = led_dir(&d->config.led);
 
         /* A sysfs LED is looked for quietly; a GPIO chip is only tried when a new one appeared, as
@@ -207,11 +207,11 @@ void hw_retry(Daemon *d, bool new_chip) {
                 d->led_pending = missing_errno(r) && !dir;
                 if (r >= 0) {
                         log_notice("The status LED appeared: showing the state on it.");
-                        led_refresh(d);
+                        daemon_hw_led_refresh(d);
                 }
         }
         if (d->button_pending && new_chip) {
-                button_setup(d);
+                daemon_hw_button_setup(d);
                 if (d->gbutton)
                         log_notice("The button appeared: taking presses.");
         }
@@ -223,13 +223,13 @@ static int on_device(sd_device_monitor *m _unused_, sd_device *dev, void *userda
 
         if (sd_device_get_action(dev, &action) >= 0 && action == SD_DEVICE_ADD &&
             sd_device_get_subsystem(dev, &subsystem) >= 0)
-                hw_retry(userdata, streq(subsystem, "gpio"));
+                daemon_hw_retry(userdata, streq(subsystem, "gpio"));
         return 0;
 }
 
 /* udev's "add" of an LED or a GPIO chip, while one is missing. Without udev (a container) the
  * tick still finds a sysfs LED. */
-void hw_watch(Daemon *d) {
+void daemon_hw_watch(Daemon *d) {
         int r;
 
         if (!d->led_pending && !d->button_pending)
@@ -249,7 +249,7 @@ void hw_watch(Daemon *d) {
         }
 }
 
-void hw_done(Daemon *d) {
+void daemon_hw_done(Daemon *d) {
         d->hw_monitor = sd_device_monitor_unref(d->hw_monitor);
         d->led_timer = sd_event_source_disable_unref(d->led_timer);
         led_backend_close(&d->led);

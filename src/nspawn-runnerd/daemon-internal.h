@@ -100,53 +100,54 @@ struct Daemon {
 };
 
 /* daemon.c: the state and the loop */
-void update(Daemon *d);
-void log_event(const char *field, const char *value, const char *format, ...) _printf_(3, 4);
+void daemon_update(Daemon *d);
+void daemon_log_event(const char *field, const char *value, const char *format, ...) _printf_(3, 4);
 
 /* daemon-outputs.c: the metrics and status files, the problems file */
-void output_file_init(OutputFile *o, const char *path, const char *what, bool durable);
-void output_file_done(OutputFile *o);
+void daemon_output_file_init(OutputFile *o, const char *path, const char *what, bool durable);
+void daemon_output_file_done(OutputFile *o);
 /* Writes what changed (the metrics also when force). */
-void outputs_write(Daemon *d, bool force);
+void daemon_outputs_write(Daemon *d, bool force);
 void daemon_problems_refresh(Daemon *d);
 void daemon_problems_watch(Daemon *d);
 void daemon_problems_done(Daemon *d);
 
 /* daemon-hw.c: the status LED and the button */
-void led_open(Daemon *d);
-int led_timer_add(Daemon *d);
-void led_refresh(Daemon *d);
-void button_setup(Daemon *d);
-/* Watches for a pending LED or button to appear (udev); hw_retry() looks again, also each tick. */
-void hw_watch(Daemon *d);
-void hw_retry(Daemon *d, bool new_chip);
-void hw_done(Daemon *d);
+void daemon_hw_led_open(Daemon *d);
+int daemon_hw_led_timer_add(Daemon *d);
+void daemon_hw_led_refresh(Daemon *d);
+void daemon_hw_button_setup(Daemon *d);
+/* Watches for a pending LED or button to appear (udev); daemon_hw_retry() looks again, also each tick. */
+void daemon_hw_watch(Daemon *d);
+void daemon_hw_retry(Daemon *d, bool new_chip);
+void daemon_hw_done(Daemon *d);
 
 /* daemon-child.c: children with a pipe on their stdout. run() runs in the child, its return
  * value is the exit status. Returns a negative errno, logged, when the child cannot start. */
-void child_init(DaemonChild *c, Daemon *d, const char *what, void (*on_line)(Daemon *d, const char *line, size_t n),
+void daemon_child_init(DaemonChild *c, Daemon *d, const char *what,
+                void (*on_line)(Daemon *d, const char *line, size_t n),
                 void (*on_exit)(Daemon *d, const siginfo_t *si));
-int child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const void *arg);
+int daemon_child_start(DaemonChild *c, int (*run)(Daemon *d, const void *arg), const void *arg);
 /* Sends SIGTERM to a running child and forgets it. */
-void child_stop(DaemonChild *c);
+void daemon_child_stop(DaemonChild *c);
 /* "exit status 3", "signal 9" into buf. */
-const char *child_exit_describe(const siginfo_t *si, char *buf, size_t size);
+const char *daemon_child_exit_describe(const siginfo_t *si, char *buf, size_t size);
 
 /* daemon-scan.c: gc and the images' disk usage, in a child */
 /* Starts a scan (with gc first when asked and possible), or queues one run after the running one. */
-void scan_request(Daemon *d, bool gc);
-void scan_done(Daemon *d);
+void daemon_scan_request(Daemon *d, bool gc);
+void daemon_scan_done(Daemon *d);
 
 /* daemon-refresh.c: the refresh child and its progress */
-RefreshResult refresh_start(Daemon *d);
-void refresh_done(Daemon *d);
+RefreshResult daemon_refresh_start(Daemon *d);
+void daemon_refresh_done(Daemon *d);
 
 /* daemon-control.c: the control socket */
-int control_socket_open(Daemon *d);
-void control_socket_close(Daemon *d);
+int daemon_control_socket_open(Daemon *d);
+void daemon_control_socket_close(Daemon *d);
 
 /* daemon-schedule.c: maintenance time, gc, drain and power-off */
-int schedule_setup(Daemon *d);
-void schedule_done(Daemon *d);
-void begin_drain(Daemon *d, const char *why);
-void drain_check(Daemon *d);
+int daemon_schedule_setup(Daemon *d);
+void daemon_schedule_done(Daemon *d);
+void daemon_drain_begin(Daemon *d, const char *why);
+void daemon_drain_check(Daemon *d);

@@ -16,11 +16,11 @@
 #include "metrics.h"
 #include "util.h"
 
-void output_file_init(OutputFile *o, const char *path, const char *what, bool durable) {
+void daemon_output_file_init(OutputFile *o, const char *path, const char *what, bool durable) {
         *o = (OutputFile) { .path = path, .what = what, .durable = durable };
 }
 
-void output_file_done(OutputFile *o) {
+void daemon_output_file_done(OutputFile *o) {
         free(o->written);
         o->written = NULL;
 }
@@ -84,7 +84,7 @@ static void status_write(Daemon *d, uint64_t total, uint64_t failed) {
 
         if (!d->status_out.path)
                 return;
-        body = status_report_body(&(StatusReport) {
+        body = daemon_status_report_body(&(StatusReport) {
                 .status = d->status_text,
                 .jobs_running = d->st.jobs,
                 .jobs_total = total,
@@ -103,12 +103,12 @@ static void status_write(Daemon *d, uint64_t total, uint64_t failed) {
         /* The time it was written is not compared: an unchanged state is not written again. */
         if (d->status_out.written && streq(d->status_out.written, body))
                 return;
-        text = status_report_file(body, time(NULL));
+        text = daemon_status_report_file(body, time(NULL));
         if (text)
                 output_write(&d->status_out, body, text, false);
 }
 
-void outputs_write(Daemon *d, bool force) {
+void daemon_outputs_write(Daemon *d, bool force) {
         uint64_t total = 0, failed = 0;
 
         if (!d->metrics_out.path && !d->status_out.path)
@@ -161,13 +161,13 @@ static int problems_read(const char *path, char ***ret) {
                 return -EBADFD;
         r = problems_read_text(fd, buf, &size, &more);
         if (r >= 0)
-                r = problems_parse(buf, size, &lines);
+                r = daemon_problems_parse(buf, size, &lines);
         if (r < 0)
                 return r;
         if (more) {
                 for (n = 0; lines[n]; n++)
                         ;
-                lines[n] = strprintf("(more in %s)", path); /* problems_parse() leaves room for one more */
+                lines[n] = strprintf("(more in %s)", path); /* daemon_problems_parse() leaves room for one more */
         }
         *ret = TAKE_PTR(lines);
         return 0;
@@ -220,7 +220,7 @@ static int on_problems(sd_event_source *s _unused_, const struct inotify_event *
 
         if (copy && ev->len > 0 && streq(ev->name, basename(copy))) {
                 daemon_problems_refresh(d);
-                update(d);
+                daemon_update(d);
         }
         return 0;
 }

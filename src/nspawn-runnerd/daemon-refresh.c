@@ -18,7 +18,7 @@ static void on_refresh_line(Daemon *d, const char *line, size_t n _unused_) {
         d->st.refresh_image = d->refresh_image;
         d->st.refresh_i = i;
         d->st.refresh_n = total;
-        log_event("IMAGE", name, "refresh: %s", line);
+        daemon_log_event("IMAGE", name, "refresh: %s", line);
 }
 
 static void refresh_ended(Daemon *d, bool ok) {
@@ -37,10 +37,10 @@ static void on_refresh_exit(Daemon *d, const siginfo_t *si) {
         if (ok)
                 log_notice("Refresh succeeded.");
         else
-                log_error("Refresh failed (%s).", child_exit_describe(si, how, sizeof(how)));
-        scan_request(d, false);
-        update(d);
-        outputs_write(d, true);
+                log_error("Refresh failed (%s).", daemon_child_exit_describe(si, how, sizeof(how)));
+        daemon_scan_request(d, false);
+        daemon_update(d);
+        daemon_outputs_write(d, true);
 }
 
 static int refresh_exec(Daemon *d, const void *arg) {
@@ -63,7 +63,7 @@ static int refresh_exe(char **ret) {
         return 0;
 }
 
-RefreshResult refresh_start(Daemon *d) {
+RefreshResult daemon_refresh_start(Daemon *d) {
         _cleanup_free_ char *exe = NULL;
 
         if (d->st.refreshing)
@@ -71,19 +71,19 @@ RefreshResult refresh_start(Daemon *d) {
         if (d->st.draining)
                 return REFRESH_REFUSED;
         if (!d->refresh.daemon)
-                child_init(&d->refresh, d, "refresh", on_refresh_line, on_refresh_exit);
-        if (refresh_exe(&exe) < 0 || child_start(&d->refresh, refresh_exec, exe) < 0) {
+                daemon_child_init(&d->refresh, d, "refresh", on_refresh_line, on_refresh_exit);
+        if (refresh_exe(&exe) < 0 || daemon_child_start(&d->refresh, refresh_exec, exe) < 0) {
                 refresh_ended(d, false);
-                update(d);
+                daemon_update(d);
                 return REFRESH_FAILED;
         }
         d->st.refreshing = true;
         d->st.refresh_image = NULL;
         log_notice("Refresh started (%s chroot-maintenance, pid %d).", exe, (int) d->refresh.pid);
-        update(d);
+        daemon_update(d);
         return REFRESH_STARTED;
 }
 
-void refresh_done(Daemon *d) {
-        child_stop(&d->refresh);
+void daemon_refresh_done(Daemon *d) {
+        daemon_child_stop(&d->refresh);
 }

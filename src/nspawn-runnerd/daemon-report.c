@@ -50,7 +50,7 @@ static char *problem_line(const char *s, size_t n) {
         return line;
 }
 
-int problems_parse(const char *text, size_t size, char ***ret) {
+int daemon_problems_parse(const char *text, size_t size, char ***ret) {
         char **lines;
         size_t n = 0;
 
@@ -133,7 +133,7 @@ static void print_problems(FILE *f, const StatusReport *r) {
                 fprintf(f, "  %s" CRLF, *p);
 }
 
-char *status_report_body(const StatusReport *r) {
+char *daemon_status_report_body(const StatusReport *r) {
         MemStream ms;
         FILE *f = memstream_open(&ms);
 
@@ -152,7 +152,7 @@ char *status_report_body(const StatusReport *r) {
         return memstream_finish(&ms);
 }
 
-char *status_report_file(const char *body, time_t now) {
+char *daemon_status_report_file(const char *body, time_t now) {
         char buf[TIME_TEXT_MAX];
 
         return strprintf("nspawn-runner status, written %s" CRLF "%s", time_text(now, buf), body);

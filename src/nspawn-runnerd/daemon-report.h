@@ -20,7 +20,7 @@
  * like a runner token ("glrt-…") hidden. *ret is a NULL-terminated list, empty for no problem.
  * -EBADMSG when text holds a NUL byte (not text), -EFBIG above PROBLEMS_SIZE_MAX. The list has
  * room for one more line after the NULL. */
-int problems_parse(const char *text, size_t size, char ***ret);
+int daemon_problems_parse(const char *text, size_t size, char ***ret);
 
 typedef struct StatusReport {
         const char *status; /* the STATUS= line */
@@ -38,6 +38,6 @@ typedef struct StatusReport {
 
 /* The report without its first line (the time it was written), CRLF line ends: what is compared to
  * decide whether to write the file again. NULL when out of memory. */
-char *status_report_body(const StatusReport *r);
+char *daemon_status_report_body(const StatusReport *r);
 /* The whole file: a line with the time now, then body. */
-char *status_report_file(const char *body, time_t now);
+char *daemon_status_report_file(const char *body, time_t now);

@@ -12,14 +12,14 @@
 
 #define FIELDS_MAX 5
 
-void scan_report_done(ScanReport *r) {
+void daemon_scan_report_done(ScanReport *r) {
         for (size_t i = 0; i < r->n_images; i++)
                 free(r->images[i].name);
         free(r->images);
         *r = (ScanReport) {};
 }
 
-int scan_report_add(ScanReport *r, const char *name, uint64_t bytes) {
+int daemon_scan_report_add(ScanReport *r, const char *name, uint64_t bytes) {
         ScanImage *grown;
         char *copy;
 
@@ -41,7 +41,7 @@ int scan_report_add(ScanReport *r, const char *name, uint64_t bytes) {
         return 0;
 }
 
-char *scan_report_format(const ScanReport *r) {
+char *daemon_scan_report_format(const ScanReport *r) {
         MemStream ms;
         FILE *f = memstream_open(&ms);
 
@@ -93,7 +93,7 @@ static int feed_image(ScanReport *r, char **f, size_t n) {
 
         if (n != 3 || safe_atou64(f[1], &bytes) < 0)
                 return -EBADMSG;
-        k = scan_report_add(r, f[2], bytes);
+        k = daemon_scan_report_add(r, f[2], bytes);
         return k == -EINVAL ? -EBADMSG : k;
 }
 
@@ -106,7 +106,7 @@ static int feed_end(ScanReport *r, char **f, size_t n) {
         return 0;
 }
 
-int scan_report_feed(ScanReport *r, const char *line, size_t n) {
+int daemon_scan_report_feed(ScanReport *r, const char *line, size_t n) {
         char buf[SCAN_REPORT_LINE_MAX], *f[FIELDS_MAX];
         size_t n_fields;
 
@@ -125,6 +125,6 @@ int scan_report_feed(ScanReport *r, const char *line, size_t n) {
         return -EBADMSG;
 }
 
-int scan_report_finish(const ScanReport *r) {
+int daemon_scan_report_finish(const ScanReport *r) {
         return r->ended ? 0 : -EBADMSG;
 }

@@ -29,7 +29,7 @@ static void scan_images_into(Daemon *d, ScanReport *r) {
 
                 if (link && (path = realpath(link, NULL)))
                         (void) fs_usage(path, &bytes);
-                if (scan_report_add(r, *n, bytes) == -E2BIG)
+                if (daemon_scan_report_add(r, *n, bytes) == -E2BIG)
                         break;
         }
 }
@@ -47,13 +47,13 @@ static int scan_child(Daemon *d, const void *arg) {
                 r.has_gc = true;
         }
         scan_images_into(d, &r);
-        text = scan_report_format(&r);
+        text = daemon_scan_report_format(&r);
         return text && loop_write(STDOUT_FILENO, text, strlen(text)) >= 0 ? 0 : 1;
 }
 
 static void on_scan_line(Daemon *d, const char *line, size_t n) {
         if (d->scan_error == 0)
-                d->scan_error = scan_report_feed(&d->scan_report, line, n);
+                d->scan_error = daemon_scan_report_feed(&d->scan_report, line, n);
 }
 
 static void scan_apply(Daemon *d) {
@@ -62,7 +62,7 @@ static void scan_apply(Daemon *d) {
         if (g->machines || g->generations || g->caches)
                 log_notice("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB",
                            g->machines, g->generations, g->caches, (double) g->freed / (1 << 20));
-        scan_report_done(&d->images);
+        daemon_scan_report_done(&d->images);
         d->images = d->scan_report;
         d->scan_report = (ScanReport) {};
         d->st.images = (unsigned) d->images.n_images;
@@ -76,27 +76,27 @@ static void on_scan_exit(Daemon *d, const siginfo_t *si) {
         if (r == 0 && d->scan.overlong)
                 r = -EBADMSG;
         if (r == 0)
-                r = scan_report_finish(&d->scan_report);
+                r = daemon_scan_report_finish(&d->scan_report);
         if (si->si_code != CLD_EXITED || si->si_status != 0)
                 log_warning("The image scan%s failed (%s); sizes are from the last good one.", d->scan_gc ? " and gc" : "",
-                            child_exit_describe(si, how, sizeof(how)));
+                            daemon_child_exit_describe(si, how, sizeof(how)));
         else if (r < 0)
                 log_warning_errno(r, "The image scan sent a report that does not parse (%m); ignored.");
         else
                 scan_apply(d);
-        scan_report_done(&d->scan_report);
+        daemon_scan_report_done(&d->scan_report);
         d->scan_error = 0;
-        update(d);
-        outputs_write(d, true);
+        daemon_update(d);
+        daemon_outputs_write(d, true);
         if (d->scan_pending) {
                 d->scan_pending = false;
-                scan_request(d, d->scan_pending_gc);
+                daemon_scan_request(d, d->scan_pending_gc);
         }
 }
 
-void scan_request(Daemon *d, bool gc) {
+void daemon_scan_request(Daemon *d, bool gc) {
         if (!d->scan.daemon)
-                child_init(&d->scan, d, "image scan", on_scan_line, on_scan_exit);
+                daemon_child_init(&d->scan, d, "image scan", on_scan_line, on_scan_exit);
         if (d->scan.pid > 0) {
                 log_info("An image scan is running: one more follows it.");
                 d->scan_pending_gc = d->scan_pending ? d->scan_pending_gc || gc : gc;
@@ -105,14 +105,14 @@ void scan_request(Daemon *d, bool gc) {
         }
         /* gc must not take generations from under a refresh, nor look for a missing state dir. */
         d->scan_gc = gc && !d->st.refreshing && !d->st.state_dir_missing;
-        scan_report_done(&d->scan_report);
+        daemon_scan_report_done(&d->scan_report);
         d->scan_error = 0;
-        if (child_start(&d->scan, scan_child, &d->scan_gc) >= 0)
+        if (daemon_child_start(&d->scan, scan_child, &d->scan_gc) >= 0)
                 log_info("Image scan%s started (pid %d).", d->scan_gc ? " and gc" : "", (int) d->scan.pid);
 }
 
-void scan_done(Daemon *d) {
-        child_stop(&d->scan);
-        scan_report_done(&d->scan_report);
-        scan_report_done(&d->images);
+void daemon_scan_done(Daemon *d) {
+        daemon_child_stop(&d->scan);
+        daemon_scan_report_done(&d->scan_report);
+        daemon_scan_report_done(&d->images);
 }

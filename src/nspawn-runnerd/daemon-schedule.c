@@ -30,7 +30,7 @@ static void power_off(Daemon *d) {
         (void) sd_event_exit(d->event, 0);
 }
 
-void drain_check(Daemon *d) {
+void daemon_drain_check(Daemon *d) {
         if (!d->st.draining || d->drain_deadline == USEC_INFINITY)
                 return;
         if (d->st.jobs == 0)
@@ -42,11 +42,11 @@ void drain_check(Daemon *d) {
 }
 
 static int on_drain_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
-        update(userdata);
+        daemon_update(userdata);
         return 0;
 }
 
-void begin_drain(Daemon *d, const char *why) {
+void daemon_drain_begin(Daemon *d, const char *why) {
         int r;
 
         if (d->st.draining)
@@ -62,7 +62,7 @@ void begin_drain(Daemon *d, const char *why) {
         d->drain_deadline = now_monotonic_usec() + (uint64_t) d->config.drain_timeout_sec * USEC_PER_SEC;
         (void) sd_event_add_time(d->event, &d->drain_timer, CLOCK_MONOTONIC, d->drain_deadline, USEC_PER_SEC,
                                  on_drain_timer, d);
-        update(d);
+        daemon_update(d);
 }
 
 static int on_maint_timer(sd_event_source *s, uint64_t usec, void *userdata);
@@ -105,19 +105,19 @@ static int on_maint_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
         Daemon *d = userdata;
 
         log_notice("Scheduled maintenance.");
-        (void) refresh_start(d);
+        (void) daemon_refresh_start(d);
         maint_arm(d);
         return 0;
 }
 
 static int on_gc(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
-        scan_request(userdata, true);
+        daemon_scan_request(userdata, true);
         (void) sd_event_source_set_time_relative(s, GC_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
-int schedule_setup(Daemon *d) {
+int daemon_schedule_setup(Daemon *d) {
         int r;
 
         r = sd_event_add_time_relative(d->event, &d->gc_timer, CLOCK_MONOTONIC, GC_INTERVAL_USEC, 60 * USEC_PER_SEC, on_gc, d);
@@ -129,7 +129,7 @@ int schedule_setup(Daemon *d) {
         return 0;
 }
 
-void schedule_done(Daemon *d) {
+void daemon_schedule_done(Daemon *d) {
         d->gc_timer = sd_event_source_disable_unref(d->gc_timer);
         d->maint_timer = sd_event_source_disable_unref(d->maint_timer);
         d->drain_timer = sd_event_source_disable_unref(d->drain_timer);

@@ -26,7 +26,7 @@ static bool journal_attached(void) {
 }
 
 /* Logs an event about one image or job: with a field for it when the journal takes our stderr. */
-void log_event(const char *field, const char *value, const char *format, ...) {
+void daemon_log_event(const char *field, const char *value, const char *format, ...) {
         _cleanup_free_ char *msg = NULL;
         va_list ap;
 
@@ -94,13 +94,13 @@ static int on_machines(sd_event_source *s _unused_, const struct inotify_event *
 
         if (ev->len > 0 && machine_key_check(ev->name) >= 0) {
                 if (ev->mask & (IN_CREATE | IN_MOVED_TO))
-                        log_event("JOB_ID", ev->name, "Job %s started.", ev->name);
+                        daemon_log_event("JOB_ID", ev->name, "Job %s started.", ev->name);
                 else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-                        log_event("JOB_ID", ev->name, "Job %s ended.", ev->name);
-                        scan_request(d, true); /* gc after jobs */
+                        daemon_log_event("JOB_ID", ev->name, "Job %s ended.", ev->name);
+                        daemon_scan_request(d, true); /* gc after jobs */
                 }
         }
-        update(d);
+        daemon_update(d);
         return 0;
 }
 
@@ -121,7 +121,7 @@ static void machines_watch(Daemon *d) {
 
 /* ---- the whole state ---- */
 
-void update(Daemon *d) {
+void daemon_update(Daemon *d) {
         char text[PROTO_STATUS_MAX];
         LedState state;
 
@@ -129,7 +129,7 @@ void update(Daemon *d) {
         state = daemon_status_led_state(&d->st);
         if (led_animator_set_state(&d->anim, state, now_monotonic_usec()) > 0) {
                 log_info("LED: %s.", led_state_to_string(state));
-                led_refresh(d);
+                daemon_hw_led_refresh(d);
         }
         daemon_status_format(&d->st, text, sizeof(text));
         if (!streq(text, d->status_text)) {
@@ -137,8 +137,8 @@ void update(Daemon *d) {
                 log_notice("Status: %s", text);
                 (void) sd_notifyf(false, "STATUS=%s", text);
         }
-        outputs_write(d, false);
-        drain_check(d);
+        daemon_outputs_write(d, false);
+        daemon_drain_check(d);
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
@@ -147,28 +147,28 @@ static int on_tick(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
         machines_watch(d);
         daemon_problems_watch(d);
         daemon_problems_refresh(d);
-        hw_retry(d, false);
+        daemon_hw_retry(d, false);
         check_disk(d);
         count_images(d);
-        update(d);
-        outputs_write(d, true);
+        daemon_update(d);
+        daemon_outputs_write(d, true);
         (void) sd_event_source_set_time_relative(s, TICK_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
 static void daemon_done(Daemon *d) {
-        refresh_done(d);
-        hw_done(d);
-        control_socket_close(d);
-        schedule_done(d);
-        scan_done(d);
+        daemon_refresh_done(d);
+        daemon_hw_done(d);
+        daemon_control_socket_close(d);
+        daemon_schedule_done(d);
+        daemon_scan_done(d);
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
         d->tick_timer = sd_event_source_disable_unref(d->tick_timer);
         d->event = sd_event_unref(d->event);
         daemon_problems_done(d);
-        output_file_done(&d->metrics_out);
-        output_file_done(&d->status_out);
+        daemon_output_file_done(&d->metrics_out);
+        daemon_output_file_done(&d->status_out);
         free(d->config_dir);
         free(d->machines_dir);
         free(d->control_socket);
@@ -206,8 +206,8 @@ static int daemon_configure(Daemon *d, const DaemonOptions *o) {
         if (!d->machines_dir)
                 return log_oom();
         d->problems_path = isempty(o->problems_file) ? NULL : o->problems_file;
-        output_file_init(&d->metrics_out, d->config.metrics_file, "metrics", false);
-        output_file_init(&d->status_out, isempty(o->status_file) ? NULL : o->status_file, "status report", true);
+        daemon_output_file_init(&d->metrics_out, d->config.metrics_file, "metrics", false);
+        daemon_output_file_init(&d->status_out, isempty(o->status_file) ? NULL : o->status_file, "status report", true);
         return 0;
 }
 
@@ -259,26 +259,26 @@ static int daemon_start(Daemon *d, const DaemonOptions *o) {
                 r = event_setup(d);
         if (r < 0)
                 return r;
-        led_open(d);
-        r = led_timer_add(d);
+        daemon_hw_led_open(d);
+        r = daemon_hw_led_timer_add(d);
         if (r >= 0)
-                r = control_socket_open(d);
+                r = daemon_control_socket_open(d);
         if (r < 0)
                 return r;
-        button_setup(d);
-        hw_watch(d);
+        daemon_hw_button_setup(d);
+        daemon_hw_watch(d);
         machines_watch(d);
         daemon_problems_watch(d);
         daemon_problems_refresh(d);
-        r = schedule_setup(d);
+        r = daemon_schedule_setup(d);
         if (r < 0)
                 return r;
         check_disk(d);
         count_images(d);
-        scan_request(d, false);
+        daemon_scan_request(d, false);
         d->st.ready = true;
-        update(d);
-        outputs_write(d, true);
+        daemon_update(d);
+        daemon_outputs_write(d, true);
         return 0;
 }
 

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char **lines = NULL;
 
-        if (problems_parse((const char *) data, size, &lines) < 0)
+        if (daemon_problems_parse((const char *) data, size, &lines) < 0)
                 return 0;
         /* Every line is shown to a person as it is: one visible, bounded line each. */
         for (char **l = lines; *l; l++) {

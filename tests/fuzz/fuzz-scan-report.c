@@ -14,13 +14,13 @@ static int feed_all(ScanReport *r, const char *text, size_t size) {
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                int k = scan_report_feed(r, p, n);
+                int k = daemon_scan_report_feed(r, p, n);
 
                 if (k < 0)
                         return k;
                 p += n + 1;
         }
-        return scan_report_finish(r);
+        return daemon_scan_report_finish(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -28,11 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text;
 
         if (feed_all(&r, (const char *) data, size) < 0) {
-                scan_report_done(&r);
+                daemon_scan_report_done(&r);
                 return 0;
         }
         /* What parses must survive a round trip unchanged. */
-        text = scan_report_format(&r);
+        text = daemon_scan_report_format(&r);
         if (!text || feed_all(&t, text, strlen(text)) < 0 || t.n_images != r.n_images || t.has_gc != r.has_gc ||
             memcmp(&t.gc, &r.gc, sizeof(t.gc)) != 0)
                 abort();
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (strcmp(t.images[i].name, r.images[i].name) != 0 || t.images[i].bytes != r.images[i].bytes)
                         abort();
         free(text);
-        scan_report_done(&r);
-        scan_report_done(&t);
+        daemon_scan_report_done(&r);
+        daemon_scan_report_done(&t);
         return 0;
 }

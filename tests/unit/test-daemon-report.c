@@ -11,7 +11,7 @@ static char **lines;
 static int parse(const char *text, size_t size) {
         strv_freep(&lines);
         lines = NULL;
-        return problems_parse(text, size, &lines);
+        return daemon_problems_parse(text, size, &lines);
 }
 
 /* A string literal without its terminating NUL. */
@@ -73,7 +73,7 @@ static void test_report(void) {
                 .state_dir = "/var/lib/nspawn-runner",
                 .problems = problems,
         };
-        char *body = status_report_body(&r), *file;
+        char *body = daemon_status_report_body(&r), *file;
 
         CHECK_STREQ(body,
                     "Status: attention: no data disk; idle, 2 images\r\n"
@@ -87,20 +87,20 @@ static void test_report(void) {
                     "  no data disk\r\n"
                     "  image = sid: unknown suite\r\n",
                     "the whole report");
-        file = body ? status_report_file(body, 1764560000) : NULL;
+        file = body ? daemon_status_report_file(body, 1764560000) : NULL;
         CHECK(file && strncmp(file, "nspawn-runner status, written 2025-12-01 03:33:20 UTC\r\n", 55) == 0 &&
               strcmp(file + 55, body) == 0, "the file: a time line, then the body");
         free(body);
         free(file);
 
         r = (StatusReport) { .status = "idle, 0 images", .last_refresh = -1, .state_dir = "/srv", .problems = none };
-        body = status_report_body(&r);
+        body = daemon_status_report_body(&r);
         CHECK(body && strstr(body, "Images: 0\r\nLast refresh: none since the daemon started\r\n") &&
               strstr(body, "Disk: /srv is missing\r\nProblems: none\r\n"), "nothing yet");
         free(body);
         r.last_refresh = 0;
         r.problems = NULL;
-        body = status_report_body(&r);
+        body = daemon_status_report_body(&r);
         CHECK(body && strstr(body, "Last refresh: FAILED at ") && strstr(body, "Problems: none\r\n"), "a failed refresh");
         CHECK(body && !strstr(body, "\n\n") && !strstr(body, "\r\r"), "every line ends in CRLF once");
         free(body);

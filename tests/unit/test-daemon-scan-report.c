@@ -9,20 +9,20 @@ static int feed_text(ScanReport *r, const char *text) {
 
         while (*p) {
                 size_t n = strcspn(p, "\n");
-                int k = scan_report_feed(r, p, n);
+                int k = daemon_scan_report_feed(r, p, n);
 
                 if (k < 0)
                         return k;
                 p += n + (p[n] == '\n');
         }
-        return scan_report_finish(r);
+        return daemon_scan_report_finish(r);
 }
 
 static int parse(const char *text) {
         ScanReport r = {};
         int k = feed_text(&r, text);
 
-        scan_report_done(&r);
+        daemon_scan_report_done(&r);
         return k;
 }
 
@@ -30,17 +30,19 @@ static void test_round_trip(void) {
         ScanReport r = { .has_gc = true, .gc = { .machines = 1, .generations = 2, .caches = 3, .freed = 4096 } }, t = {};
         char *text;
 
-        CHECK(scan_report_add(&r, "bookworm", 123456) == 0 && scan_report_add(&r, "ci", 0) == 0, "add two images");
-        CHECK(scan_report_add(&r, "ci", 1) == -EINVAL, "a name only once");
-        CHECK(scan_report_add(&r, "../etc", 1) == -EINVAL && scan_report_add(&r, "", 1) == -EINVAL, "bad names refused");
-        text = scan_report_format(&r);
+        CHECK(daemon_scan_report_add(&r, "bookworm", 123456) == 0 && daemon_scan_report_add(&r, "ci", 0) == 0,
+              "add two images");
+        CHECK(daemon_scan_report_add(&r, "ci", 1) == -EINVAL, "a name only once");
+        CHECK(daemon_scan_report_add(&r, "../etc", 1) == -EINVAL && daemon_scan_report_add(&r, "", 1) == -EINVAL,
+              "bad names refused");
+        text = daemon_scan_report_format(&r);
         CHECK_STREQ(text, "gc 1 2 3 4096\nimage 123456 bookworm\nimage 0 ci\nend 2\n", "format");
         CHECK(text && feed_text(&t, text) == 0, "what is written parses");
         CHECK(t.has_gc && t.gc.machines == 1 && t.gc.generations == 2 && t.gc.caches == 3 && t.gc.freed == 4096, "gc stats");
         CHECK(t.n_images == 2 && strcmp(t.images[1].name, "ci") == 0 && t.images[0].bytes == 123456, "images");
         free(text);
-        scan_report_done(&r);
-        scan_report_done(&t);
+        daemon_scan_report_done(&r);
+        daemon_scan_report_done(&t);
         CHECK(r.n_images == 0 && !r.images, "done leaves an empty report");
 }
 
@@ -79,18 +81,18 @@ static void test_limits(void) {
 
         for (unsigned i = 0; i < SCAN_REPORT_IMAGES_MAX && k == 0; i++) {
                 snprintf(line, sizeof(line), "image %u i%u", i, i);
-                k = scan_report_feed(&r, line, strlen(line));
+                k = daemon_scan_report_feed(&r, line, strlen(line));
         }
         CHECK(k == 0 && r.n_images == SCAN_REPORT_IMAGES_MAX, "%u images are taken", SCAN_REPORT_IMAGES_MAX);
-        CHECK(scan_report_feed(&r, "image 1 onemore", 15) == -E2BIG, "one more is too many");
-        scan_report_done(&r);
+        CHECK(daemon_scan_report_feed(&r, "image 1 onemore", 15) == -E2BIG, "one more is too many");
+        daemon_scan_report_done(&r);
 
         memset(line, 'a', sizeof(line));
         memcpy(line, "image 1 ", 8);
-        CHECK(scan_report_feed(&r, line, SCAN_REPORT_LINE_MAX) == -EBADMSG, "an overlong line is refused");
+        CHECK(daemon_scan_report_feed(&r, line, SCAN_REPORT_LINE_MAX) == -EBADMSG, "an overlong line is refused");
         nul[3] = 0;
-        CHECK(scan_report_feed(&r, nul, 5) == -EBADMSG, "a NUL byte is refused");
-        scan_report_done(&r);
+        CHECK(daemon_scan_report_feed(&r, nul, 5) == -EBADMSG, "a NUL byte is refused");
+        daemon_scan_report_done(&r);
 }
 
 int main(void) {
