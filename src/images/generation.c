@@ -281,21 +281,3 @@ void generation_discard(const Context *c, const char *name, unsigned gen) {
         if (rmdir(dir) >= 0) /* when this was the image's first */
                 (void) rmdir_parent(dir);
 }
-
-int playbook_find(const Context *c, const char *name, char **ret_path) {
-        const char *dirs[] = { c->config_dir, c->state_dir };
-        const char *exts[] = { "yaml", "yml" };
-
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-                for (size_t k = 0; k < ELEMENTSOF(exts); k++) {
-                        _cleanup_free_ char *p = strprintf("%s/%s.%s", dirs[i], name, exts[k]);
-                        if (!p)
-                                return -ENOMEM;
-                        if (access(p, F_OK) >= 0) {
-                                *ret_path = TAKE_PTR(p);
-                                return 1;
-                        }
-                }
-        *ret_path = NULL;
-        return 0;
-}

@@ -38,6 +38,3 @@ void generation_discard(const Context *c, const char *name, unsigned gen);
 
 /* 0 when ansible-playbook is there to run playbook; logs otherwise. */
 int ansible_check_installed(const char *playbook);
-
-/* Finds NAME.yaml or NAME.yml in the config dir, then the state dir. */
-int playbook_find(const Context *c, const char *name, char **ret_path);

@@ -428,7 +428,7 @@ static int os_release_cb(const char *key, const char *value, unsigned line, void
         return 0;
 }
 
-int chroot_codename(const char *root, char **ret) {
+int image_codename(const char *root, char **ret) {
         _cleanup_free_ char *path = path_join(root, "etc/os-release");
         char *codename = NULL;
         int r;

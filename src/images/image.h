@@ -60,8 +60,8 @@ int image_switch(const Context *c, const char *name, unsigned gen);
 int image_info_load(const Context *c, const char *name, unsigned gen, ImageInfo *ret);
 int image_info_save(const Context *c, const char *name, unsigned gen, const ImageInfo *info);
 
-/* The Debian codename of the chroot at root (VERSION_CODENAME of its os-release). */
-int chroot_codename(const char *root, char **ret);
+/* The Debian codename of the system tree at root (VERSION_CODENAME of its os-release). */
+int image_codename(const char *root, char **ret);
 
 /* The images in the state dir, sorted; *ret_names is NULL-terminated. */
 int image_list_names(const Context *c, char ***ret_names);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "generation.h"
 #include "job-limits.h"
 #include "log.h"
 #include "playbook.h"

@@ -20,7 +20,6 @@
 #include "cache.h"
 #include "cgroup.h"
 #include "config.h"
-#include "generation.h"
 #include "image.h"
 #include "log.h"
 #include "machine-state.h"

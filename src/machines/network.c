@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "generation.h"
 #include "log.h"
 #include "network.h"
 #include "playbook.h"

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "log.h"
@@ -256,4 +257,22 @@ int playbook_load(const char *path, Playbook *ret) {
         if (r < 0)
                 return r;
         return playbook_parse(path, text, size, ret);
+}
+
+int playbook_find(const Context *c, const char *name, char **ret_path) {
+        const char *dirs[] = { c->config_dir, c->state_dir };
+        const char *exts[] = { "yaml", "yml" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                for (size_t k = 0; k < ELEMENTSOF(exts); k++) {
+                        _cleanup_free_ char *p = strprintf("%s/%s.%s", dirs[i], name, exts[k]);
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, F_OK) >= 0) {
+                                *ret_path = TAKE_PTR(p);
+                                return 1;
+                        }
+                }
+        *ret_path = NULL;
+        return 0;
 }

@@ -4,8 +4,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "network.h"
+#include "context.h"
 #include "job-limits.h"
+#include "network.h"
 
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
@@ -31,3 +32,7 @@ void playbook_done(Playbook *p);
  * (or -ENOMEM, -EFBIG). */
 int playbook_parse(const char *file, const char *text, size_t size, Playbook *ret);
 int playbook_load(const char *path, Playbook *ret);
+
+/* Finds NAME.yaml or NAME.yml in the config dir, then the state dir: 1 and its path, or 0 and
+ * NULL when there is none; -ENOMEM. */
+int playbook_find(const Context *c, const char *name, char **ret_path);

@@ -24,7 +24,7 @@
 
 #define POLL_MSEC 250
 
-bool data_disk_mounted(const char *state_dir) {
+bool appliance_data_disk_mounted(const char *state_dir) {
         _cleanup_close_ int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char label[BTRFS_LABEL_SIZE] = "";
         struct statx stx;
@@ -41,7 +41,7 @@ bool data_disk_mounted(const char *state_dir) {
         return streq(label, DATA_DISK_LABEL);
 }
 
-int disk_probe_blank(const char *dev, char **ret_found) {
+int appliance_disk_probe_blank(const char *dev, char **ret_found) {
         blkid_probe pr;
         const char *v = NULL;
         int r;
@@ -121,14 +121,14 @@ bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec,
 
         log_notice("data disk: waiting up to %u s for %s to be mounted from " DATA_DISK_LABEL " …", wait_sec, c->state_dir);
         for (;;) {
-                if (data_disk_mounted(c->state_dir)) {
+                if (appliance_data_disk_mounted(c->state_dir)) {
                         log_notice("data disk: %s is on the btrfs labelled " DATA_DISK_LABEL ".", c->state_dir);
                         return true;
                 }
                 /* A blank disk will not become the data disk by waiting: format it at once. */
                 if (dev && !tried && !used && is_block_device(dev)) {
                         _cleanup_free_ char *found = NULL;
-                        int r = disk_probe_blank(dev, &found);
+                        int r = appliance_disk_probe_blank(dev, &found);
                         if (r > 0) {
                                 tried = true;
                                 formatted = format_disk(dev, c->state_dir, p) >= 0;
@@ -148,7 +148,7 @@ bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec,
                 problem_add(p, "data_disk %s is not there (or not a disk)", dev);
         else if (dev && !tried) {
                 _cleanup_free_ char *found = NULL;
-                int r = disk_probe_blank(dev, &found);
+                int r = appliance_disk_probe_blank(dev, &found);
                 if (r < 0)
                         problem_add(p, "data_disk %s cannot be probed: %s", dev, strerror(-r));
                 else if (r == 0 && strstr(found, "btrfs labelled " DATA_DISK_LABEL))

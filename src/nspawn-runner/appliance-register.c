@@ -32,7 +32,8 @@ static bool word_then(const char *s, const char *end, const char *word, const ch
         return (size_t) (end - s) >= lw && memcmp(s, what, lw) == 0;
 }
 
-int gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent, char **ret, bool *ret_has_runners) {
+int appliance_gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent, char **ret,
+                                        bool *ret_has_runners) {
         const char *p = text, *end = text + size;
         _cleanup_free_ char *body = NULL;
         bool top = true, found = false, has_runners = false;
@@ -168,7 +169,7 @@ static int load_edited(const char *path, unsigned concurrent, char **ret_text, c
         if (r == -ENOENT)
                 r = (text = strdup("")) ? 0 : -ENOMEM;
         if (r >= 0)
-                r = gitlab_runner_config_edit(text, size, concurrent, &edited, ret_has_runners);
+                r = appliance_gitlab_runner_config_edit(text, size, concurrent, &edited, ret_has_runners);
         if (r < 0)
                 return r;
         free(*ret_text);

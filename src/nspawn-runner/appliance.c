@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "appliance.h"
-#include "daemon.h"
+#include "daemon-client.h"
 #include "image-name.h"
 #include "image.h"
 #include "kv.h"

@@ -58,16 +58,17 @@ int appliance_spawn(char *const *argv, char *const *env, const char *secret, cha
  * dir is on the data disk. */
 bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec, Problems *p);
 /* Whether the state dir is the root of a mounted btrfs labelled NSPAWN-DATA. */
-bool data_disk_mounted(const char *state_dir);
+bool appliance_data_disk_mounted(const char *state_dir);
 /* Probes dev with libblkid: 1 when it has no partition table and no signature at all, 0 when it has
  * (*ret_found says what), <0 on error. */
-int disk_probe_blank(const char *dev, char **ret_found);
+int appliance_disk_probe_blank(const char *dev, char **ret_found);
 
 /* Registration (appliance-register.c): registers the runner once and sets concurrent. */
 void appliance_register(const Context *c, const Config *cfg, const char *config_toml, Problems *p);
 /* The text of a gitlab-runner config.toml with the top-level `concurrent` set to n (added when
  * missing); *ret_has_runners tells whether it has a [[runners]] table. */
-int gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent, char **ret, bool *ret_has_runners);
+int appliance_gitlab_runner_config_edit(const char *text, size_t size, unsigned concurrent, char **ret,
+                                        bool *ret_has_runners);
 #define GITLAB_RUNNER_CONFIG_MAX (1024U * 1024U)
 
 /* ssh (appliance-ssh.c): authorized keys and sshd's configuration in RUN, host keys in key_dir. */

@@ -13,11 +13,12 @@
 #include "config.h"
 #include "fs-usage.h"
 #include "generation.h"
-#include "gitlab.h"
 #include "image-name.h"
 #include "image.h"
+#include "json-util.h"
 #include "kv.h"
 #include "log.h"
+#include "maintenance.h"
 #include "playbook.h"
 #include "signal-util.h"
 #include "util.h"
@@ -207,7 +208,7 @@ static void row_fill(const Context *c, const char *name, NetworkMode network, Im
                 row->refreshed = info.refreshed;
         }
         if (!row->suite)
-                (void) chroot_codename(path, &row->suite);
+                (void) image_codename(path, &row->suite);
         if (!row->refreshed && stat(path, &st) >= 0)
                 row->refreshed = st.st_mtime;
         (void) arch_of_chroot(path, &row->arch);
@@ -265,7 +266,7 @@ int chroot_list(const Context *c, bool json) {
         int r;
 
         config_load_dir(c->config_dir, &cfg);
-        r = chroot_names_wanted(c, &cfg, &names);
+        r = maintenance_names_wanted(c, &cfg, &names);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", c->state_dir);
         while (names[n])

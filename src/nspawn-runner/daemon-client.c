@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon-client.h"
 #include "daemon.h"
 #include "log.h"
 #include "proto.h"

@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "gitlab.h"
+#include "json-util.h"
 #include "machine.h"
 #include "util.h"
 
@@ -11,31 +12,10 @@
 #define VERSION "0"
 #endif
 
-/* Both JSON and TOML basic strings escape '"', '\' and control characters alike, but only JSON
- * knows \u escapes below 0x20 as the one form, so both use \uXXXX there. */
-static void write_quoted(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p == '\n')
-                        fputs("\\n", f);
-                else if (*p == '\t')
-                        fputs("\\t", f);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
-void json_write_string(FILE *f, const char *s) {
-        write_quoted(f, s);
-}
-
-void toml_write_string(FILE *f, const char *s) {
-        write_quoted(f, s);
+/* A TOML basic string escapes '"', '\\' and control characters as a JSON string does, \uXXXX
+ * included. */
+void gitlab_toml_write_string(FILE *f, const char *s) {
+        json_write_string(f, s);
 }
 
 int gitlab_config_write(const Context *c, FILE *f) {
@@ -107,7 +87,7 @@ static void write_args(FILE *f, const Context *c, const GitlabExec *e, const cha
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         fputs(", ", f);
-                toml_write_string(f, args[i]);
+                gitlab_toml_write_string(f, args[i]);
         }
         fputs("]", f);
 }
@@ -117,7 +97,7 @@ int gitlab_toml_write(const Context *c, const char *self, const char *default_im
 
         (void) gethostname(host, sizeof(host) - 1);
         fputs("[[runners]]\n  name = ", f);
-        toml_write_string(f, host);
+        gitlab_toml_write_string(f, host);
         fputs("\n  url = \"https://gitlab.example.com/\"  # your GitLab\n"
               "  token = \"glrt-REPLACE-ME\"  # the runner's authentication token\n"
               "  executor = \"custom\"\n"
@@ -129,7 +109,7 @@ int gitlab_toml_write(const Context *c, const char *self, const char *default_im
         for (size_t i = 0; i < GITLAB_EXECS; i++) {
                 const GitlabExec *e = &gitlab_execs[i];
                 fprintf(f, "    %s_exec = ", e->key);
-                toml_write_string(f, self);
+                gitlab_toml_write_string(f, self);
                 fprintf(f, "\n    %s_args = ", e->key);
                 write_args(f, c, e, default_image);
                 fputs("\n", f);

@@ -28,10 +28,8 @@ size_t gitlab_exec_args(const Context *c, const GitlabExec *e, const char *defau
 #define GITLAB_GRACEFUL_KILL_TIMEOUT 10
 #define GITLAB_FORCE_KILL_TIMEOUT 10
 
-/* Writes s as a JSON string literal (quotes included). */
-void json_write_string(FILE *f, const char *s);
 /* Writes s as a TOML basic string (quotes included). */
-void toml_write_string(FILE *f, const char *s);
+void gitlab_toml_write_string(FILE *f, const char *s);
 
 /* config_exec: the JSON gitlab-runner reads. */
 int gitlab_config_write(const Context *c, FILE *f);

@@ -10,6 +10,7 @@
 #include "appliance.h"
 #include "chroot.h"
 #include "context.h"
+#include "daemon-client.h"
 #include "daemon.h"
 #include "executor.h"
 #include "gc.h"
@@ -17,6 +18,7 @@
 #include "image-name.h"
 #include "log.h"
 #include "machine.h"
+#include "maintenance.h"
 #include "util.h"
 
 enum {
@@ -139,7 +141,7 @@ static int cmd_chroot_list(Args *a, int n _unused_, char **pos _unused_) {
 }
 
 static int cmd_chroot_maintenance(Args *a, int n, char **pos) {
-        return chroot_maintenance(&a->context, n > 0 ? pos[0] : NULL) < 0 ? 1 : 0;
+        return maintenance_run(&a->context, n > 0 ? pos[0] : NULL) < 0 ? 1 : 0;
 }
 
 static int cmd_gc(Args *a, int n _unused_, char **pos _unused_) {

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chroot.h"
+#include "maintenance.h"
 #include "config.h"
 #include "gc.h"
 #include "generation.h"
@@ -87,7 +87,7 @@ static MaintResult maintain_one(const Context *c, const char *name, const Config
         if (cur > 0)
                 (void) image_info_load(c, name, cur, &info);
         else if (exists && image_resolve(c, name, &current) >= 0)
-                (void) chroot_codename(current, &info.suite); /* a plain directory has no info */
+                (void) image_codename(current, &info.suite); /* a plain directory has no info */
         fresh = !exists || pb.maint_recreate == 1;
         s = (ImageSettings) {
                 .suite = fresh && ci && ci->suite ? ci->suite : pb.suite ?: info.suite ?: name,
@@ -129,7 +129,7 @@ static int names_add(char ***names, size_t *n, const char *name) {
         return 0;
 }
 
-int chroot_names_wanted(const Context *c, const Config *cfg, char ***ret) {
+int maintenance_names_wanted(const Context *c, const Config *cfg, char ***ret) {
         const char *dirs[] = { c->config_dir, c->state_dir };
         _cleanup_strv_free_ char **names = NULL;
         size_t n = 0;
@@ -166,7 +166,7 @@ int chroot_names_wanted(const Context *c, const Config *cfg, char ***ret) {
         return 0;
 }
 
-int chroot_maintenance(const Context *c, const char *name) {
+int maintenance_run(const Context *c, const char *name) {
         _cleanup_(config_done) Config cfg;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int sigfd = -EBADF;
@@ -188,7 +188,7 @@ int chroot_maintenance(const Context *c, const char *name) {
                 names = calloc(2, sizeof(char *));
                 if (!names || !(names[0] = strdup(name)))
                         return log_oom();
-        } else if ((r = chroot_names_wanted(c, &cfg, &names)) < 0)
+        } else if ((r = maintenance_names_wanted(c, &cfg, &names)) < 0)
                 return log_error_errno(r, "Cannot list images: %m");
         while (names[total])
                 total++;

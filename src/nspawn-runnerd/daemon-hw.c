@@ -45,7 +45,7 @@ static char *led_save_path(const char *control_socket) {
         return copy ? path_join(dirname(copy), DAEMON_LED_SAVE_NAME) : NULL;
 }
 
-int daemon_restore_led(const char *control_socket) {
+int daemon_hw_restore_led(const char *control_socket) {
         _cleanup_free_ char *save = led_save_path(control_socket);
 
         return save ? led_sysfs_restore(save) : log_oom();

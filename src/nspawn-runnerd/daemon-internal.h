@@ -100,6 +100,17 @@ struct Daemon {
 };
 
 /* daemon.c: the state and the loop */
+typedef struct DaemonOptions {
+        const char *config_file;
+        const char *state_dir; /* NULL: from the config */
+        const char *control_socket;
+        const char *problems_file; /* NULL or "": none */
+        const char *status_file;   /* NULL or "": none */
+} DaemonOptions;
+
+/* Runs until SIGTERM or SIGINT; returns 0 then, or a negative errno when it cannot start (logged). */
+int daemon_run(const DaemonOptions *o);
+/* Brings the LED, the status text, the output files and a drain up to date with the state. */
 void daemon_update(Daemon *d);
 void daemon_log_event(const char *field, const char *value, const char *format, ...) _printf_(3, 4);
 
@@ -113,6 +124,9 @@ void daemon_problems_watch(Daemon *d);
 void daemon_problems_done(Daemon *d);
 
 /* daemon-hw.c: the status LED and the button */
+/* After the daemon was killed (ExecStopPost=): hands the sysfs LED back to the trigger it had,
+ * as saved beside the control socket. Nothing saved: 0. */
+int daemon_hw_restore_led(const char *control_socket);
 void daemon_hw_led_open(Daemon *d);
 int daemon_hw_led_timer_add(Daemon *d);
 void daemon_hw_led_refresh(Daemon *d);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "daemon-internal.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -105,6 +106,6 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (restore_led)
-                return daemon_restore_led(o.control_socket) < 0 ? 1 : 0;
+                return daemon_hw_restore_led(o.control_socket) < 0 ? 1 : 0;
         return daemon_run(&o) < 0 ? 1 : 0;
 }

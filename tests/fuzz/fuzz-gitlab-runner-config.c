@@ -13,11 +13,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bool has, has_again;
 
         log_set_max_level(_LOG_LEVEL_INVALID);
-        if (gitlab_runner_config_edit((const char *) data, size, 7, &out, &has) < 0)
+        if (appliance_gitlab_runner_config_edit((const char *) data, size, 7, &out, &has) < 0)
                 return 0;
         /* Editing what the edit made changes nothing more. */
-        if (!strstr(out, "concurrent = 7\n") || gitlab_runner_config_edit(out, strlen(out), 7, &again, &has_again) < 0 ||
-            strcmp(out, again) != 0 || has != has_again)
+        if (!strstr(out, "concurrent = 7\n") ||
+            appliance_gitlab_runner_config_edit(out, strlen(out), 7, &again, &has_again) < 0 || strcmp(out, again) != 0 ||
+            has != has_again)
                 __builtin_trap();
         free(out);
         free(again);

@@ -8,7 +8,7 @@
 
 static char *edit(const char *text, unsigned n, bool *has) {
         char *out = NULL;
-        if (gitlab_runner_config_edit(text, strlen(text), n, &out, has) < 0)
+        if (appliance_gitlab_runner_config_edit(text, strlen(text), n, &out, has) < 0)
                 return NULL;
         return out;
 }
@@ -38,7 +38,7 @@ int main(void) {
         s = edit("concurrent = 2\r\n[[runners]]\r\n", 2, &has);
         CHECK(s && has && strcmp(s, "concurrent = 2\n[[runners]]\r\n") == 0, "CRLF lines are read");
         free(s);
-        CHECK(gitlab_runner_config_edit("a\0b", 3, 1, &s, &has) == -EINVAL, "a NUL byte is refused");
+        CHECK(appliance_gitlab_runner_config_edit("a\0b", 3, 1, &s, &has) == -EINVAL, "a NUL byte is refused");
 
         s = secret_scrub("ERROR: Verifying runner... failed runner=glrt-t3_Ab status=403 token glrt-t3_AbCdEf0123456789",
                          "glrt-t3_AbCdEf0123456789");

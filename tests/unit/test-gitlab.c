@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "gitlab.h"
+#include "json-util.h"
 #include "tap.h"
 
 static char *capture(void (*fn)(FILE *f, const char *s), const char *s) {
@@ -20,7 +21,7 @@ int main(void) {
         s = capture(json_write_string, "a\"b\\c\nd\x01");
         CHECK_STREQ(s, "\"a\\\"b\\\\c\\nd\\u0001\"", "JSON escaping");
         free(s);
-        s = capture(toml_write_string, "/usr/bin/nspawn-runner");
+        s = capture(gitlab_toml_write_string, "/usr/bin/nspawn-runner");
         CHECK_STREQ(s, "\"/usr/bin/nspawn-runner\"", "TOML string");
         free(s);
 
