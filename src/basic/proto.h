@@ -5,6 +5,7 @@
  * every job machine. One SOCK_SEQPACKET connection per request; every message has a fixed size per
  * type and is validated for exact size, type, version and file descriptor count before use. */
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +34,7 @@ typedef enum MsgType {
         MSG_DAEMON_POWEROFF,       /* CLI → daemon: drain, then power off */
         MSG_DAEMON_POWEROFF_REPLY, /* daemon → CLI: a status reply, draining */
         _MSG_TYPE_MAX,
-        _MSG_TYPE_INVALID = -1,
+        _MSG_TYPE_INVALID = -EINVAL,
 } MsgType;
 
 typedef enum RunFd {
@@ -42,6 +43,7 @@ typedef enum RunFd {
         RUN_FD_STDERR,
         RUN_FD_SCRIPT,
         _RUN_FD_MAX,
+        _RUN_FD_INVALID = -EINVAL,
 } RunFd;
 
 struct msg_header {
@@ -93,6 +95,7 @@ typedef enum RefreshResult {
         REFRESH_REFUSED, /* draining for power-off */
         REFRESH_FAILED,  /* could not be started: the daemon's log says why */
         _REFRESH_RESULT_MAX,
+        _REFRESH_RESULT_INVALID = -EINVAL,
 } RefreshResult;
 
 struct msg_daemon_refresh_reply {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 typedef enum StorageBackend {
@@ -8,7 +9,7 @@ typedef enum StorageBackend {
         STORAGE_BTRFS,   /* a btrfs snapshot of the chroot */
         STORAGE_TMPFS,   /* overlayfs over the chroot, upper layer in RAM */
         _STORAGE_BACKEND_MAX,
-        _STORAGE_BACKEND_INVALID = -1,
+        _STORAGE_BACKEND_INVALID = -EINVAL,
 } StorageBackend;
 
 const char *storage_backend_to_string(StorageBackend b);

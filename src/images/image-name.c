@@ -73,7 +73,7 @@ ImageNameError image_name_reduce(const char *ref, size_t n, char **ret) {
 
         s = strndup(start, (size_t) (end - start));
         if (!s)
-                return _IMAGE_NAME_ERROR_INVALID;
+                return -ENOMEM;
         *ret = s;
         return IMAGE_NAME_OK;
 }

@@ -18,7 +18,7 @@ typedef enum ImageLock {
         IMAGE_LOCK_MAINTENANCE, /* held while an image is created, refreshed or edited */
         IMAGE_LOCK_GENERATIONS, /* shared while a job picks its generation, exclusive to delete one */
         _IMAGE_LOCK_MAX,
-        _IMAGE_LOCK_INVALID = -1,
+        _IMAGE_LOCK_INVALID = -EINVAL,
 } ImageLock;
 
 typedef struct ImageInfo {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,7 +22,7 @@ typedef enum HwKind {
         HW_SYSFS, /* a kernel LED class directory */
         HW_GPIO,  /* a GPIO line through libgpiod */
         _HW_KIND_MAX,
-        _HW_KIND_INVALID = -22,
+        _HW_KIND_INVALID = -EINVAL,
 } HwKind;
 
 typedef struct HwSpec {

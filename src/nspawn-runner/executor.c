@@ -80,7 +80,7 @@ static int resolve_image(const Context *c, const char *image_arg, const char *de
                 return log_error_errno(EINVAL, "The job names no image: add 'image: NAME' to it (this runner has no "
                                        "--default-image); images here: %s.", strempty(available));
         e = image_name_reduce(ref, strlen(ref), &image);
-        if (e == _IMAGE_NAME_ERROR_INVALID)
+        if (e < 0)
                 return log_oom();
         if (e != IMAGE_NAME_OK)
                 return log_error_errno(EINVAL, "Invalid image name '%.80s': the chroot name %s; fix the job's image:, "

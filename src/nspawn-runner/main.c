@@ -186,6 +186,7 @@ typedef enum CommandGroup {
         GROUP_APPLIANCE,
         GROUP_INTERNAL, /* not in the help or the completion */
         _GROUP_MAX,
+        _GROUP_INVALID = -EINVAL,
 } CommandGroup;
 
 static const char *const group_title[_GROUP_MAX] = {

@@ -7,13 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "maintenance.h"
 #include "config.h"
 #include "gc.h"
 #include "generation.h"
 #include "image-name.h"
 #include "image.h"
 #include "log.h"
+#include "maintenance.h"
 #include "playbook.h"
 #include "signal-util.h"
 #include "util.h"
@@ -24,7 +24,7 @@ typedef enum MaintResult {
         MAINT_UNCHANGED,
         MAINT_FAILED,
         _MAINT_RESULT_MAX,
-        _MAINT_RESULT_INVALID = -1,
+        _MAINT_RESULT_INVALID = -EINVAL,
 } MaintResult;
 
 static const char *const result_table[_MAINT_RESULT_MAX] = {
