@@ -180,7 +180,7 @@ int machine_root_mount(const MachineState *s, const char *dir) {
                 return log_error_errno(errno, "Cannot chown %s: %m", upper);
         if (mkdir(lower, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", lower);
-        r = mount_idmapped(s->image_path, lower, userns_fd);
+        r = userns_mount_idmapped(s->image_path, lower, userns_fd);
         if (r < 0)
                 return r;
         return mount_overlay(lower, upper, work, root);

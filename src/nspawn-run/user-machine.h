@@ -33,7 +33,7 @@ typedef struct UserMachineCaller {
 void user_machine_caller_done(UserMachineCaller *u);
 
 /* The caller from $SUDO_UID and $SUDO_GID (root when not run through sudo), looked up on the host;
- * refuses ids above 65535 (see userns.h) and a home that could not be bound as it is (relative, "/",
+ * refuses ids above 65535 (see userns-range.h) and a home that could not be bound as it is (relative, "/",
  * not a directory the caller owns). */
 int user_machine_caller(UserMachineCaller *ret);
 

@@ -9,7 +9,7 @@
 #include "kv.h"
 #include "log.h"
 #include "machine-state.h"
-#include "userns.h"
+#include "userns-range.h"
 #include "util.h"
 
 void machine_state_done(MachineState *s) {

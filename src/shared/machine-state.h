@@ -17,7 +17,7 @@ typedef struct MachineState {
         char *image_path; /* the directory the machine was made from */
         StorageBackend backend;
         char *unit; /* the transient systemd unit, when systemd runs the machine */
-        uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns.h); 0 until chosen */
+        uid_t uid_base; /* the machine's user namespace maps 0 to this (see userns-range.h); 0 until chosen */
         char *cache_subdir; /* the project's directory in the cache dir (cache.h), NULL: no cache */
         bool suppress_sync; /* nspawn's --suppress-sync: the job's fsync()s are no-ops */
         ProcessId nspawn;

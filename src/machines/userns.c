@@ -16,11 +16,6 @@
 #include "userns.h"
 #include "util.h"
 
-bool userns_base_valid(uid_t base) {
-        return base >= USERNS_BASE_FIRST && base % USERNS_RANGE_SIZE == 0 &&
-               (base - USERNS_BASE_FIRST) / USERNS_RANGE_SIZE < USERNS_RANGES_MAX;
-}
-
 /* The range a machine directory's state names; a state cut short by a crash names none, and its
  * machine never started with one. */
 static int machine_dir_range(int machines_fd, const char *name, unsigned *ret_slot) {
@@ -129,7 +124,7 @@ int userns_open(uid_t base, int *ret_fd) {
         return 0;
 }
 
-int mount_idmapped(const char *source, const char *target, int userns_fd) {
+int userns_mount_idmapped(const char *source, const char *target, int userns_fd) {
         struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns_fd };
         _cleanup_close_ int fd = -EBADF;
 
