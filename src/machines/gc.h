@@ -5,8 +5,6 @@
 
 #include "context.h"
 
-/* Above this share of the state dir's filesystem in use, old cache dirs go. */
-#define GC_THRESHOLD_DEFAULT 90
 /* A cache dir used this recently may belong to a running job: never removed. */
 #define GC_CACHE_MIN_AGE_SEC (15 * 60)
 

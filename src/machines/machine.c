@@ -259,7 +259,7 @@ int machine_exec(const Context *c, const char *id) {
 
         if (!s.unit) {
                 JobLimits limits;
-                r = job_limits_for_image(c, s.image, &limits);
+                r = playbook_job_limits(c, s.image, &limits);
                 if (r >= 0)
                         r = cgroup_machine_enter(dir, name, &limits);
                 if (r < 0)
@@ -320,7 +320,7 @@ static int start_unit(const Context *c, const char *id, const char *image, const
         JobLimits limits;
         int r;
 
-        r = job_limits_for_image(c, image, &limits);
+        r = playbook_job_limits(c, image, &limits);
         if (r < 0)
                 return r;
         r = sibling_binary_path("nspawn-runner", &self);

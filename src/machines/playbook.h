@@ -6,7 +6,7 @@
 
 #include "context.h"
 #include "job-limits.h"
-#include "network.h"
+#include "network-util.h"
 
 #define PLAYBOOK_SIZE_MAX (1024U * 1024U)
 
@@ -36,3 +36,5 @@ int playbook_load(const char *path, Playbook *ret);
 /* Finds NAME.yaml or NAME.yml in the config dir, then the state dir: 1 and its path, or 0 and
  * NULL when there is none; -ENOMEM. */
 int playbook_find(const Context *c, const char *name, char **ret_path);
+/* The limits of a job on image: the configuration's, then the image's playbook's variables. */
+int playbook_job_limits(const Context *c, const char *image, JobLimits *ret);

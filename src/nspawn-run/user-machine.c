@@ -24,6 +24,7 @@
 #include "machine.h"
 #include "network.h"
 #include "log.h"
+#include "playbook.h"
 #include "process.h"
 #include "seccomp-filter.h"
 #include "user-machine.h"
@@ -377,7 +378,7 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         (void) close(go);
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
-        if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
+        if (machine_root_mount(s, dir) < 0 || playbook_job_limits(c, s->image, &limits) < 0 ||
             cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, net, &n_net) < 0 ||
             terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);

@@ -19,6 +19,7 @@
 #include "kv.h"
 #include "log.h"
 #include "maintenance.h"
+#include "network.h"
 #include "playbook.h"
 #include "signal-util.h"
 #include "util.h"

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "machine-state.h"
 #include "machine.h"
+#include "playbook.h"
 #include "proto.h"
 #include "signal-util.h"
 #include "util.h"
@@ -234,7 +235,7 @@ static void report_limits_hit(const Context *c, const char *id, const uint64_t b
         uint64_t after[_JOB_LIMIT_MAX];
         JobLimits limits;
 
-        if (!state || machine_state_load(state, &s) < 0 || job_limits_for_image(c, s.image, &limits) < 0)
+        if (!state || machine_state_load(state, &s) < 0 || playbook_job_limits(c, s.image, &limits) < 0)
                 return;
         cgroup_machine_limit_events(dir, s.unit, after);
         for (JobLimit l = 0; l < _JOB_LIMIT_MAX; l++)

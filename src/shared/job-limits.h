@@ -5,8 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "context.h"
-
 /* What one job's machine may use. A field of 0 sets no limit. */
 typedef enum JobLimit {
         JOB_LIMIT_MEMORY, /* bytes of RAM */
@@ -37,9 +35,6 @@ JobLimit job_limit_from_string(const char *s);
 int job_limit_parse(JobLimit l, const char *v, uint64_t *ret);
 /* "1.5 GiB", "1024 tasks", … for the line that says a job hit its limit. */
 char *job_limit_format(JobLimit l, uint64_t v);
-
-/* The limits of a job on image: the configuration's, then the image's playbook's variables. */
-int job_limits_for_image(const Context *c, const char *image, JobLimits *ret);
 
 /* The character devices a job may open (besides what systemd's DevicePolicy=closed allows): its
  * own pseudo terminals, and tun for user-mode networking in nested sandboxes. */

@@ -79,15 +79,15 @@ for o in $(long_options src/nspawn-run/main.c); do
 done
 
 # Configuration keys: the key table of config.c against nspawn-runner.conf(5) and the template.
-keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/machines/config.c)
-check "config: keys found in src/machines/config.c" test -n "$keys"
+keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/shared/config.c)
+check "config: keys found in src/shared/config.c" test -n "$keys"
 for k in $keys; do
         check "config: $k in nspawn-runner.conf(5)" grep -q "^\*$k\* =" man/nspawn-runner.conf.5.scd
         check "config: $k in conf/nspawn-runner.conf" grep -q "^#$k = " conf/nspawn-runner.conf
 done
 for k in $(sed -n 's/^\*\([a-z_]*\)\* =.*/\1/p' man/nspawn-runner.conf.5.scd) \
         $(sed -n 's/^#\([a-z_]*\) = .*/\1/p' conf/nspawn-runner.conf); do
-        check "config: documented key $k is in src/machines/config.c" grep -qx "$k" <<<"$keys"
+        check "config: documented key $k is in src/shared/config.c" grep -qx "$k" <<<"$keys"
 done
 
 # scdoc passes a line's leading '.' or "'" to roff, which takes the line for a request and drops it.

@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 #include "gpio-spec.h"
-#include "network.h"
 #include "job-limits.h"
+#include "network-util.h"
 
 /* /etc/nspawn-runner/nspawn-runner.conf: key=value lines, '#' comments, keys case-insensitive, CRLF
  * accepted (the file may be edited on a laptop). An unknown key or a bad value is an error naming
@@ -15,6 +15,8 @@
 
 #define CONFIG_FILE_NAME "nspawn-runner.conf"
 #define CONFIG_SIZE_MAX (64U * 1024U)
+/* gc_threshold: above this share of the state dir's filesystem in use, old cache dirs go. */
+#define GC_THRESHOLD_DEFAULT 90
 
 typedef enum HwKind {
         HW_NONE,  /* not present: run on without it */

@@ -4,10 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "job-limits.h"
 #include "log.h"
-#include "playbook.h"
 #include "util.h"
 
 static const struct {
@@ -73,23 +71,4 @@ char *job_limit_format(JobLimit l, uint64_t v) {
         default:
                 return strprintf("%llu", (unsigned long long) v);
         }
-}
-
-int job_limits_for_image(const Context *c, const char *image, JobLimits *ret) {
-        _cleanup_(config_done) Config cfg;
-        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
-        _cleanup_free_ char *playbook = NULL;
-        int r;
-
-        config_load_dir(c->config_dir, &cfg); /* initializes cfg */
-        *ret = cfg.job_limits;
-        r = playbook_find(c, image, &playbook);
-        if (r < 0)
-                return log_oom();
-        if (r == 0 || playbook_load(playbook, &pb) < 0)
-                return 0; /* a broken playbook was said by playbook_load(); the image runs as configured */
-        for (JobLimit l = 0; l < _JOB_LIMIT_MAX; l++)
-                if (pb.limits_set & (1U << l))
-                        ret->value[l] = pb.limits.value[l];
-        return 0;
 }

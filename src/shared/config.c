@@ -8,7 +8,6 @@
 
 #include "config.h"
 #include "context.h"
-#include "gc.h"
 #include "image-name.h"
 #include "kv.h"
 #include "log.h"
