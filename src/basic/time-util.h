@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <limits.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -14,6 +15,15 @@
 
 static inline uint64_t timespec_to_usec(const struct timespec *ts) {
         return (uint64_t) ts->tv_sec * USEC_PER_SEC + (uint64_t) ts->tv_nsec / NSEC_PER_USEC;
+}
+
+/* A timeout for poll(): -1 for USEC_INFINITY, else whole milliseconds, rounded up so that it does not
+ * wake before usec passed. */
+static inline int usec_to_poll_timeout(uint64_t usec) {
+        if (usec == USEC_INFINITY)
+                return -1;
+        usec = usec / USEC_PER_MSEC + (usec % USEC_PER_MSEC != 0);
+        return usec > INT_MAX ? INT_MAX : (int) usec;
 }
 
 static inline uint64_t now_monotonic_usec(void) {

@@ -23,18 +23,19 @@
 #include "log.h"
 #include "proto.h"
 #include "seccomp-filter.h"
+#include "time-util.h"
 #include "util.h"
 
 #define CLIENTS_MAX 32
 /* How long a cancelled stage gets between SIGTERM and SIGKILL: the contract is "stopped within a
  * second", and gitlab-runner's own script exits on the first TERM. */
-#define CANCEL_GRACE_NSEC (500 * 1000 * 1000LL)
+#define CANCEL_GRACE_USEC (500 * USEC_PER_MSEC)
 #define SCRIPT_DIR "/run/nspawn-runner"
 
 typedef struct Client {
         int fd;             /* connection to the host, -EBADF once it went away */
         pid_t pid;          /* the stage's shell, 0 when none runs */
-        long long deadline; /* CLOCK_MONOTONIC ns at which to SIGKILL the stage, 0 if none */
+        uint64_t deadline;  /* µs of CLOCK_MONOTONIC at which to SIGKILL the stage, 0 if none */
 } Client;
 
 static Client clients[CLIENTS_MAX];
@@ -43,12 +44,6 @@ static size_t n_clients;
 static int jobs_userns = -EBADF, jobs_mntns = -EBADF;
 /* The capability bounding set systemd-nspawn left this init: a stage keeps it in its namespace. */
 static uint64_t bounding_set;
-
-static long long now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void client_free(size_t i) {
         closep(&clients[i].fd);
@@ -164,7 +159,7 @@ static void cancel_stage(Client *c) {
                 return;
         (void) kill(-c->pid, SIGTERM);
         (void) kill(-c->pid, SIGCONT);
-        c->deadline = now_ns() + CANCEL_GRACE_NSEC;
+        c->deadline = now_monotonic_usec() + CANCEL_GRACE_USEC;
 }
 
 static void handle_client(size_t i) {
@@ -370,18 +365,18 @@ static int jobs_namespaces_make(void) {
 }
 
 static int poll_timeout_ms(void) {
-        long long next = 0, now = now_ns();
+        uint64_t next = 0, now = now_monotonic_usec();
 
         for (size_t i = 0; i < n_clients; i++)
                 if (clients[i].deadline > 0 && (next == 0 || clients[i].deadline < next))
                         next = clients[i].deadline;
         if (next == 0)
                 return -1;
-        return next <= now ? 0 : (int) ((next - now) / 1000000 + 1);
+        return usec_to_poll_timeout(next <= now ? 0 : next - now);
 }
 
 static void kill_overdue(void) {
-        long long now = now_ns();
+        uint64_t now = now_monotonic_usec();
 
         for (size_t i = 0; i < n_clients; i++)
                 if (clients[i].deadline > 0 && clients[i].deadline <= now && clients[i].pid > 0)

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "time-util.h"
 #include "util.h"
 
 #define CGROUP_V1_ROOT "/sys/fs/cgroup"
@@ -172,7 +173,7 @@ static int remove_cgroup(const char *cg) {
                         return 0;
                 if (errno != EBUSY)
                         break;
-                (void) usleep(10 * 1000);
+                (void) usleep(10 * USEC_PER_MSEC);
         }
         return -errno;
 }

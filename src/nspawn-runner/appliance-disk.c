@@ -22,7 +22,7 @@
 #include "unit.h"
 #include "util.h"
 
-#define POLL_MSEC 250
+#define POLL_USEC (250 * USEC_PER_MSEC)
 
 bool appliance_data_disk_mounted(const char *state_dir) {
         _cleanup_close_ int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -139,7 +139,7 @@ bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec,
                 }
                 if (now_monotonic_usec() >= deadline)
                         break;
-                (void) usleep(POLL_MSEC * 1000);
+                (void) usleep(POLL_USEC);
         }
 
         if (dev && formatted)

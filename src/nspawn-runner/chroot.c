@@ -22,6 +22,7 @@
 #include "network.h"
 #include "playbook.h"
 #include "signal-util.h"
+#include "time-util.h"
 #include "util.h"
 
 static int check_name(const char *name) {
@@ -49,12 +50,11 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         _cleanup_(image_unlock) ImageLockHandle lock = IMAGE_LOCK_HANDLE_INIT;
         _cleanup_close_ int sigfd = -EBADF;
         ImageSettings s = {};
-        struct timespec t0, t1;
+        uint64_t t0 = now_monotonic_usec();
         CollectStats collected = {};
         unsigned gen;
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = check_name(name);
         if (r < 0)
                 return r;
@@ -115,9 +115,8 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
                                        r == -EINTR ? " (interrupted)" : "");
         }
 
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         log_notice("Created image %s (suite %s%s%s) in %.0f s.", name, s.suite, playbook ? ", playbook " : "",
-                   playbook ?: "", (double) (t1.tv_sec - t0.tv_sec));
+                   playbook ?: "", (double) (now_monotonic_usec() - t0) / USEC_PER_SEC);
         return 0;
 }
 

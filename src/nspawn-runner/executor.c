@@ -22,10 +22,11 @@
 #include "playbook.h"
 #include "proto.h"
 #include "signal-util.h"
+#include "time-util.h"
 #include "util.h"
 
 /* After cancelling a stage, how long to wait for the machine to confirm it stopped. */
-#define CANCEL_CONFIRM_TIMEOUT_MS 5000
+#define CANCEL_CONFIRM_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 /* Without a key from gitlab-config (a config.toml without config_exec), a machine is keyed by the job
  * id alone: the prepare attempt that made it is written down — its JOB_RESPONSE_FILE, in
@@ -100,11 +101,10 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                      StorageBackend storage) {
         _cleanup_free_ char *image = NULL;
         _cleanup_close_ int sigfd = -EBADF;
-        struct timespec t0, t1;
+        uint64_t t0 = now_monotonic_usec();
         const char *id;
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = job_id_resolve(id_arg, &id);
         if (r < 0)
                 return c->system_failure_exit_code;
@@ -132,9 +132,9 @@ int executor_prepare(const Context *c, const char *image_arg, const char *id_arg
                         log_warning("Cannot write down which prepare made the machine of job %s.", id);
         }
 
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("nspawn-runner: job %s runs in machine " MACHINE_NAME_PREFIX "%s, image %s, ready in %.2f s\n",
-               getenv("CUSTOM_ENV_CI_JOB_ID") ?: id, id, image, (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+               getenv("CUSTOM_ENV_CI_JOB_ID") ?: id, id, image,
+               (double) (now_monotonic_usec() - t0) / USEC_PER_SEC);
         return 0;
 }
 
@@ -182,7 +182,8 @@ static int wait_stage(int sock, int sigfd, Msg *ret) {
                 size_t n_fds;
                 int r;
 
-                r = poll(p, cancelled ? 1 : 2, cancelled ? CANCEL_CONFIRM_TIMEOUT_MS : -1);
+                r = poll(p, cancelled ? 1 : 2,
+                         usec_to_poll_timeout(cancelled ? CANCEL_CONFIRM_TIMEOUT_USEC : USEC_INFINITY));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (r == 0)
