@@ -126,7 +126,7 @@ static int setup_signals(void) {
         sigaddset(&mask, SIGTERM);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
             sigaction(SIGTERM, &sa, NULL) < 0)
-                return log_error_errno(errno, "Failed to set up signal handling: %m");
+                return log_error_errno(errno, "Cannot set up signal handling: %m");
         return 0;
 }
 
@@ -262,7 +262,7 @@ static int watch(GpioButton *gb, Button *b, bool raw) {
                 if (r == -EINTR)
                         return 0;
                 if (r < 0)
-                        return log_error_errno(r, "Failed to wait for the button: %m");
+                        return log_error_errno(r, "Cannot wait for the button: %m");
                 if (r == 0) {
                         uint64_t now = now_monotonic_usec();
                         report(start, now, button_tick(b, now));

@@ -38,7 +38,7 @@ static int line_open(const char *chip_name, const char *line_name, struct gpiod_
         if (!chip) {
                 if (errno == ENOENT || errno == ENODEV)
                         return log_error_errno(errno, "GPIO chip %s not found.", chip_name);
-                return log_error_errno(errno, "Failed to open GPIO chip %s: %m", chip_name);
+                return log_error_errno(errno, "Cannot open GPIO chip %s: %m", chip_name);
         }
 
         if (safe_atou64(line_name, &offset) >= 0) {
@@ -50,7 +50,7 @@ static int line_open(const char *chip_name, const char *line_name, struct gpiod_
                 /* An offset beyond the chip's lines is EINVAL, an unknown name ENOENT: both missing. */
                 if (errno == EINVAL || errno == ENOENT)
                         return log_error_errno(ENOENT, "GPIO line %s not found on chip %s.", line_name, chip_name);
-                return log_error_errno(errno, "Failed to look up GPIO line %s on chip %s: %m", line_name, chip_name);
+                return log_error_errno(errno, "Cannot look up GPIO line %s on chip %s: %m", line_name, chip_name);
         }
 
         TAKE_PTR(chip);
@@ -81,7 +81,7 @@ static int line_request(const char *chip_name, const char *line_name, int type, 
                 r = gpiod_line_request(line, &config, 0);
         }
         if (r < 0) {
-                r = log_error_errno(errno, "Failed to request GPIO line %s on chip %s: %m", line_name, chip_name);
+                r = log_error_errno(errno, "Cannot request GPIO line %s on chip %s: %m", line_name, chip_name);
                 gpiod_line_close_chip(line);
                 return r;
         }
@@ -131,7 +131,7 @@ int gpio_button_open(const char *chip, const char *line, bool active_low, GpioBu
         fd = gpiod_line_event_get_fd(b->line);
         flags = fd < 0 ? -1 : fcntl(fd, F_GETFL);
         if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-                r = log_error_errno(errno, "Failed to set up events of GPIO line %s on chip %s: %m", line, chip);
+                r = log_error_errno(errno, "Cannot set up events of GPIO line %s on chip %s: %m", line, chip);
                 gpiod_line_close_chip(b->line);
                 return r;
         }
@@ -155,7 +155,7 @@ int gpio_button_get(GpioButton *b, bool *ret_pressed) {
         int v = gpiod_line_get_value(b->line);
 
         if (v < 0)
-                return log_error_errno(errno, "Failed to read the button's GPIO line: %m");
+                return log_error_errno(errno, "Cannot read the button's GPIO line: %m");
         *ret_pressed = v > 0;
         return 0;
 }
@@ -169,7 +169,7 @@ int gpio_button_read(GpioButton *b, GpioEdge *edges, size_t n) {
         if (k < 0) {
                 if (errno == EAGAIN)
                         return 0;
-                return log_error_errno(errno, "Failed to read the button's GPIO events: %m");
+                return log_error_errno(errno, "Cannot read the button's GPIO events: %m");
         }
 
         now = now_monotonic_usec();

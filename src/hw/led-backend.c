@@ -15,7 +15,7 @@ int led_backend_set(LedBackend *b, bool on) {
 
         /* The LED blinks several times a second: one broken write must not flood the log. */
         if (r < 0 && !b->failing)
-                log_warning_errno(r, "Failed to switch the status LED %s: %m", on ? "on" : "off");
+                log_warning_errno(r, "Cannot switch the status LED %s: %m", on ? "on" : "off");
         b->failing = r < 0;
         return r;
 }

@@ -114,7 +114,7 @@ static int hand_back(int dir_fd, const char *dir, const char *trigger, uint64_t 
         if (r >= 0)
                 r = write_attribute(dir_fd, "trigger", trigger);
         if (r < 0)
-                return log_warning_errno(r, "Failed to hand LED %s back to its trigger %s: %m", dir, trigger);
+                return log_warning_errno(r, "Cannot hand LED %s back to its trigger %s: %m", dir, trigger);
         return 0;
 }
 
@@ -151,7 +151,7 @@ int led_backend_sysfs_saving(const char *dir, const char *save_path, LedBackend 
         if (l->dir_fd < 0) {
                 if (errno == ENOENT)
                         return log_error_errno(errno, "LED %s not found.", dir);
-                return log_error_errno(errno, "Failed to open LED %s: %m", dir);
+                return log_error_errno(errno, "Cannot open LED %s: %m", dir);
         }
         l->dir = strdup(dir);
         if (!l->dir)
@@ -177,7 +177,7 @@ int led_backend_sysfs_saving(const char *dir, const char *save_path, LedBackend 
         }
         r = write_attribute(l->dir_fd, "trigger", "none");
         if (r < 0)
-                return log_error_errno(r, "Failed to take LED %s over from its trigger: %m", dir);
+                return log_error_errno(r, "Cannot take LED %s over from its trigger: %m", dir);
 
         *ret = (LedBackend) { .set = sysfs_set, .close = sysfs_close, .data = TAKE_PTR(l) };
         return 0;

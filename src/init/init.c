@@ -453,7 +453,7 @@ int main(int argc, char **argv) {
                         p[2 + i] = (struct pollfd) { .fd = clients[i].fd, .events = POLLIN };
 
                 if (poll(p, 2 + n, poll_timeout_ms()) < 0 && errno != EINTR)
-                        return log_error_errno(errno, "poll() failed: %m"), 1;
+                        return log_error_errno(errno, "Cannot poll: %m"), 1;
 
                 kill_overdue();
                 /* Walk backwards: handling a client may drop it and move the last one into its slot. */

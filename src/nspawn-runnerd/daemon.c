@@ -297,7 +297,7 @@ int daemon_run(const DaemonOptions *o) {
         r = sd_event_loop(d.event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
         if (r < 0)
-                return log_error_errno(r, "Event loop failed: %m");
+                return log_error_errno(r, "The event loop failed: %m");
         log_notice("Stopped.");
         return 0;
 }
