@@ -11,6 +11,7 @@
 #include "gpio-spec.h"
 #include "gpio.h"
 #include "led-backend.h"
+#include "led-sysfs.h"
 #include "led.h"
 #include "log.h"
 #include "time-util.h"

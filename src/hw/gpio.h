@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* A push button on a GPIO line (libgpiod v1). The status LED on a GPIO line is a LedBackend, see
- * led-backend.h. */
+/* A push button and the status LED on GPIO lines (libgpiod v1). */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "led-backend.h"
 
 typedef struct GpioButton GpioButton;
 
@@ -26,3 +27,7 @@ int gpio_button_fd(GpioButton *b);
 int gpio_button_get(GpioButton *b, bool *ret_pressed);
 /* Reads up to n waiting edges, oldest first; returns how many (0 when none wait). */
 int gpio_button_read(GpioButton *b, GpioEdge *edges, size_t n);
+
+/* The status LED as a LedBackend: a line given by offset or name on a chip given by label, name,
+ * number or path. */
+int led_backend_gpio(const char *chip, const char *line, bool active_low, LedBackend *ret);

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "kv.h"
-#include "led-backend.h"
+#include "led-sysfs.h"
 #include "log.h"
 #include "util.h"
 

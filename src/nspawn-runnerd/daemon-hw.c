@@ -6,6 +6,7 @@
 
 #include "daemon-internal.h"
 #include "daemon.h"
+#include "led-sysfs.h"
 #include "log.h"
 #include "time-util.h"
 #include "util.h"

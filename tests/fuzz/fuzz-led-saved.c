@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "led-backend.h"
+#include "led-sysfs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "led-backend.h"
+#include "led-sysfs.h"
 #include "log.h"
 #include "rm-rf.h"
 #include "tap.h"
