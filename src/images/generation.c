@@ -27,7 +27,7 @@
  * already keep others out. */
 static char *const nspawn_env[] = { (char *) "SYSTEMD_NSPAWN_LOCK=0", NULL };
 
-int nspawn_in(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd) {
+int generation_nspawn_run(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd) {
         const char *personality = arch ? arch_personality(arch) : NULL;
         _cleanup_(argv_done) Argv args = ARGV_INIT;
         uint32_t id = 0;
@@ -162,7 +162,7 @@ static void count_changes(const char *line, void *userdata) {
                 *changed += (unsigned) strtoul(p + 9, NULL, 10);
 }
 
-int ansible_check_installed(const char *playbook) {
+int generation_ansible_check(const char *playbook) {
         if (access("/usr/bin/ansible-playbook", X_OK) < 0)
                 return log_error_errno(ENOENT, "%s needs Ansible, which is not installed (apt-get install ansible).",
                                        playbook);
@@ -175,7 +175,7 @@ static int run_playbook(const char *root, const char *arch, const char *playbook
         _cleanup_(argv_done) Argv env = ARGV_INIT;
         int r;
 
-        r = ansible_check_installed(playbook);
+        r = generation_ansible_check(playbook);
         if (r < 0)
                 return r;
         r = find_plugins(&plugins);
@@ -221,11 +221,11 @@ int generation_update(const Context *c, const char *name, unsigned gen, const Im
 
         if (s->playbook && access(python, X_OK) < 0) {
                 log_notice("%s: installing python3 for Ansible …", name);
-                r = nspawn_in(path, arch,
-                              (char *const[]) { (char *) "/bin/sh", (char *) "-c",
-                                                (char *) "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y install python3",
-                                                NULL },
-                              false, sigfd);
+                char *const argv[] = { (char *) "/bin/sh", (char *) "-c",
+                                       (char *) "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
+                                                "install python3",
+                                       NULL };
+                r = generation_nspawn_run(path, arch, argv, false, sigfd);
                 if (r < 0)
                         return r;
         }
@@ -235,12 +235,11 @@ int generation_update(const Context *c, const char *name, unsigned gen, const Im
                 (void) rm_rf(ansible_tmp);
         } else {
                 log_notice("%s: apt-get update && apt-get dist-upgrade …", name);
-                r = nspawn_in(path, arch,
-                              (char *const[]) { (char *) "/bin/sh", (char *) "-c",
-                                                (char *) "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
-                                                         "-o Dpkg::Options::=--force-confold dist-upgrade && apt-get clean",
-                                                NULL },
-                              false, sigfd);
+                char *const argv[] = { (char *) "/bin/sh", (char *) "-c",
+                                       (char *) "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
+                                                "-o Dpkg::Options::=--force-confold dist-upgrade && apt-get clean",
+                                       NULL };
+                r = generation_nspawn_run(path, arch, argv, false, sigfd);
         }
         if (r < 0)
                 return r;

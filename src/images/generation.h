@@ -21,7 +21,7 @@ typedef struct ImageSettings {
 
 /* Runs argv inside root with systemd-nspawn (no machine of a job: for maintenance). interactive
  * gives it the terminal. */
-int nspawn_in(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd);
+int generation_nspawn_run(const char *root, const char *arch, char *const *argv, bool interactive, int sigfd);
 
 /* debootstraps a new generation. */
 int generation_bootstrap(const Context *c, const char *name, unsigned gen, const ImageSettings *s, int sigfd);
@@ -37,4 +37,4 @@ int generation_commit(const Context *c, const char *name, unsigned gen, const Im
 void generation_discard(const Context *c, const char *name, unsigned gen);
 
 /* 0 when ansible-playbook is there to run playbook; logs otherwise. */
-int ansible_check_installed(const char *playbook);
+int generation_ansible_check(const char *playbook);

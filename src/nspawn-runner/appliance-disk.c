@@ -102,11 +102,12 @@ static int format_disk(const char *dev, const char *state_dir, Problems *p) {
         /* Without -f: mkfs.btrfs itself refuses a disk with a signature, should one have appeared. */
         r = appliance_spawn(argv, NULL, NULL, &last);
         if (r == -ENOENT) {
-                problem_add(p, "mkfs.btrfs is not installed: cannot format data_disk %s", dev);
+                appliance_problem_add(p, "mkfs.btrfs is not installed: cannot format data_disk %s", dev);
                 return r;
         }
         if (r != 0) {
-                problem_add(p, "Formatting data_disk %s failed: %s", dev, r < 0 ? strerror(-r) : last && *last ? last : "mkfs.btrfs failed");
+                appliance_problem_add(p, "Formatting data_disk %s failed: %s",
+                                      dev, r < 0 ? strerror(-r) : last && *last ? last : "mkfs.btrfs failed");
                 return -EIO;
         }
         log_notice("data disk: formatted %s; waiting for it to be mounted.", dev);
@@ -143,19 +144,21 @@ bool appliance_data_disk(const Context *c, const Config *cfg, unsigned wait_sec,
         }
 
         if (dev && formatted)
-                problem_add(p, "data_disk %s was formatted, but it was not mounted on %s within %u s", dev, c->state_dir, wait_sec);
+                appliance_problem_add(p, "data_disk %s was formatted, but it was not mounted on %s within %u s",
+                                      dev, c->state_dir, wait_sec);
         else if (dev && !tried && !is_block_device(dev))
-                problem_add(p, "data_disk %s is not there (or not a disk)", dev);
+                appliance_problem_add(p, "data_disk %s is not there (or not a disk)", dev);
         else if (dev && !tried) {
                 _cleanup_free_ char *found = NULL;
                 int r = appliance_disk_probe_blank(dev, &found);
                 if (r < 0)
-                        problem_add(p, "data_disk %s cannot be probed: %s", dev, strerror(-r));
+                        appliance_problem_add(p, "data_disk %s cannot be probed: %s", dev, strerror(-r));
                 else if (r == 0 && strstr(found, "btrfs labelled " DATA_DISK_LABEL))
-                        problem_add(p, "data_disk %s holds " DATA_DISK_LABEL " but it is not mounted on %s", dev, c->state_dir);
+                        appliance_problem_add(p, "data_disk %s holds " DATA_DISK_LABEL " but it is not mounted on %s",
+                                              dev, c->state_dir);
                 else if (r == 0)
-                        problem_add(p, "data_disk %s is not blank (found %s): not formatting it", dev, found);
+                        appliance_problem_add(p, "data_disk %s is not blank (found %s): not formatting it", dev, found);
         }
-        problem_add(p, "No data disk (a btrfs filesystem labelled " DATA_DISK_LABEL "): no jobs will run");
+        appliance_problem_add(p, "No data disk (a btrfs filesystem labelled " DATA_DISK_LABEL "): no jobs will run");
         return false;
 }

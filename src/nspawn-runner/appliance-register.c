@@ -131,7 +131,7 @@ static int run_register(const Context *c, const Config *cfg, const char *config_
         int r;
 
         if (find_in_path("gitlab-runner", &exe) < 0) {
-                problem_add(p, "gitlab-runner is not installed: this image was built without GITLAB_RUNNER_DEB");
+                appliance_problem_add(p, "gitlab-runner is not installed: this image was built without GITLAB_RUNNER_DEB");
                 return -ENOENT;
         }
         if (!dir || !(env0 = strprintf(TOKEN_ENV "=%s", cfg->runner_token)))
@@ -141,7 +141,7 @@ static int run_register(const Context *c, const Config *cfg, const char *config_
                 *slash = 0;
                 r = mkdir_p(dir, 0700);
                 if (r < 0) {
-                        problem_add(p, "Cannot create %s: %s", dir, strerror(-r));
+                        appliance_problem_add(p, "Cannot create %s: %s", dir, strerror(-r));
                         return r;
                 }
         }
@@ -152,8 +152,8 @@ static int run_register(const Context *c, const Config *cfg, const char *config_
         r = appliance_spawn(a.v, (char *const[]) { env0, NULL }, cfg->runner_token, &last);
         explicit_bzero(env0, strlen(env0));
         if (r != 0) {
-                problem_add(p, "Registering the runner with %s failed: %s", cfg->gitlab_url,
-                            r < 0 ? strerror(-r) : last && *last ? last : "gitlab-runner register failed");
+                appliance_problem_add(p, "Registering the runner with %s failed: %s", cfg->gitlab_url,
+                                      r < 0 ? strerror(-r) : last && *last ? last : "gitlab-runner register failed");
                 return -EIO;
         }
         return 0;
@@ -186,22 +186,23 @@ void appliance_register(const Context *c, const Config *cfg, const char *config_
 
         r = load_edited(config_toml, cfg->concurrent, &text, &edited, &has_runners);
         if (r < 0) {
-                problem_add(p, "Cannot read %s: %s", config_toml, strerror(-r));
+                appliance_problem_add(p, "Cannot read %s: %s", config_toml, strerror(-r));
                 return;
         }
         if (!has_runners) {
                 if (!cfg->gitlab_url || !cfg->runner_token) {
-                        problem_add(p, "The runner is not registered: set %s in nspawn-runner.conf",
-                                           !cfg->gitlab_url && !cfg->runner_token ? "gitlab_url and runner_token"
-                                           : !cfg->gitlab_url                      ? "gitlab_url"
-                                                                                   : "runner_token");
+                        appliance_problem_add(p, "The runner is not registered: set %s in nspawn-runner.conf",
+                                              !cfg->gitlab_url && !cfg->runner_token ? "gitlab_url and runner_token"
+                                              : !cfg->gitlab_url                      ? "gitlab_url"
+                                                                                      : "runner_token");
                         return;
                 }
                 if (run_register(c, cfg, config_toml, p) < 0)
                         return;
                 r = load_edited(config_toml, cfg->concurrent, &text, &edited, &has_runners);
                 if (r < 0 || !has_runners) {
-                        problem_add(p, "gitlab-runner register succeeded, but %s has no [[runners]] section", config_toml);
+                        appliance_problem_add(p, "gitlab-runner register succeeded, but %s has no [[runners]] section",
+                                              config_toml);
                         return;
                 }
                 log_notice("registration: registered with %s (%s).", cfg->gitlab_url, config_toml);
@@ -212,7 +213,7 @@ void appliance_register(const Context *c, const Config *cfg, const char *config_
                 return;
         r = write_file_atomic(config_toml, edited, 0600);
         if (r < 0) {
-                problem_add(p, "Cannot write %s: %s", config_toml, strerror(-r));
+                appliance_problem_add(p, "Cannot write %s: %s", config_toml, strerror(-r));
                 return;
         }
         log_notice("registration: concurrent = %u in %s.", cfg->concurrent, config_toml);

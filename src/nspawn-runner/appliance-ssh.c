@@ -24,7 +24,7 @@ static int authorized_keys(const Config *cfg, const char *run_dir, Problems *p) 
         if (r >= 0)
                 r = write_file_atomic(path, text, 0600);
         if (r < 0) {
-                problem_add(p, "Cannot write %s: %s", path, strerror(-r));
+                appliance_problem_add(p, "Cannot write %s: %s", path, strerror(-r));
                 return r;
         }
         log_notice("ssh: %zu authorized key(s) in %s.", cfg->n_ssh_keys, path);
@@ -46,17 +46,18 @@ static int host_key(const char *run_dir, const char *key_dir, Problems *p) {
 
                 r = mkdir_p(key_dir, 0700);
                 if (r < 0) {
-                        problem_add(p, "Cannot create %s: %s", key_dir, strerror(-r));
+                        appliance_problem_add(p, "Cannot create %s: %s", key_dir, strerror(-r));
                         return r;
                 }
                 (void) unlink(pub); /* a lone .pub would make ssh-keygen ask whether to overwrite it */
                 r = appliance_spawn(argv, NULL, NULL, &last);
                 if (r == -ENOENT) {
-                        problem_add(p, "ssh-keygen is not installed: sshd has no host key");
+                        appliance_problem_add(p, "ssh-keygen is not installed: sshd has no host key");
                         return r;
                 }
                 if (r != 0) {
-                        problem_add(p, "ssh-keygen could not make %s: %s", key, r < 0 ? strerror(-r) : last ?: "");
+                        appliance_problem_add(p, "ssh-keygen could not make %s: %s",
+                                              key, r < 0 ? strerror(-r) : last ?: "");
                         return -EIO;
                 }
                 made = "made";
@@ -66,7 +67,7 @@ static int host_key(const char *run_dir, const char *key_dir, Problems *p) {
         if (r >= 0)
                 r = write_file_atomic(conf, text, 0644);
         if (r < 0) {
-                problem_add(p, "Cannot write %s: %s", conf, strerror(-r));
+                appliance_problem_add(p, "Cannot write %s: %s", conf, strerror(-r));
                 return r;
         }
         log_notice("ssh: host key %s %s (%s).", key, made, conf);

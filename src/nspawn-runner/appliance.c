@@ -32,7 +32,7 @@ static bool token_char(char ch) {
                ch == '-';
 }
 
-char *secret_scrub(const char *s, const char *secret) {
+char *appliance_secret_scrub(const char *s, const char *secret) {
         size_t n = strlen(s), ls = secret ? strlen(secret) : 0, out = 0;
         char *r = malloc(n * 2 + 8); /* "[token]" replaces at least 6 characters */
 
@@ -58,8 +58,8 @@ char *secret_scrub(const char *s, const char *secret) {
         return r;
 }
 
-void problem_add(Problems *p, const char *format, ...) {
-        char buf[PROBLEM_LINE_MAX];
+void appliance_problem_add(Problems *p, const char *format, ...) {
+        char buf[APPLIANCE_PROBLEM_LINE_MAX];
         char *line;
         va_list ap;
 
@@ -69,16 +69,16 @@ void problem_add(Problems *p, const char *format, ...) {
         for (char *q = buf; *q; q++)
                 if ((unsigned char) *q < ' ')
                         *q = ' ';
-        line = secret_scrub(buf, p->secret);
+        line = appliance_secret_scrub(buf, p->secret);
         log_error("Problem: %s", line ?: buf);
-        if (!line || p->n >= PROBLEMS_MAX) {
+        if (!line || p->n >= APPLIANCE_PROBLEMS_MAX) {
                 free(line);
                 return;
         }
         p->lines[p->n++] = line;
 }
 
-void problems_done(Problems *p) {
+void appliance_problems_done(Problems *p) {
         for (size_t i = 0; i < p->n; i++)
                 free(p->lines[i]);
         p->n = 0;
@@ -117,7 +117,7 @@ static void stderr_line(char *line, const char *secret, char *last) {
         line[strcspn(line, "\r")] = 0;
         if (!line[strspn(line, " \t")])
                 return;
-        clean = secret_scrub(line, secret);
+        clean = appliance_secret_scrub(line, secret);
         if (!clean)
                 return;
         (void) loop_write(STDERR_FILENO, clean, strlen(clean));
@@ -189,7 +189,7 @@ static void set_hostname(const Config *cfg, Problems *p) {
                 return;
         }
         if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
-                problem_add(p, "Cannot set the host name to %s: %s", cfg->hostname, strerror(errno));
+                appliance_problem_add(p, "Cannot set the host name to %s: %s", cfg->hostname, strerror(errno));
         else
                 log_notice("hostname: set to %s.", cfg->hostname);
 }
@@ -223,11 +223,11 @@ static void machine_id(const char *boot_dir, const char *appliance_dir, Problems
                 return (void) log_oom();
         r = kv_parse_file(identity, 4096, identity_assignment, &id, NULL);
         if (r < 0 && r != -ENOENT) {
-                problem_add(p, "%s cannot be read: %s", identity, strerror(-r));
+                appliance_problem_add(p, "%s cannot be read: %s", identity, strerror(-r));
                 return;
         }
         if (r >= 0 && !id) {
-                problem_add(p, "%s has no valid machine_id= line (32 hex digits)", identity);
+                appliance_problem_add(p, "%s has no valid machine_id= line (32 hex digits)", identity);
                 return;
         }
         if (copy && read_one_line_file(copy, &saved) >= 0 && !machine_id_valid(saved)) {
@@ -244,7 +244,7 @@ static void machine_id(const char *boot_dir, const char *appliance_dir, Problems
                 from = "restored from the data disk";
         } else {
                 if (read_one_line_file(MACHINE_ID_FILE, &id) < 0 || !machine_id_valid(id)) {
-                        problem_add(p, "%s holds no machine id: %s not written", MACHINE_ID_FILE, identity);
+                        appliance_problem_add(p, "%s holds no machine id: %s not written", MACHINE_ID_FILE, identity);
                         return;
                 }
                 from = "written from " MACHINE_ID_FILE;
@@ -255,7 +255,7 @@ static void machine_id(const char *boot_dir, const char *appliance_dir, Problems
                         return (void) log_oom();
                 r = write_file_atomic(identity, contents, 0644);
                 if (r < 0) {
-                        problem_add(p, "Cannot write %s: %s", identity, strerror(-r));
+                        appliance_problem_add(p, "Cannot write %s: %s", identity, strerror(-r));
                         return;
                 }
         }
@@ -265,7 +265,7 @@ static void machine_id(const char *boot_dir, const char *appliance_dir, Problems
                 if (r >= 0)
                         r = write_file_atomic(copy, line, 0644);
                 if (r < 0) {
-                        problem_add(p, "Cannot write %s: %s", copy, strerror(-r));
+                        appliance_problem_add(p, "Cannot write %s: %s", copy, strerror(-r));
                         return;
                 }
         }
@@ -286,7 +286,8 @@ static void images(const Context *c, const Config *cfg, const char *control_sock
                 return;
         }
         if (daemon_client_refresh(control_socket) < 0) {
-                problem_add(p, "Configured images missing: %s; nspawn-runnerd could not be asked to create them", missing);
+                appliance_problem_add(p, "Configured images missing: %s; nspawn-runnerd could not be asked to create them",
+                                      missing);
                 return;
         }
         log_notice("images: %s missing, nspawn-runnerd is creating them.", missing);
@@ -311,12 +312,12 @@ static void load_config(const Context *c, Config *cfg, Problems *p) {
         if (!path)
                 return (void) log_oom();
         if (access(path, F_OK) < 0) {
-                problem_add(p, "No configuration file %s: nothing to set up", path);
+                appliance_problem_add(p, "No configuration file %s: nothing to set up", path);
                 return;
         }
         r = config_load_full(path, cfg, &error);
         if (r < 0) {
-                problem_add(p, "%s", error ?: "The configuration file cannot be read");
+                appliance_problem_add(p, "%s", error ?: "The configuration file cannot be read");
                 /* Nothing of a half-read file is used: never format or register on a guess. */
                 config_done(cfg);
                 config_init(cfg);
@@ -373,6 +374,6 @@ int appliance_setup(const Context *c, const ApplianceOptions *o) {
                 log_notice("appliance-setup: %s (%s/%s).", p.n == 0 ? "done, no problem" : "done with problems", o->run_dir,
                            APPLIANCE_PROBLEMS_FILE);
         r = r < 0 ? r : p.n > 0 ? 1 : 0;
-        problems_done(&p);
+        appliance_problems_done(&p);
         return r;
 }

@@ -31,20 +31,20 @@ typedef struct ApplianceOptions {
  * negative errno when not even the problems file could be written. */
 int appliance_setup(const Context *c, const ApplianceOptions *o);
 
-#define PROBLEMS_MAX 32
-#define PROBLEM_LINE_MAX 300
+#define APPLIANCE_PROBLEMS_MAX 32
+#define APPLIANCE_PROBLEM_LINE_MAX 300
 
 typedef struct Problems {
-        char *lines[PROBLEMS_MAX];
+        char *lines[APPLIANCE_PROBLEMS_MAX];
         size_t n;
         const char *secret; /* scrubbed from every line, also in part */
 } Problems;
 
-/* Logs the problem and keeps it (at most PROBLEMS_MAX, each cut to one line). */
-_printf_(2, 3) void problem_add(Problems *p, const char *format, ...);
-void problems_done(Problems *p);
+/* Logs the problem and keeps it (at most APPLIANCE_PROBLEMS_MAX, each cut to one line). */
+_printf_(2, 3) void appliance_problem_add(Problems *p, const char *format, ...);
+void appliance_problems_done(Problems *p);
 /* Replaces every run of at least 6 token characters that occurs in secret with "[token]". */
-char *secret_scrub(const char *s, const char *secret);
+char *appliance_secret_scrub(const char *s, const char *secret);
 
 /* Runs argv (searched in PATH) with env added to ours, stdin from /dev/null, stdout to ours, and
  * keeps the last non-empty line of its stderr (passed through to ours as well, both without secret)

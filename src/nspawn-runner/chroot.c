@@ -87,7 +87,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         /* What would fail only after a minute of debootstrap fails now. */
         r = arch_check_runnable(s.arch ?: arch_host());
         if (r >= 0 && playbook)
-                r = ansible_check_installed(playbook);
+                r = generation_ansible_check(playbook);
         if (r < 0)
                 return r;
         r = lock_maintenance(c, name, &lock);
@@ -160,7 +160,8 @@ int chroot_login(const Context *c, const char *name) {
         else
                 log_notice("Editing %s as generation %u with the commands on standard input (not a terminal): exit "
                            "status 0 keeps the changes, non-zero drops them.", name, gen);
-        r = nspawn_in(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, tty, -1);
+        r = generation_nspawn_run(path, arch, (char *const[]) { (char *) "/bin/bash", (char *) "--login", NULL }, tty,
+                                  -1);
         if (r >= 0) {
                 ImageSettings s = { .suite = name };
                 ImageInfo old = {};

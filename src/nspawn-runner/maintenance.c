@@ -76,7 +76,7 @@ static MaintResult maintain_one(const Context *c, const char *name, const Config
         if (r >= 0 && (r = playbook_find(c, name, &playbook)) > 0)
                 r = playbook_load(playbook, &pb);
         if (r >= 0 && playbook)
-                r = ansible_check_installed(playbook);
+                r = generation_ansible_check(playbook);
         if (r >= 0)
                 r = image_next_generation(c, name, &gen);
         if (r < 0) {

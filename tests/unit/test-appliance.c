@@ -40,15 +40,16 @@ int main(void) {
         free(s);
         CHECK(appliance_gitlab_runner_config_edit("a\0b", 3, 1, &s, &has) == -EINVAL, "a NUL byte is refused");
 
-        s = secret_scrub("ERROR: Verifying runner... failed runner=glrt-t3_Ab status=403 token glrt-t3_AbCdEf0123456789",
-                         "glrt-t3_AbCdEf0123456789");
+        s = appliance_secret_scrub(
+                "ERROR: Verifying runner... failed runner=glrt-t3_Ab status=403 token glrt-t3_AbCdEf0123456789",
+                "glrt-t3_AbCdEf0123456789");
         CHECK_STREQ(s, "ERROR: Verifying runner... failed runner=[token] status=403 token [token]",
                     "the token and its shortened form are scrubbed");
         free(s);
-        s = secret_scrub("xglrt-t3_AbCdEf0123456789x and gitlab.example.com", "glrt-t3_AbCdEf0123456789");
+        s = appliance_secret_scrub("xglrt-t3_AbCdEf0123456789x and gitlab.example.com", "glrt-t3_AbCdEf0123456789");
         CHECK_STREQ(s, "[token] and gitlab.example.com", "a word containing the token is scrubbed, others stay");
         free(s);
-        s = secret_scrub("nothing here", NULL);
+        s = appliance_secret_scrub("nothing here", NULL);
         CHECK_STREQ(s, "nothing here", "no secret: unchanged");
         free(s);
         {
