@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         /* Editing what the edit made changes nothing more. */
         if (!strstr(out, "concurrent = 7\n") ||
-            appliance_gitlab_runner_config_edit(out, strlen(out), 7, &again, &has_again) < 0 || strcmp(out, again) != 0 ||
-            has != has_again)
+            appliance_gitlab_runner_config_edit(out, strlen(out), 7, &again, &has_again) < 0 ||
+            strcmp(out, again) != 0 || has != has_again)
                 __builtin_trap();
         free(out);
         free(again);
