@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "process.h"
+#include "time-util.h"
 #include "util.h"
 
 /* Field n (1-based, n >= 3) of /proc/PID/stat, after the command name that may hold anything. */
@@ -83,12 +84,12 @@ int process_open(const ProcessId *id, int *ret_pidfd) {
         return 0;
 }
 
-int pidfd_wait_exit(int pidfd, int timeout_ms) {
+int pidfd_wait_exit(int pidfd, uint64_t timeout_usec) {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
         int r;
 
         do
-                r = poll(&p, 1, timeout_ms);
+                r = poll(&p, 1, usec_to_poll_timeout(timeout_usec));
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;

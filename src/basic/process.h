@@ -16,8 +16,9 @@ int process_id_from_pid(pid_t pid, ProcessId *ret);
 
 /* Opens a pidfd for id, or -ESRCH when that process is gone (or its PID now names another). */
 int process_open(const ProcessId *id, int *ret_pidfd);
-/* Waits until the process behind pidfd has exited: 0, or -ETIMEDOUT after timeout_ms. */
-int pidfd_wait_exit(int pidfd, int timeout_ms);
+/* Waits until the process behind pidfd has exited: 0, or -ETIMEDOUT after timeout_usec (USEC_INFINITY:
+ * none). */
+int pidfd_wait_exit(int pidfd, uint64_t timeout_usec);
 int pidfd_kill(int pidfd, int sig);
 
 /* Forks. In the child (return 0) the signal mask is empty again; in the parent (return 1)

@@ -38,11 +38,11 @@
 #define NSPAWN_RUNNER_LIBEXECDIR "/usr/libexec/nspawn-runner"
 #endif
 
-static long long now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* How long a machine's init may take to answer HELLO; how often a starting machine is looked at; how
+ * long a killed machine's processes may take to exit. */
+#define HELLO_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define START_POLL_USEC (2 * USEC_PER_MSEC)
+#define EXIT_WAIT_USEC (5 * USEC_PER_SEC)
 
 /* connect() to a socket whose path may be longer than sun_path allows. */
 static int connect_control(const char *machine_dir, int *ret_fd) {
@@ -93,7 +93,7 @@ static int hello(int fd, ProcessId *ret_init) {
         r = msg_send(fd, &m, NULL, 0);
         if (r < 0)
                 return r;
-        r = poll(&p, 1, 5000);
+        r = poll(&p, 1, usec_to_poll_timeout(HELLO_TIMEOUT_USEC));
         if (r <= 0)
                 return r < 0 ? -errno : -ETIMEDOUT;
         r = msg_recv(fd, &m, fds, &n_fds);
@@ -349,7 +349,7 @@ static char *log_tail(const char *log_path) {
 }
 
 static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
-        long long deadline = now_ms() + MACHINE_START_TIMEOUT_MS;
+        uint64_t deadline = now_monotonic_usec() + MACHINE_START_TIMEOUT_USEC;
 
         for (unsigned i = 1;; i++) {
                 struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
@@ -361,9 +361,9 @@ static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, P
                         return hello(fd, ret_init);
                 if (r != -ENOENT && r != -ECONNREFUSED) /* not there yet */
                         return r;
-                if (now_ms() > deadline)
+                if (now_monotonic_usec() > deadline)
                         return -ETIMEDOUT;
-                r = poll(p, 2, 2);
+                r = poll(p, 2, usec_to_poll_timeout(START_POLL_USEC));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (p[1].revents & POLLIN)
@@ -675,15 +675,15 @@ static int stop_processes(const char *dir, const MachineState *s) {
         if (init_fd >= 0) {
                 /* PID 1 of the machine: with it goes every process of the job. */
                 (void) pidfd_kill(init_fd, SIGKILL);
-                if (pidfd_wait_exit(init_fd, 5000) < 0)
+                if (pidfd_wait_exit(init_fd, EXIT_WAIT_USEC) < 0)
                         return log_error_errno(EBUSY, "The machine's init did not exit after SIGKILL.");
         } else if (nspawn_fd >= 0)
                 /* No init yet: nspawn takes its half-started container down with it. */
                 (void) pidfd_kill(nspawn_fd, SIGTERM);
 
-        if (nspawn_fd >= 0 && pidfd_wait_exit(nspawn_fd, 5000) < 0) {
+        if (nspawn_fd >= 0 && pidfd_wait_exit(nspawn_fd, EXIT_WAIT_USEC) < 0) {
                 (void) pidfd_kill(nspawn_fd, SIGKILL);
-                if (pidfd_wait_exit(nspawn_fd, 5000) < 0)
+                if (pidfd_wait_exit(nspawn_fd, EXIT_WAIT_USEC) < 0)
                         return log_error_errno(EBUSY, "systemd-nspawn (PID %d) did not exit.", (int) s->nspawn.pid);
         }
         return 0;

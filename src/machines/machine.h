@@ -4,10 +4,11 @@
 #include "context.h"
 #include "machine-state.h"
 #include "storage.h"
+#include "time-util.h"
 
 #define MACHINE_NAME_PREFIX "nspawn-runner-"
 /* How long a new machine may take to answer before prepare gives up. */
-#define MACHINE_START_TIMEOUT_MS 30000
+#define MACHINE_START_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
 /* Creates the job's machine from image and starts it; on failure removes everything it made.
  * sigfd (a signalfd for SIGTERM and friends, or -1) aborts the wait for the machine. */
