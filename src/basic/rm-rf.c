@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "rm-rf.h"
-#include "storage.h"
+#include "storage-btrfs.h"
 #include "util.h"
 
 static int mount_id_at(int dirfd, const char *name, uint64_t *ret_mnt_id, struct statx *ret_sx) {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include "storage.h"
+#include "storage-btrfs.h"
 #include "util.h"
 
 bool path_is_btrfs(const char *path) {
@@ -69,18 +69,4 @@ int btrfs_subvolume_destroy_at(int parent_fd, const char *name) {
         if (r < 0)
                 return r;
         return RET_NERRNO(ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &args));
-}
-
-int storage_make_image_dir(const char *path) {
-        _cleanup_free_ char *parent = strdup(path);
-        char *slash;
-
-        if (!parent)
-                return -ENOMEM;
-        slash = strrchr(parent, '/');
-        if (slash && slash != parent)
-                *slash = 0;
-        if (path_is_btrfs(parent))
-                return btrfs_subvolume_create(path);
-        return RET_NERRNO(mkdir(path, 0755));
 }

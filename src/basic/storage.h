@@ -15,12 +15,5 @@ typedef enum StorageBackend {
 const char *storage_backend_to_string(StorageBackend b);
 StorageBackend storage_backend_from_string(const char *s);
 
-bool path_is_btrfs(const char *path);
-bool path_is_btrfs_subvolume(const char *path);
-
-int btrfs_subvolume_create(const char *path);
-int btrfs_subvolume_snapshot(const char *source, const char *dest);
-int btrfs_subvolume_destroy_at(int parent_fd, const char *name);
-
 /* Creates an empty directory for a new chroot: a subvolume where the filesystem is btrfs. */
 int storage_make_image_dir(const char *path);

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "log.h"
 #include "rm-rf.h"
+#include "storage-btrfs.h"
 #include "storage.h"
 #include "unit.h"
 #include "util.h"

@@ -30,6 +30,7 @@
 #include "proto.h"
 #include "rm-rf.h"
 #include "seccomp-filter.h"
+#include "storage-btrfs.h"
 #include "unit.h"
 #include "userns.h"
 #include "util.h"

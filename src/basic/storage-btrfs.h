@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The btrfs calls the storage backends and rm_rf() need, through the kernel's ioctls. */
+
+#include <stdbool.h>
+
+bool path_is_btrfs(const char *path);
+bool path_is_btrfs_subvolume(const char *path);
+
+int btrfs_subvolume_create(const char *path);
+int btrfs_subvolume_snapshot(const char *source, const char *dest);
+int btrfs_subvolume_destroy_at(int parent_fd, const char *name);
