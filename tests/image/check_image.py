@@ -761,7 +761,7 @@ def t_boot_nspawn_run(r):
     lines = set(job_lines(r, "probe: nspawn-run:"))
     out = job_lines(r, "probe: nspawn-run output:")
     check(job_lines(r, "probe: nspawn-run exit:") == ["0"], f"nspawn-run failed: {out}")
-    check(any(re.fullmatch(r"inside as root, uid_map 0 [1-9]\d* 65536", o.strip()) for o in out),
+    check(any(re.fullmatch(r"inside as root, uid_map\s+0 [1-9]\d* 65536", o.strip()) for o in out),
           f"nspawn-run's command did not run in a user namespace of its own: {out}")
     want = {"Slice=machine.slice", "DevicePolicy=closed", "DeviceAllow=char-pts rw", "DeviceAllow=/dev/net/tun rwm",
             "MemoryMax=1610612736", "TasksMax=512"}
