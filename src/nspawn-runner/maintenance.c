@@ -16,6 +16,7 @@
 #include "maintenance.h"
 #include "playbook.h"
 #include "signal-util.h"
+#include "time-util.h"
 #include "util.h"
 
 typedef enum MaintResult {
@@ -171,7 +172,7 @@ int maintenance_run(const Context *c, const char *name) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int sigfd = -EBADF;
         unsigned counts[_MAINT_RESULT_MAX] = {}, total = 0;
-        time_t t0 = time(NULL);
+        uint64_t t0 = now_monotonic_usec();
         GcStats gc = {};
         int r;
 
@@ -202,7 +203,7 @@ int maintenance_run(const Context *c, const char *name) {
                 return log_error_errno(sigfd, "Cannot block signals: %m");
 
         for (unsigned i = 0; i < total; i++) {
-                time_t t = time(NULL);
+                uint64_t t = now_monotonic_usec();
                 MaintResult res;
                 int error = 0;
 
@@ -210,14 +211,16 @@ int maintenance_run(const Context *c, const char *name) {
                 fflush(stdout);
                 res = maintain_one(c, names[i], config_find_image(&cfg, names[i]), sigfd, &error);
                 counts[res]++;
-                printf("[%u/%u] %s: %s in %lld s\n", i + 1, total, names[i], result_table[res], (long long) (time(NULL) - t));
+                printf("[%u/%u] %s: %s in %lld s\n", i + 1, total, names[i], result_table[res],
+                       (long long) ((now_monotonic_usec() - t) / USEC_PER_SEC));
                 fflush(stdout);
                 if (error == -EINTR)
                         break;
         }
         (void) gc_run(c, gc_threshold_configured(c), &gc);
         printf("maintenance: %u created, %u updated, %u unchanged, %u failed in %lld s\n", counts[MAINT_CREATED],
-               counts[MAINT_UPDATED], counts[MAINT_UNCHANGED], counts[MAINT_FAILED], (long long) (time(NULL) - t0));
+               counts[MAINT_UPDATED], counts[MAINT_UNCHANGED], counts[MAINT_FAILED],
+               (long long) ((now_monotonic_usec() - t0) / USEC_PER_SEC));
         return counts[MAINT_FAILED] > 0 || counts[MAINT_CREATED] + counts[MAINT_UPDATED] + counts[MAINT_UNCHANGED] < total
                        ? -EIO
                        : 0;
