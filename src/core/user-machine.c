@@ -389,7 +389,7 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         (void) close(go);
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
-        if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
+        if (job_limits_for_image(c, s->image, &limits) < 0 || machine_root_mount(s, dir, limits.value[JOB_LIMIT_DISK]) < 0 ||
             cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, a->net, &n_net) < 0 ||
             terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
