@@ -86,6 +86,7 @@ int btrfs_subvolume_destroy_at(int parent_fd, const char *name) {
         fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0 && btrfs_subvolume_id(fd, &id) >= 0)
                 qgroup.qgroupid = id;
+        closep(&fd);
         if (ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &args) < 0)
                 return -errno;
         /* With quotas on, every subvolume has a qgroup, which Debian 12's kernel (6.1) keeps after the
