@@ -1680,6 +1680,75 @@ def t_sec_limits(s, ex, backend, storage=None):
         shutil.rmtree(conf, ignore_errors=True)
 
 
+def btrfs_fs_uuid(s, mnt):
+    out = s.sh(["btrfs", "filesystem", "show", str(mnt)])
+    m = re.search(r"uuid: ([0-9a-f-]{36})", out)
+    if not m:
+        raise Fail(f"no uuid in btrfs filesystem show: {short(out)}")
+    return m.group(1)
+
+
+def t_disk_limit(s, ex, backend, storage=None):
+    """job_disk_max: on tmpfs the file system's size, on btrfs the snapshot's qgroup (quotas switched on
+    by prepare). A stage writing past it fails as a build failure with one line naming the limit, one
+    under it works, a stage after it works, and so does the next job; cleanup leaves no qgroup. On
+    overlayfs prepare warns once that it is not enforced."""
+    sd = s.state_dir(backend)
+    conf = s.tmproot / f"disk-conf-{secrets.token_hex(4)}"
+    conf.mkdir()
+    (conf / "nspawn-runner.conf").write_text("job_disk_max = 64M\n")
+    where = storage or backend
+    qgroups = None
+    if where == "btrfs":
+        qgroups = Path("/sys/fs/btrfs") / btrfs_fs_uuid(s, sd) / "qgroups"
+        quotas_were_on = qgroups.exists()
+    ids = []
+    try:
+        for n in range(2):
+            with Job(s, ex, sd, prepare_args=["--storage", storage] if storage else []) as job:
+                job.env_override["NSPAWN_RUNNER_CONFIG_DIR"] = str(conf)
+                r = job.prepare()
+                warn = [x for x in stderr_lines(r.err) if "job_disk_max" in x]
+                if where == "overlay":
+                    check(len(warn) == 1 and "not enforced" in warn[0], f"overlay: no one warning: {short(r.err)}")
+                    r = job.run("build_script", ["exit 1"])
+                    check(r.rc == BUILD_FAILURE and not [x for x in stderr_lines(r.err) if "limit" in x], f"overlay: {r.describe()}")
+                    end_job(s, job)
+                    return
+                check(not [x for x in warn if "not enforced" in x], f"{where}: warned: {short(r.err)}")
+                if where == "btrfs":
+                    ids.append(int(s.sh(["btrfs", "inspect-internal", "rootid", str(Path(job.machine_dir) / "root")])))
+                    check((qgroups / f"0_{ids[-1]}").exists(), f"btrfs: the snapshot has no qgroup ({qgroups})")
+                r = job.run_ok("build_script", ["dd if=/dev/zero of=/var/tmp/small bs=1M count=16 status=none", "sync",
+                                                "rm /var/tmp/small", "echo under-the-cap"])
+                check("under-the-cap" in r.lines and stderr_lines(r.err) == [], f"under the cap: {short(r.out + r.err)}")
+                if n:
+                    end_job(s, job)
+                    break
+                r = job.run("build_script", ["dd if=/dev/zero of=/var/tmp/big bs=1M count=200 status=none"])
+                check(r.rc == BUILD_FAILURE, f"past the cap: {r.describe()}")
+                lines = [x for x in stderr_lines(r.err) if "limit" in x]
+                check(lines == ["nspawn-runner: The job hit its disk limit (job_disk_max = 64.0 MiB): its disk is full."],
+                      f"past the cap: no one line naming the limit: {short(r.err)}")
+                check(("No space left" if where == "tmpfs" else "Disk quota exceeded") in "\n".join(stderr_lines(r.err)),
+                      f"past the cap: not ENOSPC/EDQUOT: {short(r.err)}")
+                r = job.run_ok("after_script", ["rm /var/tmp/big", "echo still-here"])
+                check("still-here" in r.lines and stderr_lines(r.err) == [], f"after the cap: {short(r.out + r.err)}")
+                end_job(s, job)
+        for i in ids:
+            # The kernel drops a deleted subvolume in the background: its qgroup must go with it (cleanup
+            # removes it on 6.1; newer kernels refuse that and remove it in the commit after the drop).
+            s.sh(["btrfs", "subvolume", "sync", str(sd), str(i)], timeout=180)
+            deadline = time.monotonic() + 15
+            while (qgroups / f"0_{i}").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            check(not (qgroups / f"0_{i}").exists(), f"btrfs: qgroup 0/{i} of a removed snapshot is left")
+    finally:
+        shutil.rmtree(conf, ignore_errors=True)
+        if qgroups is not None and not quotas_were_on:
+            subprocess.run(["btrfs", "quota", "disable", str(sd)], capture_output=True)
+
+
 def t_sec_project_caches(s, ex, backend):
     """A job sees only its own project's cache, at the path gitlab-runner uses (<cache_dir>/<the
     repository URL's path>), and not another project's."""
@@ -3837,6 +3906,9 @@ def build_tests(s):
             ex, backend, storage)
         add(p + "nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a tarball; "
                 "a fresh procfs uncovers nothing", t_sec_nested, ex, backend, storage)
+        add(p + "job_disk_max: " + ("prepare warns that it is not enforced" if (storage or backend) == "overlay" else
+                                     "a job writing past it fails with one line, under it works, no leftovers"),
+            t_disk_limit, ex, backend, storage)
     add("security: concurrent machines get distinct id ranges, freed by cleanup", t_sec_ranges, ex, "overlay")
     add("security: a job sees only its own project's cache, where gitlab-runner keeps it", t_sec_project_caches, ex,
         "overlay")
