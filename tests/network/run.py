@@ -460,6 +460,27 @@ def t_bad_pool(r):
         conf.write_text(saved)
 
 
+def t_half_way(r):
+    """prepare that fails half-way through the network (the veth's name is taken by a link of the
+    host's, after the slot, the namespace and the nft run were made): one line, and nothing left."""
+    conf = r.conf / "nspawn-runner.conf"
+    saved = conf.read_text()
+    conf.write_text(saved + "network_pool = 10.213.7.0/30\n")  # one slot: 0, its veth nr0
+    sh("ip", "link", "add", "nr0", "type", "veth", "peer", "name", "taken0")
+    try:
+        j = Job(r)
+        p = r.call(j.id, "bookworm", "prepare")
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == SYSTEM_FAILURE, f"prepare with nr0 taken: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+        check(len(lines) == 1 and "nr0" in lines[0] and "File exists" in lines[0],
+              f"prepare with nr0 taken said: {p.stderr.strip()[-300:]}")
+        check(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
+        check(not network_state(), f"left after the failed prepare: {network_state()}")
+    finally:
+        conf.write_text(saved)
+        sh("ip", "link", "del", "nr0", check_rc=False)
+
+
 def t_killed(r):
     """After kill -9 of machines' processes, cleanup removes the network of one whose directory is
     there, gc that of one whose directory is gone (a crash half-way through cleanup)."""
@@ -500,6 +521,7 @@ TESTS = [
     ("host mode (playbook): the host's network", t_host_mode),
     ("none mode (playbook): loopback only", t_none_mode),
     ("bad input: a full network_pool fails prepare with one line", t_bad_pool),
+    ("half-way: a prepare that fails inside the network setup leaves nothing", t_half_way),
     ("kill -9: gc removes the network of killed and vanished machines", t_killed),
     ("nothing left: namespaces, veths, nft tables, routes", t_clean),
 ]
