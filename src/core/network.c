@@ -18,6 +18,7 @@
 #include "generation.h"
 #include "log.h"
 #include "network.h"
+#include "nftables.h"
 #include "playbook.h"
 #include "rtnl.h"
 #include "util.h"
@@ -135,76 +136,22 @@ static char *slot_path(const char *what, unsigned slot) {
         return strprintf(NETWORK_RUN_DIR "/%s/%u", what, slot);
 }
 
-/* nft running with a script on its stdin; its stderr is read when it ends. */
-typedef struct Nft {
-        pid_t pid;
-        int err_fd;
-} Nft;
+/* Applies an nft script in one transaction, in-process. The context of the last one is kept until
+ * the next one or the process's exit: closing its socket at once would wait for the kernel to
+ * release that transaction (an RCU grace period, 5 to 30 ms measured), which by then it has done.
+ * On failure returns -EIO (-ENOENT: no libnftables) with the first line of complaint in ret_msg. */
+static int nft_apply(const char *script, char ret_msg[static 512]) {
+        static Nftables *lingering = NULL;
+        Nftables *n;
+        int r;
 
-static int nft_start(const char *script, Nft *ret) {
-        const char *argv[] = { "nft", "-f", "-", NULL };
-        int in[2], err[2];
-        pid_t pid;
-
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        if (pipe2(err, O_CLOEXEC) < 0) {
-                int r = -errno;
-                close(in[0]), close(in[1]);
-                return r;
-        }
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(in[0]), close(in[1]), close(err[0]), close(err[1]);
-                return r;
-        }
-        if (pid == 0) {
-                if (dup2(in[0], 0) < 0 || dup2(err[1], 1) < 0 || dup2(err[1], 2) < 0)
-                        _exit(126);
-                execvp(argv[0], (char *const *) argv);
-                dprintf(2, "cannot execute nft: %s (is nftables installed?)\n", strerror(errno));
-                _exit(127);
-        }
-        close(in[0]);
-        close(err[1]);
-        /* nft reads all of its script before it acts; a short write shows in its exit status. */
-        (void) loop_write(in[1], script, strlen(script));
-        close(in[1]);
-        *ret = (Nft) { .pid = pid, .err_fd = err[0] };
-        return 0;
-}
-
-/* Waits for nft; on failure returns -EIO (-ENOENT: it is not installed) with its first line of
- * complaint in ret_msg. */
-static int nft_finish(Nft *t, char ret_msg[static 512]) {
-        ssize_t n = read(t->err_fd, ret_msg, 511);
-        int status;
-
-        close(t->err_fd);
-        ret_msg[n > 0 ? n : 0] = 0;
-        ret_msg[strcspn(ret_msg, "\n")] = 0;
-        while (waitpid(t->pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (!ret_msg[0])
-                        snprintf(ret_msg, 512, "nft failed without a message");
-                return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
-        }
-        return 0;
-}
-
-/* nft_finish() that logs "what: message" on failure. */
-static int nft_finish_logged(Nft *t, const char *what) {
-        char msg[512];
-        int r = nft_finish(t, msg);
-
-        if (r == -EIO || r == -ENOENT)
-                return log_error_errno(r, "%s: %s", what, msg);
+        lingering = nftables_free(lingering);
+        r = nftables_new(&n, ret_msg);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot wait for nft: %m", what);
-        return 0;
+                return r;
+        r = nftables_run(n, script, ret_msg);
+        lingering = n;
+        return r;
 }
 
 /* Takes a free slot of the pool for machine_dir: symlink() either makes it ours or finds it taken. */
@@ -310,11 +257,11 @@ static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr
         return rtnl_logged(fd, &m, &seq, "add the default route on", "the machine's host0");
 }
 
-/* A new network namespace, kept alive by a bind mount at path (in our mount namespace), with the
- * machine's side of its veth configured by the child (no exec) that makes the namespace. */
-static int netns_create(const char *path, unsigned slot, struct in_addr host, struct in_addr job) {
+/* Starts a child (no exec) that makes a new network namespace, kept alive by a bind mount at path
+ * (in our mount namespace), and configures the machine's side of its veth in it. */
+static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, pid_t *ret_pid) {
         _cleanup_close_ int host_netns_fd = -EBADF;
-        int fd, status;
+        int fd;
         pid_t pid;
 
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -337,6 +284,13 @@ static int netns_create(const char *path, unsigned slot, struct in_addr host, st
                         r = job_side_configure(slot, host, job, host_netns_fd);
                 _exit(r < 0 ? -r : 0);
         }
+        *ret_pid = pid;
+        return 0;
+}
+
+static int netns_create_wait(pid_t pid) {
+        int status;
+
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for a child: %m");
@@ -551,8 +505,9 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
         _cleanup_free_ char *netns = NULL, *rules = NULL;
         unsigned n_slots = (1U << (32 - s->pool.prefix)) / 4, slot = 0;
         struct in_addr host, job;
-        Nft nft;
-        int r;
+        char msg[512];
+        pid_t pid = 0;
+        int r, k;
 
         r = slot_take(machine_dir, n_slots < SLOTS_MAX ? n_slots : SLOTS_MAX, &slot);
         if (r < 0)
@@ -566,19 +521,18 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
         if (!netns || !rules)
                 return log_oom();
         slot_addresses(&s->pool, slot, &host, &job);
-        /* The rules name the veth, they need not find it: nft loads them while the links are made. */
-        r = nft_start(rules, &nft);
+        /* The rules name the veth, they need not find it: they are loaded while a child makes the links. */
+        r = netns_create_start(netns, slot, host, job, &pid);
         if (r < 0)
-                return log_error_errno(r, "Cannot run nft: %m");
-        r = netns_create(netns, slot, host, job);
+                return r;
+        k = nft_apply(rules, msg);
+        r = netns_create_wait(pid);
         if (r >= 0)
                 r = host_side_configure(slot, host);
-        if (r < 0) {
-                char msg[512];
-                (void) nft_finish(&nft, msg); /* one error is enough */
+        if (r < 0) /* one error is enough */
                 return r;
-        }
-        r = nft_finish_logged(&nft, "Cannot load the machine's firewall");
+        if (k < 0)
+                return log_error_errno(k, "Cannot load the machine's firewall: %s", msg);
         if (r >= 0)
                 r = forwarding_enable();
         return r;
@@ -669,7 +623,6 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
 static int slot_teardown(unsigned slot) {
         _cleanup_free_ char *netns = slot_path("netns", slot), *link = slot_path("slots", slot), *rules = NULL;
         char ifname[IFNAMSIZ], msg[512] = "";
-        Nft nft;
         int r, k;
 
         rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
@@ -684,11 +637,9 @@ static int slot_teardown(unsigned slot) {
         if (unlink(netns) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", netns);
         /* Without nft there never was a table to remove. */
-        k = nft_start(rules, &nft);
-        if (k >= 0)
-                k = nft_finish(&nft, msg);
+        k = nft_apply(rules, msg);
         if (k < 0 && k != -ENOENT)
-                r = log_error_errno(k, "Cannot remove the machine's firewall: %s", msg[0] ? msg : "cannot run nft");
+                r = log_error_errno(k, "Cannot remove the machine's firewall: %s", msg);
         if (r >= 0 && unlink(link) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", link);
         return r;
