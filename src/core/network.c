@@ -628,18 +628,20 @@ static int slot_teardown(unsigned slot) {
         rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
         if (!netns || !link || !rules)
                 return log_oom();
-        /* The veth first (with it both ends, at once; the namespace would free it only later), then
-         * the namespace: no packet of the machine's passes once its firewall goes. */
+        /* The machine's processes are gone. The table first: deleting the veth then waits for RCU
+         * grace periods (about 20 ms under load), which also release the table's transaction, so
+         * that closing nftables' socket at exit costs nothing. The veth is deleted rather than left
+         * to the namespace, which frees it only later, when its name may be the next machine's. */
+        k = nft_apply(rules, msg); /* -ENOENT: without libnftables there never was a table */
+        r = k < 0 && k != -ENOENT ? log_error_errno(k, "Cannot remove the machine's firewall: %s", msg) : 0;
         slot_ifname(slot, ifname);
-        r = veth_delete(ifname);
+        k = veth_delete(ifname);
+        if (k < 0)
+                r = k;
         if (umount2(netns, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot unmount %s: %m", netns);
         if (unlink(netns) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", netns);
-        /* Without nft there never was a table to remove. */
-        k = nft_apply(rules, msg);
-        if (k < 0 && k != -ENOENT)
-                r = log_error_errno(k, "Cannot remove the machine's firewall: %s", msg);
         if (r >= 0 && unlink(link) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", link);
         return r;
