@@ -347,8 +347,22 @@ def network_state():
     return left
 
 
+def nftables_sockets(pid):
+    """The NETLINK_NETFILTER sockets (of this namespace) among the open files of process pid."""
+    rows = [l.split() for l in Path("/proc/net/netlink").read_text().splitlines()[1:]]
+    nf = {row[-1] for row in rows if row[1] == "12"}
+    fds = Path(f"/proc/{pid}/fd")
+    links = [os.readlink(fds / f) for f in os.listdir(fds)]
+    return [l for l in links if l.startswith("socket:[") and l[8:-1] in nf]
+
+
 def t_works(r):
     with Job(r) as job:
+        state = (r.state / ".machines" / str(job.id) / "state").read_text()
+        nspawn = re.search(r"^nspawn_pid=(\d+)", state, re.M)
+        check(nspawn, f"no nspawn pid in the state of job {job.id}: {state!r}")
+        check(not nftables_sockets(nspawn.group(1)),
+              f"the machine's systemd-nspawn holds prepare's nftables socket: {nftables_sockets(nspawn.group(1))}")
         res = results(job.py(f"""
 resolve("dns", "internet.test", "{INET}")
 http("http", "http://internet.test/", "internet-page")
