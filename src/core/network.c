@@ -6,10 +6,12 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -262,7 +264,7 @@ static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr
 static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, pid_t *ret_pid) {
         _cleanup_close_ int host_netns_fd = -EBADF;
         int fd;
-        pid_t pid;
+        pid_t parent, pid;
 
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -271,12 +273,18 @@ static int netns_create_start(const char *path, unsigned slot, struct in_addr ho
         host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (host_netns_fd < 0)
                 return log_error_errno(errno, "Cannot open /proc/self/ns/net: %m");
+        parent = getpid();
         pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "Cannot fork: %m");
         if (pid == 0) {
                 int r;
-                if (unshare(CLONE_NEWNET) < 0)
+                /* Dies with a prepare killed with -9, rather than make links after its cleanup. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        r = log_error_errno(errno, "Cannot set the parent-death signal: %m");
+                else if (getppid() != parent)
+                        r = -ESRCH; /* nobody to tell */
+                else if (unshare(CLONE_NEWNET) < 0)
                         r = log_error_errno(errno, "Cannot create a network namespace (needs CAP_SYS_ADMIN): %m");
                 else if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
                         r = log_error_errno(errno, "Cannot bind-mount the machine's network namespace at %s: %m", path);
