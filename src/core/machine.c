@@ -11,7 +11,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "cache.h"
 #include "cgroup.h"
 #include "config.h"
+#include "control-dir.h"
 #include "generation.h"
 #include "image.h"
 #include "log.h"
@@ -44,20 +44,14 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* connect() to a socket whose path may be longer than sun_path allows. */
-static int connect_control(const char *machine_dir, int *ret_fd) {
-        _cleanup_free_ char *dir = path_join(machine_dir, "control");
-        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
-        char path[64];
+static int connect_control(const char *id, int *ret_fd) {
+        _cleanup_free_ char *path = control_socket_path(id);
+        _cleanup_close_ int fd = -EBADF;
         uid_t peer;
         int r;
 
-        if (!dir)
+        if (!path)
                 return -ENOMEM;
-        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        snprintf(path, sizeof(path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
         r = seqpacket_connect(path, &peer, &fd);
         if (r < 0)
                 return r;
@@ -76,7 +70,7 @@ int machine_connect(const Context *c, const char *id, int *ret_fd) {
                 return -ENOMEM;
         if (access(dir, F_OK) < 0)
                 return -errno;
-        r = connect_control(dir, ret_fd);
+        r = connect_control(id, ret_fd);
         return r == -ENOENT ? -ECONNREFUSED : r;
 }
 
@@ -194,7 +188,7 @@ int machine_exec(const Context *c, const char *id) {
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
                             *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
-                            *users_arg = NULL, *control_dir = NULL;
+                            *users_arg = NULL;
         const char *argv[32], *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
         size_t n = 0, n_net = 0;
@@ -210,17 +204,12 @@ int machine_exec(const Context *c, const char *id) {
         r = find_init_binary(&init);
         if (r < 0)
                 return r;
-        /* The init, root of the machine, makes its control socket there. */
-        if (!(control_dir = path_join(dir, "control")))
-                return log_oom();
-        if (chown(control_dir, s.uid_base, s.uid_base) < 0)
-                return log_error_errno(errno, "Cannot chown %s: %m", control_dir);
         r = machine_root_mount(&s, dir);
         if (r < 0)
                 return r;
 
         name = strprintf(MACHINE_NAME_PREFIX "%s", id);
-        control = strprintf("--bind=%s/control:" PROTO_CONTROL_DIR_INNER, dir);
+        control = strprintf("--bind=" CONTROL_RUN_DIR "/%s/control:" PROTO_CONTROL_DIR_INNER, id);
         cache = context_cache_dir(c);
         bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
         dir_arg = strprintf("--directory=%s", root);
@@ -370,7 +359,7 @@ static char *log_tail(const char *log_path) {
         return last ? strdup(last) : NULL;
 }
 
-static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
+static int wait_ready(const char *id, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
         long long deadline = now_ms() + MACHINE_START_TIMEOUT_MS;
 
         for (unsigned i = 1;; i++) {
@@ -378,7 +367,7 @@ static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, P
                 _cleanup_close_ int fd = -EBADF;
                 int r;
 
-                r = connect_control(dir, &fd);
+                r = connect_control(id, &fd);
                 if (r >= 0)
                         return hello(fd, ret_init);
                 if (r != -ENOENT && r != -ECONNREFUSED) /* not there yet */
@@ -464,7 +453,7 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
         if (r < 0)
                 return r;
 
-        r = wait_ready(dir, pidfd, unit, sigfd, &s->init);
+        r = wait_ready(id, pidfd, unit, sigfd, &s->init);
         if (r == -EINTR)
                 return log_error_errno(r, "Interrupted while job %s's machine was starting.", id);
         if (r == -ECHILD || r == -ETIMEDOUT) {
@@ -531,7 +520,6 @@ static int machines_gate(const Context *c, int op, int *ret_fd) {
 int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         _cleanup_free_ char *dir = context_machine_dir(c, id);
         _cleanup_close_ int gate = -EBADF, fd = -EBADF;
-        struct stat st, now;
         int r;
 
         if (!dir)
@@ -543,14 +531,10 @@ int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         if (fd < 0)
                 return -errno;
         closep(&gate);
-        while (flock(fd, op) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours). */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_nlink == 0 || stat(dir, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
-                return -ENOENT;
+        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours)? */
+        r = flock_still_linked(fd, dir, op);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -608,13 +592,13 @@ int machine_dir_create(const Context *c, const char *id, MachineState *s, int *r
 
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-        _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c), *control = NULL;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c);
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
         int r;
 
-        if (!dir || !cache || !(control = path_join(dir, "control")))
+        if (!dir || !cache)
                 return log_oom();
         s.image = strdup(image);
         if (!s.image)
@@ -659,8 +643,8 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
          * prepare starts from nothing. */
         r = machine_storage_create(&s, dir);
-        if (r >= 0 && mkdir(control, 0700) < 0)
-                r = log_error_errno(errno, "Cannot create %s: %m", control);
+        if (r >= 0)
+                r = control_dir_create(c, id, s.uid_base);
         if (r >= 0)
                 r = network_prepare(c, id, image);
         if (r >= 0)
@@ -671,13 +655,13 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
 }
 
 /* Finds the machine's init when prepare died before writing it down: it answers on its socket. */
-static int find_init(const char *dir, const MachineState *s, int *ret_pidfd) {
+static int find_init(const char *id, const MachineState *s, int *ret_pidfd) {
         _cleanup_close_ int fd = -EBADF;
         ProcessId init = s->init;
         int r;
 
         if (init.pid == 0) {
-                r = connect_control(dir, &fd);
+                r = connect_control(id, &fd);
                 if (r < 0)
                         return r;
                 r = hello(fd, &init);
@@ -687,10 +671,10 @@ static int find_init(const char *dir, const MachineState *s, int *ret_pidfd) {
         return process_open(&init, ret_pidfd);
 }
 
-static int stop_processes(const char *dir, const MachineState *s) {
+static int stop_processes(const char *id, const MachineState *s) {
         _cleanup_close_ int init_fd = -EBADF, nspawn_fd = -EBADF;
 
-        (void) find_init(dir, s, &init_fd);
+        (void) find_init(id, s, &init_fd);
         if (s->nspawn.pid > 0)
                 (void) process_open(&s->nspawn, &nspawn_fd);
 
@@ -726,13 +710,17 @@ int machine_destroy_locked(const Context *c, const char *id) {
         /* A state file cut short by a crash still names what it can. */
         (void) machine_state_load(state, &s);
 
-        r = stop_processes(dir, &s);
+        r = stop_processes(id, &s);
         if (r < 0)
                 return r;
         cgroup_machine_remove(dir);
         if (s.unit)
                 (void) unit_stop(s.unit);
         r = network_teardown(c, id);
+        if (r < 0)
+                return r;
+        /* Before the machine directory: gc takes a control directory without one for left over. */
+        r = control_dir_remove(c, id);
         if (r < 0)
                 return r;
 
