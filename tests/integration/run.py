@@ -1559,18 +1559,6 @@ def t_sec_control_socket(s, ex, backend, storage=None):
     with Job(s, ex, sd, prepare_args=args) as a, Job(s, ex, sd, prepare_args=args) as b:
         a.prepare()
         b.prepare()
-        for job in (a, b):
-            run_dir = CONTROL_RUN_DIR / job.key
-            sock = run_dir / "control" / "control.sock"
-            st = os.lstat(run_dir)
-            check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700,
-                  f"{run_dir}: mode {stat.S_IMODE(st.st_mode):o}, owner {st.st_uid}")
-            check(stat.S_ISSOCK(os.lstat(sock).st_mode), f"{sock} is not a socket")
-            check(os.readlink(run_dir / "machine") == job.machine_dir, f"{run_dir}/machine does not name {job.machine_dir}")
-            fs = s.sh(["stat", "-f", "-c", "%T", str(sock)])
-            check(fs == "tmpfs" and os.lstat(sock).st_dev != os.stat(sd).st_dev, f"the socket is on {fs}, the state dir's device")
-            on_disk = sockets_under(job.machine_dir)
-            check(not on_disk, f"sockets in the machine's directory: {on_disk[:3]}")
         # A disk in hand: the state dir's file system mounted elsewhere, as the host sees it (btrfs: the
         # loop device mounted once more).
         mnt = Path(tempfile.mkdtemp(prefix="disk-in-hand.", dir=s.tmproot))
@@ -1583,6 +1571,19 @@ def t_sec_control_socket(s, ex, backend, storage=None):
         finally:
             s.sh(["umount", str(mnt)])
             mnt.rmdir()
+        for job in (a, b):
+            run_dir = CONTROL_RUN_DIR / job.key
+            sock = run_dir / "control" / "control.sock"
+            check(run_dir.is_dir(), f"no {run_dir}")
+            st = os.lstat(run_dir)
+            check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700,
+                  f"{run_dir}: mode {stat.S_IMODE(st.st_mode):o}, owner {st.st_uid}")
+            check(stat.S_ISSOCK(os.lstat(sock).st_mode), f"{sock} is not a socket")
+            check(os.readlink(run_dir / "machine") == job.machine_dir, f"{run_dir}/machine does not name {job.machine_dir}")
+            fs = s.sh(["stat", "-f", "-c", "%T", str(sock)])
+            check(fs == "tmpfs" and os.lstat(sock).st_dev != os.stat(sd).st_dev, f"the socket is on {fs}, the state dir's device")
+            on_disk = sockets_under(job.machine_dir)
+            check(not on_disk, f"sockets in the machine's directory: {on_disk[:3]}")
         # From job a: the host's /run is not the machine's; its own control directory is covered.
         other = CONTROL_RUN_DIR / b.key / "control" / "control.sock"
         r = a.run_ok("build_script", [f"test -e {other} && echo other=seen || echo other=unseen",
