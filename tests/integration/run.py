@@ -917,6 +917,18 @@ class Suite:
                 left += [str(m / n) for n in os.listdir(m)]
         return left
 
+    def control_dirs_left(self):
+        """The control directories on /run whose machine directory is (or was) in this run's temp dir."""
+        root = str(self.tmproot) + "/"
+        left = []
+        for d in CONTROL_RUN_DIR.iterdir() if CONTROL_RUN_DIR.is_dir() else ():
+            try:
+                if os.readlink(d / "machine").startswith(root):
+                    left.append(str(d))
+            except OSError:
+                pass
+        return left
+
     def mounts_under_tmproot(self):
         root = str(self.tmproot) + "/"
         return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
@@ -3742,8 +3754,9 @@ def t_final_host_clean(s):
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
     problems += network_leftovers(s.jobs_netns)
-    if CONTROL_RUN_DIR.is_dir() and any(CONTROL_RUN_DIR.iterdir()):
-        problems.append(f"control directories left: {sorted(p.name for p in CONTROL_RUN_DIR.iterdir())[:4]}")
+    control = s.control_dirs_left()
+    if control:
+        problems.append(f"control directories left: {control[:4]}")
     now = host_net_state()
     if now != s.host_net_before:
         problems.append(f"the host's network namespace changed: {s.host_net_before} -> {now}")
