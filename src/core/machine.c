@@ -188,7 +188,7 @@ int machine_exec(const Context *c, const char *id) {
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
                             *init = NULL, *control = NULL, *cache = NULL, *bind_init = NULL, *bind_cache = NULL,
                             *runner = NULL, *bind_runner = NULL, *dir_arg = NULL, *name_arg = NULL, *pers_arg = NULL,
-                            *users_arg = NULL;
+                            *users_arg = NULL, *control_dir = control_dir_path(id);
         const char *argv[32], *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
         size_t n = 0, n_net = 0;
@@ -209,7 +209,7 @@ int machine_exec(const Context *c, const char *id) {
                 return r;
 
         name = strprintf(MACHINE_NAME_PREFIX "%s", id);
-        control = strprintf("--bind=" CONTROL_RUN_DIR "/%s/control:" PROTO_CONTROL_DIR_INNER, id);
+        control = control_dir ? strprintf("--bind=%s:" PROTO_CONTROL_DIR_INNER, control_dir) : NULL;
         cache = context_cache_dir(c);
         bind_init = strprintf("--bind-ro=%s:/run/nspawn-runner-init", init);
         dir_arg = strprintf("--directory=%s", root);
