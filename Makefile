@@ -20,16 +20,44 @@ AR := $(CROSS)ar
 endif
 PKG_CONFIG ?= $(CROSS)pkg-config
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"' -Isrc/core
+CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DNSPAWN_RUNNER_LIBEXECDIR='"$(LIBEXECDIR)"' -DNSPAWN_RUNNER_DATADIR='"$(DATADIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE)
 LIBS := $(shell $(PKG_CONFIG) --libs libsystemd yaml-0.1 libgpiod blkid 2>/dev/null || echo -lsystemd -lyaml -lgpiod -lblkid)
 
-CORE_SRC := $(wildcard src/core/*.c)
-CORE_OBJ := $(CORE_SRC:src/core/%.c=$(B)/core/%.o)
-# What the statically linked init needs of the core: nothing that pulls in libsystemd, and built
-# without sanitizers (their runtimes cannot be linked statically).
-INIT_CORE := $(B)/init-core/log.o $(B)/init-core/proto.o $(B)/init-core/util.o \
-	$(B)/init-core/seccomp-filter.o $(B)/init-core/seccomp-abi-compat.o
+# The folders of src/ (docs/ARCHITECTURE.md). The layers, lowest first: each may use those before it
+# (hw only basic).
+# Each program's folder holds what only that program uses. A folder is compiled seeing only the
+# folders it may use (uses_FOLDER, highest first: also the order its archives are linked in), and
+# all but a program's main file go into one archive per folder, $(B)/obj/libFOLDER.a.
+LAYERS := basic shared hw images machines
+PROGRAMS := nspawn-runner nspawn-runnerd nspawn-run hw-test init
+MAINS := src/nspawn-runner/main.c src/nspawn-runnerd/main.c src/nspawn-run/main.c \
+	src/hw-test/nspawn-runner-hwtest.c src/init/init.c
+uses_basic := basic
+uses_shared := shared $(uses_basic)
+uses_hw := hw basic
+uses_images := images hw $(uses_shared)
+uses_machines := machines $(uses_images)
+uses_nspawn-runner := nspawn-runner $(uses_machines)
+uses_nspawn-runnerd := nspawn-runnerd $(uses_machines)
+uses_nspawn-run := nspawn-run $(uses_machines)
+uses_hw-test := hw-test hw basic
+# The static init: the C library and the basic layer, nothing that pulls in libsystemd.
+uses_init := init basic
+# Unit tests and fuzzers see and link everything.
+uses_tests := nspawn-runner nspawn-runnerd nspawn-run $(uses_machines)
+
+$(foreach d,$(LAYERS) $(PROGRAMS),$(eval SRC_$(d) := $(filter-out $(MAINS),$(wildcard src/$(d)/*.c))))
+ALL_SRC := $(wildcard src/*/*.c)
+ifneq ($(wildcard src/core/*),)
+$(error src/core/ is gone: move $(wildcard src/core/*) to its folder, see docs/ARCHITECTURE.md)
+endif
+# $(call includes,FOLDER), $(call archives,FOLDER): the -I flags and the archives of what FOLDER uses.
+includes = $(foreach d,$(uses_$(1)),-Isrc/$(d))
+archives = $(foreach d,$(uses_$(1)),$(if $(SRC_$(d)),$(B)/obj/lib$(d).a))
+objects = $(patsubst src/%.c,$(B)/obj/%.o,$(SRC_$(1)))
+# Every archive but the init's, each checked to link with only what its folder may use.
+ARCHIVE_DIRS := $(foreach d,$(LAYERS) $(PROGRAMS),$(if $(SRC_$(d)),$(d)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
@@ -41,41 +69,64 @@ CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
-all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest $(B)/nspawn-run
+.PHONY: all archives man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
+all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest $(B)/nspawn-run \
+	$(ARCHIVE_DIRS:%=$(B)/obj/lib%.linked)
 
-$(B)/core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
+# -MMD -MP: each object's header dependencies, in a .d file beside it.
+$(B)/obj/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(call includes,$(*D)) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/init-core/%.o: src/core/%.c $(wildcard src/core/*.h) Makefile
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -c -o $@ $<
-
-$(B)/libnspawn-runner.a: $(CORE_OBJ)
+# Objects are kept (not removed as intermediate files).
+.SECONDARY:
+.SECONDEXPANSION:
+$(B)/obj/lib%.a: $$(call objects,$$*)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/nspawn-runner: src/nspawn-runner/main.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+# The layering, checked at every build: each archive linked whole with only the archives of the
+# folders below it (the basic layer with nothing but the C library), so that a call upward fails.
+$(B)/obj/lib%.linked: $$(call archives,$$*)
+	echo 'int main(void) { return 0; }' | $(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ -x c - -x none \
+		-Wl,--whole-archive $< -Wl,--no-whole-archive $(filter-out $<,$^) $(if $(filter basic,$*),,$(LIBS))
 
-$(B)/nspawn-runnerd: src/nspawn-runnerd/main.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+$(B)/nspawn-runner: $(B)/obj/nspawn-runner/main.o $(call archives,nspawn-runner)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/nspawn-runnerd: $(B)/obj/nspawn-runnerd/main.o $(call archives,nspawn-runnerd)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # For people, through sudo: see man/nspawn-run.1.scd.
-$(B)/nspawn-run: src/nspawn-run/main.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+$(B)/nspawn-run: $(B)/obj/nspawn-run/main.o $(call archives,nspawn-run)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # For a person at a real board, see tests/hw/README.md.
-$(B)/nspawn-runner-hwtest: src/hw-test/nspawn-runner-hwtest.c $(B)/libnspawn-runner.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+$(B)/nspawn-runner-hwtest: $(B)/obj/hw-test/nspawn-runner-hwtest.o $(call archives,hw-test)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Runs as PID 1 inside chroots of any libc and architecture: static, never sanitized.
-$(B)/nspawn-runner-init: src/init/init.c $(INIT_CORE)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -static $(LDFLAGS) -o $@ $< $(INIT_CORE)
-
-$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libnspawn-runner.a
+# Runs as PID 1 inside chroots of any libc and architecture: static, linking the basic layer only, and
+# never sanitized (the sanitizers' runtimes cannot be linked statically): a sanitized build compiles
+# the init and that layer apart, in $(B)/init-obj.
+INIT_OBJ := $(if $(SANITIZE),$(B)/init-obj,$(B)/obj)
+$(B)/init-obj/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libnspawn-runner.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(call includes,$(*D)) -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/init-obj/libbasic.a: $(SRC_basic:src/%.c=$(B)/init-obj/%.o)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/nspawn-runner-init: $(INIT_OBJ)/init/init.o $(INIT_OBJ)/libbasic.a
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -static $(LDFLAGS) -o $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(call archives,tests) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(call includes,tests) -Itests/unit $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< \
+		$(call archives,tests) $(LIBS)
+
+# The archives the unit tests and fuzzers link.
+archives: $(call archives,tests)
+
+-include $(wildcard $(B)/obj/*/*.d $(B)/init-obj/*/*.d $(B)/tests/*.d)
 
 # $(call apt_install_missing,TARGET,PACKAGES): installs those of PACKAGES (pkg or pkg:arch) that are
 # not installed; apt-get update only when something is missing. Waits for another apt to finish.
@@ -141,14 +192,15 @@ SOAK_CONCURRENCY ?= 8
 soak: all
 	python3 tests/faults/run.py --build $(B) --soak $(SOAK_JOBS) --concurrency $(SOAK_CONCURRENCY)
 
-# Fuzzers: libFuzzer with ASan/UBSan, over the same core library.
+# Fuzzers: libFuzzer with ASan/UBSan, over the same archives.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 
-build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRC) $(wildcard src/core/*.h)
-	$(MAKE) -s B=build-fuzz CC=clang SANITIZE='$(FUZZ_SAN)' build-fuzz/libnspawn-runner.a
-	clang $(CPPFLAGS) -std=gnu11 $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libnspawn-runner.a $(LIBS)
+build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(ALL_SRC) $(wildcard src/*/*.h)
+	$(MAKE) -s B=build-fuzz CC=clang SANITIZE='$(FUZZ_SAN)' archives
+	clang $(CPPFLAGS) $(call includes,tests) -std=gnu11 $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(patsubst $(B)/%,build-fuzz/%,$(call archives,tests)) $(LIBS)
 
 fuzz-build: $(FUZZERS:%=build-fuzz/%)
 
@@ -246,8 +298,8 @@ deb-arm64: setup-cross
 	$(call build_deb,-a $(CROSS_ARCH))
 
 # Man pages, completion and configuration template against the option and key tables in the code.
-check-docs:
-	tests/package/check-docs.sh
+check-docs: $(B)/nspawn-runner
+	tests/package/check-docs.sh $(B)
 
 # Builds the native package and inspects it.
 check-deb: deb

@@ -44,7 +44,7 @@ _nspawn_runner() {
 
         local commands='gitlab-config prepare run cleanup chroot-create chroot-login chroot-list
                 chroot-maintenance gc toml status refresh poweroff appliance-setup'
-        local global='-v --verbose --debug --state-dir --config-dir -h --help --version'
+        local global='-v --verbose --debug --state-dir --config-dir -h --help --version --list-commands'
         local state_dir=${NSPAWN_RUNNER_STATE_DIR:-/var/lib/nspawn-runner}
         local config_dir=${NSPAWN_RUNNER_CONFIG_DIR:-/etc/nspawn-runner}
         local cmd= npos=0 i

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nspawn-run: a throwaway machine on a runner's chroot for a person, through sudo. This file only
- * parses the command line, which takes nothing that widens access: see src/core/user-machine.h. */
+ * parses the command line, which takes nothing that widens access: see src/nspawn-run/user-machine.h. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

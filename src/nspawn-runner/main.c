@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nspawn-runner: GitLab custom executor running jobs in systemd-nspawn machines. This file only
  * parses the command line; the work is in the core library. */
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ enum {
         ARG_GITLAB_RUNNER_CONFIG,
         ARG_WAIT_DATA,
         ARG_SHELL,
+        ARG_LIST_COMMANDS,
 };
 
 typedef struct Args {
@@ -49,42 +51,6 @@ typedef struct Args {
         const char *control_socket;
         ApplianceOptions appliance;
 } Args;
-
-static void help(void) {
-        printf("Usage: nspawn-runner [OPTIONS] COMMAND [ARGS]\n\n"
-               "GitLab custom executor that runs each job in a fresh systemd-nspawn machine.\n\n"
-               "Commands for gitlab-runner:\n"
-               "  gitlab-config                     Print the executor's configuration as JSON\n"
-               "  prepare [IMAGE] [--id ID] [--default-image IMG] [--storage auto|overlay|btrfs|tmpfs]\n"
-               "                                    Start the job's machine\n"
-               "  run [--id ID] [--shell bash|sh] SCRIPT [STAGE]\n"
-               "                                    Run a stage's script in the job's machine (with bash)\n"
-               "  cleanup [--id ID]                 Stop the job's machine and remove it\n"
-               "Commands for the administrator:\n"
-               "  chroot-create NAME [--suite S] [--mirror URL] [--include PKG,…] [--arch A]\n"
-               "                                    Create an image with debootstrap (and its playbook)\n"
-               "  chroot-login NAME                 Edit an image in a root shell (a new generation)\n"
-               "  chroot-list [--json]              List the images\n"
-               "  chroot-maintenance [NAME]         Create, refresh or recreate every image (or NAME)\n"
-               "  gc [--threshold PERCENT]          Remove leftovers, unused generations, old caches\n"
-               "  toml [IMAGE] [--default-image IMG]\n"
-               "                                    Print a config.toml section for gitlab-runner\n"
-               "Commands that talk to nspawn-runnerd (the appliance daemon):\n"
-               "  status [--control-socket PATH]    Show what the daemon does\n"
-               "  refresh [--control-socket PATH]   Refresh the images now\n"
-               "  poweroff [--control-socket PATH]  Take no new jobs, power off when the running ones ended\n"
-               "The appliance's boot-time setup (nspawn-runner-setup.service):\n"
-               "  appliance-setup [--boot-dir DIR] [--run-dir DIR] [--gitlab-runner-config FILE] [--wait-data SECONDS]\n"
-               "                  [--control-socket PATH]\n"
-               "                                    Host name, ssh keys, data disk, registration, images, machine id\n\n"
-               "Options:\n"
-               "  -v, --verbose        Say more\n"
-               "      --debug          Say everything\n"
-               "      --state-dir DIR  Images and machines (default " DEFAULT_STATE_DIR ", $NSPAWN_RUNNER_STATE_DIR)\n"
-               "      --config-dir DIR Configuration (default " DEFAULT_CONFIG_DIR ", $NSPAWN_RUNNER_CONFIG_DIR)\n"
-               "  -h, --help           Show this help\n"
-               "      --version        Show the version\n");
-}
 
 static const struct option options[] = {
         { "verbose", no_argument, NULL, 'v' },
@@ -108,40 +74,281 @@ static const struct option options[] = {
         { "gitlab-runner-config", required_argument, NULL, ARG_GITLAB_RUNNER_CONFIG },
         { "wait-data", required_argument, NULL, ARG_WAIT_DATA },
         { "shell", required_argument, NULL, ARG_SHELL },
+        { "list-commands", no_argument, NULL, ARG_LIST_COMMANDS },
         {},
 };
 
-/* Which command-specific options each command takes. */
-static bool option_allowed(const char *cmd, int opt) {
-        switch (opt) {
-        case ARG_ID:
-                return streq(cmd, "prepare") || streq(cmd, "run") || streq(cmd, "cleanup");
-        case ARG_DEFAULT_IMAGE:
-                return streq(cmd, "prepare") || streq(cmd, "toml");
-        case ARG_STORAGE:
-                return streq(cmd, "prepare");
-        case ARG_SHELL:
-                return streq(cmd, "run");
-        case ARG_SUITE:
-        case ARG_MIRROR:
-        case ARG_INCLUDE:
-        case ARG_ARCH:
-                return streq(cmd, "chroot-create");
-        case ARG_JSON:
-                return streq(cmd, "chroot-list");
-        case ARG_THRESHOLD:
-                return streq(cmd, "gc");
-        case ARG_CONTROL_SOCKET:
-                return streq(cmd, "status") || streq(cmd, "refresh") || streq(cmd, "poweroff") || streq(cmd, "appliance-setup");
-        case ARG_BOOT_DIR:
-        case ARG_RUN_DIR:
-        case ARG_GITLAB_RUNNER_CONFIG:
-        case ARG_WAIT_DATA:
-                return streq(cmd, "appliance-setup");
-        default:
-                return true;
+static int check_state_dir(const Context *c) {
+        if (c->state_dir[0] != '/')
+                return log_error_errno(EINVAL, "The state directory must be an absolute path, not '%s'.", c->state_dir);
+        return 0;
+}
+
+/* The commands. Each returns the exit code; the argument count is checked before. */
+
+static int cmd_gitlab_config(Args *a, int n _unused_, char **pos _unused_) {
+        return gitlab_config_write(&a->context, stdout) < 0 ? a->context.system_failure_exit_code : 0;
+}
+
+static int cmd_prepare(Args *a, int n, char **pos) {
+        return executor_prepare(&a->context, n > 0 ? pos[0] : NULL, a->id, a->default_image, a->storage);
+}
+
+static int cmd_run(Args *a, int n, char **pos) {
+        return executor_run(&a->context, a->id, pos[0], n > 1 ? pos[1] : "build_script");
+}
+
+static int cmd_cleanup(Args *a, int n _unused_, char **pos _unused_) {
+        return executor_cleanup(&a->context, a->id);
+}
+
+static int cmd_toml(Args *a, int n, char **pos) {
+        _cleanup_free_ char *self = NULL;
+        const char *image = n > 0 ? pos[0] : a->default_image;
+        const int usage = a->context.system_failure_exit_code;
+        int r;
+
+        if (n > 0 && a->default_image && !streq(pos[0], a->default_image)) {
+                log_error("toml: IMAGE and --default-image name two images: give one.");
+                return usage;
+        }
+        if (image && image_name_check(image, strlen(image)) != IMAGE_NAME_OK) {
+                log_error("Invalid image name '%.80s': it %s.", image,
+                          image_name_error_to_string(image_name_check(image, strlen(image))));
+                return usage;
+        }
+        r = sibling_binary_path("nspawn-runner", &self);
+        if (r < 0) {
+                log_error_errno(r, "Cannot find this program's path: %m");
+                return usage;
+        }
+        return gitlab_toml_write(&a->context, self, image, stdout) < 0 ? 1 : 0;
+}
+
+static int cmd_chroot_create(Args *a, int n _unused_, char **pos) {
+        ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include, .arch = a->arch };
+        return chroot_create(&a->context, pos[0], &o) < 0 ? 1 : 0;
+}
+
+static int cmd_chroot_login(Args *a, int n _unused_, char **pos) {
+        return chroot_login(&a->context, pos[0]) < 0 ? 1 : 0;
+}
+
+static int cmd_chroot_list(Args *a, int n _unused_, char **pos _unused_) {
+        return chroot_list(&a->context, a->json) < 0 ? 1 : 0;
+}
+
+static int cmd_chroot_maintenance(Args *a, int n, char **pos) {
+        return chroot_maintenance(&a->context, n > 0 ? pos[0] : NULL) < 0 ? 1 : 0;
+}
+
+static int cmd_gc(Args *a, int n _unused_, char **pos _unused_) {
+        const Context *c = &a->context;
+        GcStats st;
+
+        if (gc_run(c, a->threshold >= 0 ? (unsigned) a->threshold : gc_threshold_configured(c), &st) < 0)
+                return 1;
+        printf("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB\n",
+               st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
+        return 0;
+}
+
+static int cmd_status(Args *a, int n _unused_, char **pos _unused_) {
+        return daemon_client_status(a->control_socket) < 0 ? 1 : 0;
+}
+
+static int cmd_refresh(Args *a, int n _unused_, char **pos _unused_) {
+        return daemon_client_refresh(a->control_socket) < 0 ? 1 : 0;
+}
+
+static int cmd_poweroff(Args *a, int n _unused_, char **pos _unused_) {
+        return daemon_client_poweroff(a->control_socket) < 0 ? 1 : 0;
+}
+
+static int cmd_appliance_setup(Args *a, int n _unused_, char **pos _unused_) {
+        a->appliance.control_socket = a->control_socket;
+        return appliance_setup(&a->context, &a->appliance) == 0 ? 0 : 1;
+}
+
+static int cmd_machine_exec(Args *a, int n _unused_, char **pos) {
+        if (machine_key_check(pos[0]) < 0)
+                return a->context.system_failure_exit_code;
+        (void) machine_exec(&a->context, pos[0]);
+        return 1;
+}
+
+typedef enum CommandGroup {
+        GROUP_GITLAB,
+        GROUP_ADMIN,
+        GROUP_DAEMON,
+        GROUP_APPLIANCE,
+        GROUP_INTERNAL, /* not in the help or the completion */
+        _GROUP_MAX,
+} CommandGroup;
+
+static const char *const group_title[_GROUP_MAX] = {
+        [GROUP_GITLAB] = "Commands for gitlab-runner:",
+        [GROUP_ADMIN] = "Commands for the administrator:",
+        [GROUP_DAEMON] = "Commands that talk to nspawn-runnerd (the appliance daemon):",
+        [GROUP_APPLIANCE] = "The appliance's boot-time setup (nspawn-runner-setup.service):",
+};
+
+#define COMMAND_OPTIONS_MAX 6
+
+/* The one description of the command line: the help, the option checks, the dispatch and
+ * --list-commands (which tests/package/check-docs.sh holds the man page and completion to) read it. */
+typedef struct Command {
+        const char *name;
+        const char *args; /* the positional arguments, as the help shows them */
+        int min_args, max_args;
+        int options[COMMAND_OPTIONS_MAX]; /* the command's own options (ARG_…), in the help's order */
+        const char *help;
+        CommandGroup group;
+        int (*run)(Args *a, int n, char **pos);
+} Command;
+
+static const Command commands[] = {
+        { "gitlab-config", NULL, 0, 0, {}, "Print the executor's configuration as JSON", GROUP_GITLAB, cmd_gitlab_config },
+        { "prepare", "[IMAGE]", 0, 1, { ARG_ID, ARG_DEFAULT_IMAGE, ARG_STORAGE }, "Start the job's machine", GROUP_GITLAB,
+          cmd_prepare },
+        { "run", "SCRIPT [STAGE]", 1, 2, { ARG_ID, ARG_SHELL }, "Run a stage's script in the job's machine (with bash)",
+          GROUP_GITLAB, cmd_run },
+        { "cleanup", NULL, 0, 0, { ARG_ID }, "Stop the job's machine and remove it", GROUP_GITLAB, cmd_cleanup },
+        { "chroot-create", "NAME", 1, 1, { ARG_SUITE, ARG_MIRROR, ARG_INCLUDE, ARG_ARCH },
+          "Create an image with debootstrap (and its playbook)", GROUP_ADMIN, cmd_chroot_create },
+        { "chroot-login", "NAME", 1, 1, {}, "Edit an image in a root shell (a new generation)", GROUP_ADMIN, cmd_chroot_login },
+        { "chroot-list", NULL, 0, 0, { ARG_JSON }, "List the images", GROUP_ADMIN, cmd_chroot_list },
+        { "chroot-maintenance", "[NAME]", 0, 1, {}, "Create, refresh or recreate every image (or NAME)", GROUP_ADMIN,
+          cmd_chroot_maintenance },
+        { "gc", NULL, 0, 0, { ARG_THRESHOLD }, "Remove leftovers, unused generations, old caches", GROUP_ADMIN, cmd_gc },
+        { "toml", "[IMAGE]", 0, 1, { ARG_DEFAULT_IMAGE }, "Print a config.toml section for gitlab-runner", GROUP_ADMIN,
+          cmd_toml },
+        { "status", NULL, 0, 0, { ARG_CONTROL_SOCKET }, "Show what the daemon does", GROUP_DAEMON, cmd_status },
+        { "refresh", NULL, 0, 0, { ARG_CONTROL_SOCKET }, "Refresh the images now", GROUP_DAEMON, cmd_refresh },
+        { "poweroff", NULL, 0, 0, { ARG_CONTROL_SOCKET }, "Take no new jobs, power off when the running ones ended",
+          GROUP_DAEMON, cmd_poweroff },
+        { "appliance-setup", NULL, 0, 0, { ARG_BOOT_DIR, ARG_RUN_DIR, ARG_GITLAB_RUNNER_CONFIG, ARG_WAIT_DATA, ARG_CONTROL_SOCKET },
+          "Host name, ssh keys, data disk, registration, images, machine id", GROUP_APPLIANCE, cmd_appliance_setup },
+        /* What the transient unit of a job's machine runs (machine.c). */
+        { "machine-exec", "ID", 1, 1, {}, NULL, GROUP_INTERNAL, cmd_machine_exec },
+};
+
+/* What the help shows as the value of a command's option (none: it takes no value). */
+static const struct {
+        int option;
+        const char *value;
+} option_values[] = {
+        { ARG_ID, "ID" },
+        { ARG_DEFAULT_IMAGE, "IMG" },
+        { ARG_STORAGE, "auto|overlay|btrfs|tmpfs" },
+        { ARG_SHELL, "bash|sh" },
+        { ARG_SUITE, "S" },
+        { ARG_MIRROR, "URL" },
+        { ARG_INCLUDE, "PKG,…" },
+        { ARG_ARCH, "A" },
+        { ARG_THRESHOLD, "PERCENT" },
+        { ARG_CONTROL_SOCKET, "PATH" },
+        { ARG_BOOT_DIR, "DIR" },
+        { ARG_RUN_DIR, "DIR" },
+        { ARG_GITLAB_RUNNER_CONFIG, "FILE" },
+        { ARG_WAIT_DATA, "SECONDS" },
+};
+
+static const Command *command_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].name, name))
+                        return &commands[i];
+        return NULL;
+}
+
+static const char *option_name(int option) {
+        for (const struct option *o = options; o->name; o++)
+                if (o->val == option)
+                        return o->name;
+        assert(!"an option of the command table is missing from options[]");
+        return NULL;
+}
+
+static const char *option_value(int option) {
+        for (size_t i = 0; i < ELEMENTSOF(option_values); i++)
+                if (option_values[i].option == option)
+                        return option_values[i].value;
+        return NULL;
+}
+
+static bool command_has_option(const Command *cmd, int option) {
+        for (size_t i = 0; i < COMMAND_OPTIONS_MAX && cmd->options[i]; i++)
+                if (cmd->options[i] == option)
+                        return true;
+        return false;
+}
+
+/* Options no command lists (-v, --state-dir …) go with every command. cmd is NULL for an unknown
+ * command, which takes none of the others. */
+static bool option_allowed(const Command *cmd, int option) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (command_has_option(&commands[i], option))
+                        return cmd && command_has_option(cmd, option);
+        return true;
+}
+
+/* Before the description: on the same line when the synopsis leaves room, else on the next. */
+#define HELP_DESCRIPTION_COLUMN 36
+/* The synopsis wraps before an option that would pass this column. */
+#define HELP_WIDTH 104
+
+static void help_command(const Command *cmd) {
+        int column = printf("  %s", cmd->name), indent = column + 1;
+
+        if (cmd->args)
+                column += printf(" %s", cmd->args);
+        for (size_t i = 0; i < COMMAND_OPTIONS_MAX && cmd->options[i]; i++) {
+                const char *name = option_name(cmd->options[i]), *value = option_value(cmd->options[i]);
+                int width;
+
+                width = 5 + (int) strlen(name) + (value ? 1 + (int) strlen(value) : 0); /* " [--name value]" */
+                if (column + width > HELP_WIDTH) { /* under the first argument */
+                        printf("\n%*s", indent - 1, "");
+                        column = indent - 1;
+                }
+                column += printf(" [--%s%s%s]", name, value ? " " : "", strempty(value));
+        }
+        if (column <= HELP_DESCRIPTION_COLUMN - 2)
+                printf("%*s%s\n", HELP_DESCRIPTION_COLUMN - column, "", cmd->help);
+        else
+                printf("\n%*s%s\n", HELP_DESCRIPTION_COLUMN, "", cmd->help);
+}
+
+static void help(void) {
+        printf("Usage: nspawn-runner [OPTIONS] COMMAND [ARGS]\n\n"
+               "GitLab custom executor that runs each job in a fresh systemd-nspawn machine.\n\n");
+        for (CommandGroup g = 0; g < GROUP_INTERNAL; g++) {
+                printf("%s\n", group_title[g]);
+                for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                        if (commands[i].group == g)
+                                help_command(&commands[i]);
+        }
+        printf("\nOptions:\n"
+               "  -v, --verbose        Say more\n"
+               "      --debug          Say everything\n"
+               "      --state-dir DIR  Images and machines (default " DEFAULT_STATE_DIR ", $NSPAWN_RUNNER_STATE_DIR)\n"
+               "      --config-dir DIR Configuration (default " DEFAULT_CONFIG_DIR ", $NSPAWN_RUNNER_CONFIG_DIR)\n"
+               "  -h, --help           Show this help\n"
+               "      --version        Show the version\n");
+}
+
+/* One line a command: NAME MIN MAX OPTIONS (comma-separated, - for none) shown|internal. */
+static void list_commands(void) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                const Command *cmd = &commands[i];
+
+                printf("%s %d %d ", cmd->name, cmd->min_args, cmd->max_args);
+                for (size_t k = 0; k < COMMAND_OPTIONS_MAX && cmd->options[k]; k++)
+                        printf("%s--%s", k > 0 ? "," : "", option_name(cmd->options[k]));
+                printf("%s %s\n", cmd->options[0] ? "" : "-", cmd->group == GROUP_INTERNAL ? "internal" : "shown");
         }
 }
+
 
 /* run --shell, for command lines written for the Python tool. */
 static bool shell_accepted(const char *shell) {
@@ -160,7 +367,7 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, cmd ? "vh" : "+vh", options, NULL)) >= 0) {
-                if (cmd && !option_allowed(cmd, c))
+                if (cmd && !option_allowed(command_find(cmd), c))
                         return log_error_errno(EINVAL, "Command %s takes no option %s.", cmd, argv[optind - 1]);
                 switch (c) {
                 case 'v':
@@ -180,6 +387,9 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
                         return 1;
                 case ARG_VERSION:
                         printf("nspawn-runner " VERSION "\n");
+                        return 1;
+                case ARG_LIST_COMMANDS:
+                        list_commands();
                         return 1;
                 case ARG_ID:
                         a->id = optarg;
@@ -252,115 +462,22 @@ static int parse_options(int argc, char **argv, const char *cmd, Args *a) {
         return 0;
 }
 
-static int check_state_dir(const Context *c) {
-        if (c->state_dir[0] != '/')
-                return log_error_errno(EINVAL, "The state directory must be an absolute path, not '%s'.", c->state_dir);
-        return 0;
-}
-
 static int dispatch(Args *a, const char *cmd, int n, char **pos) {
-        Context *c = &a->context;
-        const int usage = c->system_failure_exit_code;
+        const Command *command = command_find(cmd);
+        const int usage = a->context.system_failure_exit_code;
 
-#define WANT(min, max)                                                                             \
-        do {                                                                                       \
-                if (n < (min) || n > (max)) {                                                      \
-                        log_error("Command %s takes %d to %d arguments, not %d (see --help).", cmd, \
-                                  min, max, n);                                                    \
-                        return usage;                                                              \
-                }                                                                                  \
-        } while (0)
-
-        if (check_state_dir(c) < 0)
+        if (check_state_dir(&a->context) < 0)
                 return usage;
-        if (streq(cmd, "gitlab-config")) {
-                WANT(0, 0);
-                return gitlab_config_write(c, stdout) < 0 ? c->system_failure_exit_code : 0;
+        if (!command) {
+                log_error("Unknown command '%.40s' (see --help).", cmd);
+                return usage;
         }
-        if (streq(cmd, "prepare")) {
-                WANT(0, 1);
-                return executor_prepare(c, n > 0 ? pos[0] : NULL, a->id, a->default_image, a->storage);
+        if (n < command->min_args || n > command->max_args) {
+                log_error("Command %s takes %d to %d arguments, not %d (see --help).", cmd, command->min_args,
+                          command->max_args, n);
+                return usage;
         }
-        if (streq(cmd, "run")) {
-                WANT(1, 2);
-                return executor_run(c, a->id, pos[0], n > 1 ? pos[1] : "build_script");
-        }
-        if (streq(cmd, "cleanup")) {
-                WANT(0, 0);
-                return executor_cleanup(c, a->id);
-        }
-        if (streq(cmd, "toml")) {
-                _cleanup_free_ char *dir = NULL, *self = NULL;
-                const char *image = n > 0 ? pos[0] : a->default_image;
-                WANT(0, 1);
-                if (n > 0 && a->default_image && !streq(pos[0], a->default_image)) {
-                        log_error("toml: IMAGE and --default-image name two images: give one.");
-                        return usage;
-                }
-                if (image && image_name_check(image, strlen(image)) != IMAGE_NAME_OK) {
-                        log_error("Invalid image name '%.80s': it %s.", image,
-                                  image_name_error_to_string(image_name_check(image, strlen(image))));
-                        return usage;
-                }
-                if (self_exe_dir(&dir) < 0 || !(self = path_join(dir, "nspawn-runner")))
-                        return usage;
-                return gitlab_toml_write(c, self, image, stdout) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "chroot-create")) {
-                ChrootCreateOptions o = { .suite = a->suite, .mirror = a->mirror, .include = a->include, .arch = a->arch };
-                WANT(1, 1);
-                return chroot_create(c, pos[0], &o) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "chroot-login")) {
-                WANT(1, 1);
-                return chroot_login(c, pos[0]) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "chroot-list")) {
-                WANT(0, 0);
-                return chroot_list(c, a->json) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "chroot-maintenance")) {
-                WANT(0, 1);
-                return chroot_maintenance(c, n > 0 ? pos[0] : NULL) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "gc")) {
-                GcStats st;
-                WANT(0, 0);
-                if (gc_run(c, a->threshold >= 0 ? (unsigned) a->threshold : gc_threshold_configured(c), &st) < 0)
-                        return 1;
-                printf("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB\n",
-                       st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));
-                return 0;
-        }
-        if (streq(cmd, "status")) {
-                WANT(0, 0);
-                return daemon_client_status(a->control_socket) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "poweroff")) {
-                WANT(0, 0);
-                return daemon_client_poweroff(a->control_socket) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "refresh")) {
-                WANT(0, 0);
-                return daemon_client_refresh(a->control_socket) < 0 ? 1 : 0;
-        }
-        if (streq(cmd, "appliance-setup")) {
-                int r;
-                WANT(0, 0);
-                a->appliance.control_socket = a->control_socket;
-                r = appliance_setup(c, &a->appliance);
-                return r == 0 ? 0 : 1;
-        }
-        if (streq(cmd, "machine-exec")) {
-                WANT(1, 1);
-                if (machine_key_check(pos[0]) < 0)
-                        return usage;
-                (void) machine_exec(c, pos[0]);
-                return 1;
-        }
-        log_error("Unknown command '%.40s' (see --help).", cmd);
-        return usage;
-#undef WANT
+        return command->run(a, n, pos);
 }
 
 int main(int argc, char **argv) {

@@ -6,7 +6,8 @@ Replays what gitlab-runner does with a custom executor (see /work/shared/docs/gi
 config → prepare → run per stage → cleanup, each call in its own process group with the job's $TMPDIR as
 working directory and gitlab-runner's environment, scripts shaped like gitlab-runner's bash scripts.
 Machines run on overlayfs (a temporary state dir under /var/tmp), on btrfs (a loop-mounted file system)
-and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/.
+and on tmpfs, all made from ONE debootstrapped chroot (with busybox and python3) cached in tests/cache/;
+the nested-sandbox tests add bubblewrap and podman to a copy of it, made once per run.
 The lifecycle tests drive chroot-maintenance (real ansible-playbook runs), chroot-login, chroot-list
 and gc on images made from copies of it; an i386 chroot is cached beside it on first use.
 The nspawn-run tests create a user and a sudoers rule for it (the shipped drop-in, uncommented) and
@@ -25,6 +26,7 @@ import argparse
 import atexit
 import collections
 import copy
+import errno
 import fcntl
 import hashlib
 import json
@@ -53,6 +55,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE = "bookworm"
 IMAGE_I386 = "bookworm-i386"  # the cached i386 chroot (made once, with chroot-create --arch i386)
+# The nested-sandbox tests' image: the shared chroot with these packages, made once per run and backend.
+NESTED_IMAGE = "bookworm-nested"
+NESTED_PACKAGES = ["bubblewrap", "podman", "crun"]
 BUILD_FAILURE = 1
 SYSTEM_FAILURE = 2
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -739,13 +744,7 @@ class Suite:
                 return
             self.say(f"# installing python3 into the cached chroot {img} (once) …")
             t0 = time.monotonic()
-            cmd = ("export DEBIAN_FRONTEND=noninteractive; "
-                   "{ apt-get -q -y install python3 || { apt-get -q update && apt-get -q -y install python3; }; } "
-                   "&& apt-get clean")
-            r = subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(img),
-                                "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
-                               capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
-                               env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
+            r = self.apt_install(img, ["python3"])
             if r.returncode != 0 or not os.path.lexists(img / "usr/bin/python3"):
                 raise Fail(f"installing python3 into {img}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
             self.say(f"# python3 installed in {time.monotonic() - t0:.0f} s")
@@ -851,6 +850,53 @@ class Suite:
             raise Fail(self.backend_errors[backend])
         self.backends[backend] = sd
         return sd
+
+    def nested_image(self, backend):
+        """NESTED_IMAGE in the backend's state dir: the shared chroot plus NESTED_PACKAGES, made once per
+        run (apt in a copy of the chroot in the run's temp dir, the host's network for its mirror);
+        overlayfs (and tmpfs) take that copy through a symlink, btrfs a subvolume copy of it. Not in
+        the shared chroot: only these tests need them."""
+        key = f"nested image on {backend}"
+        if key in self.backend_errors:
+            raise Fail(self.backend_errors[key])
+        sd = Path(self.state_dir(backend))
+        if os.path.lexists(sd / NESTED_IMAGE):
+            return NESTED_IMAGE
+        t0 = time.monotonic()
+        try:
+            root = self.tmproot / "nested-image"
+            if not root.is_dir():
+                self.nested_image_make(root)
+            if backend == "btrfs":
+                self.sh(["btrfs", "-q", "subvolume", "create", str(sd / NESTED_IMAGE)])
+                self.sh(["cp", "-a", "--reflink=auto", f"{root}/.", str(sd / NESTED_IMAGE)], timeout=600)
+            else:
+                (sd / NESTED_IMAGE).symlink_to(root)
+        except (Fail, OSError, subprocess.SubprocessError) as e:
+            self.backend_errors[key] = f"{key}: {e}"
+            raise Fail(self.backend_errors[key])
+        self.say(f"# {NESTED_IMAGE} ready on {backend} in {time.monotonic() - t0:.0f} s")
+        return NESTED_IMAGE
+
+    def nested_image_make(self, root):
+        made = root.with_name(root.name + ".new")
+        shutil.rmtree(made, ignore_errors=True)
+        made.mkdir()
+        self.sh(["cp", "-a", "--reflink=auto", f"{self.chroot()}/.", str(made)], timeout=600)
+        r = self.apt_install(made, NESTED_PACKAGES, "--no-install-recommends")
+        if r.returncode != 0:
+            raise Fail(f"apt-get install {' '.join(NESTED_PACKAGES)}: exit {r.returncode}: {short(r.stderr or r.stdout)}")
+        made.rename(root)
+
+    def apt_install(self, root, packages, *options):
+        """apt-get install in the chroot root, through systemd-nspawn on the host's network (the chroot's
+        sources name the mirror); apt-get update only when the chroot's lists are too old."""
+        apt = " ".join(["apt-get -q -y", *options, "install", *packages])
+        cmd = f"export DEBIAN_FRONTEND=noninteractive; {{ {apt} || {{ apt-get -q update && {apt}; }}; }} && apt-get clean"
+        return subprocess.run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+                               "--link-journal=no", "--console=pipe", "--", "/bin/sh", "-c", cmd],
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=900,
+                              env=dict(self.clean_env(), SYSTEMD_NSPAWN_LOCK="0"))
 
     def sh(self, argv, timeout=300):
         r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -1162,10 +1208,11 @@ def t_success(s, ex, backend, storage=None):
 
 def t_seccomp(s, ex, backend):
     """A job cannot reach past its machine: open_by_handle_at (a chroot escape), kexec_load and bpf
-    fail with EPERM, while ordinary calls work. Uses perl, which every Debian chroot has."""
+    fail with EPERM, keyctl with ENOSYS (what container runtimes in a job go on from), while ordinary
+    calls work. Uses perl, which every Debian chroot has."""
     sd = s.state_dir(backend)
     probe = ("perl -e 'for ([\"open_by_handle_at\", 304, -100, 0, 0], [\"kexec_load\", 246, 0, 0, 0, 0], "
-             "[\"bpf\", 321, 0, 0, 0]) { my ($n, $nr, @a) = @$_; my $r = syscall($nr, @a); print \"$n=$r:\", $!+0, \"\\n\" }; "
+             "[\"bpf\", 321, 0, 0, 0], [\"keyctl\", 250, 0, 0, 0, 0, 0]) { my ($n, $nr, @a) = @$_; my $r = syscall($nr, @a); print \"$n=$r:\", $!+0, \"\\n\" }; "
              "print \"getppid=\", syscall(110), \"\\n\"'")
     with Job(s, ex, sd) as job:
         job.prepare()
@@ -1173,6 +1220,7 @@ def t_seccomp(s, ex, backend):
         eperm = 1
         for name in ("open_by_handle_at", "kexec_load", "bpf"):
             check(f"{name}=-1:{eperm}" in r.lines, f"{name} was not refused with EPERM: {r.lines}")
+        check(f"keyctl=-1:{errno.ENOSYS}" in r.lines, f"keyctl was not refused with ENOSYS: {r.lines}")
         check(any(x.startswith("getppid=") and not x.startswith("getppid=-") for x in r.lines),
               f"an ordinary call failed: {r.lines}")
         check("Seccomp:\t2" in r.lines, f"no seccomp filter on the job's processes: {r.lines}")
@@ -1507,6 +1555,50 @@ def t_sec_still_works(s, ex, backend, storage=None):
         check("next=0,1000" in r.lines and "appended" in r.lines, f"the next job sees other owners: {short(r.out)}")
         end_job(s, b)
     shutil.rmtree(on_host, ignore_errors=True)
+
+
+# Nested sandboxes in a job: bubblewrap with every namespace and a fresh /proc (its PID 1 is bwrap, the
+# job's is the machine's init); podman as the README shows it, with an image imported from a tarball
+# made here. Then what a nested user, mount and PID namespace with a fresh procfs could uncover:
+# nspawn's overmounts hide nothing a job may use, and /sys stays read-only.
+NESTED_PROBE = r'''
+set -e
+echo "bwrap=$(bwrap --unshare-all --bind / / --dev /dev --proc /proc sh -c 'echo uid=$(id -u) pid1=$(head -c 5 /proc/1/cmdline)')"
+tar -C / -chf /tmp/mini.tar bin/busybox $(ldd /bin/busybox | grep -o '/[^ ]*' | sed 's|^/||')
+podman --storage-driver vfs import -q /tmp/mini.tar localhost/mini >/dev/null
+echo "podman=$(podman --storage-driver vfs run --rm --network=host --cgroups=disabled localhost/mini /bin/busybox sh -c 'echo pid=$$ $(/bin/busybox ls /bin)')"
+echo "podman-images=$(podman --storage-driver vfs images --format '{{.Repository}}')"
+echo "fresh-proc=$(unshare -U -r -m -p -f --mount-proc sh -c 'head -c 6 /proc/1/stat')"
+attempt() { name=$1; shift; if unshare -U -r -m -p -f --mount-proc sh -c "$*" >/dev/null 2>&1; then echo "NESTED $name: SUCCEEDED"; else echo "NESTED $name: refused"; fi; }
+attempt write-core-pattern 'v=$(cat /proc/sys/kernel/core_pattern); printf "%s\n" "$v" > /proc/sys/kernel/core_pattern'
+attempt open-sysrq-trigger 'exec 3>/proc/sysrq-trigger'
+attempt read-kmsg 'exec 3</proc/kmsg'
+attempt write-hostname 'v=$(cat /proc/sys/kernel/hostname); printf "%s\n" "$v" > /proc/sys/kernel/hostname'
+attempt write-irq-affinity 'v=$(cat /proc/irq/default_smp_affinity); printf "%s\n" "$v" > /proc/irq/default_smp_affinity'
+attempt remount-sysfs-rw 'mount -o remount,rw /sys'
+'''
+
+
+def t_sec_nested(s, ex, backend, storage=None):
+    """Nested sandboxes work without privileges: bubblewrap and podman run a command in a job (unshare
+    -U -r: t_sec_still_works); a fresh procfs in a nested user and PID namespace is writable nowhere the
+    job's /proc is not."""
+    sd = s.state_dir(backend)
+    image = s.nested_image(backend)
+    with Job(s, ex, sd, image=image, prepare_args=["--storage", storage] if storage else []) as job:
+        job.prepare()
+        r = job.run_ok("build_script", [NESTED_PROBE], timeout=180)
+        check("bwrap=uid=0 pid1=bwrap" in r.lines, f"bwrap in the job (PID 1 of its /proc is bwrap): {short(r.out, 600)}")
+        check("podman-images=localhost/mini" in r.lines, f"podman import in the job: {short(r.out, 600)}")
+        podman = [line for line in r.lines if line.startswith("podman=")]
+        check(podman == ["podman=pid=1 busybox"], f"podman run in the job (its command PID 1, the image's /bin): {short(r.out, 600)}")
+        # The attempts below run with a procfs of their own (PID 1 in it is their shell), not the job's.
+        check("fresh-proc=1 (sh)" in r.lines, f"no fresh procfs in a nested namespace: {short(r.out, 600)}")
+        results = [line for line in r.lines if line.startswith("NESTED ")]
+        check(len(results) == NESTED_PROBE.count("\nattempt "), f"not every attempt reported: {results}")
+        won = [x for x in results if not x.endswith(": refused")]
+        check(not won, f"a nested namespace uncovered: {won}")
+        end_job(s, job)
 
 
 def t_sec_ranges(s, ex, backend, n=4):
@@ -3828,7 +3920,7 @@ def build_tests(s):
         p = f"{backend}: "
         add(p + "success through all stages", t_success, ex, backend)
         add(p + "failing script exit 42 gives exit 1 and 42 in BUILD_EXIT_CODE_FILE", t_failure, ex, backend)
-        add(p + "the job's dangerous system calls fail with EPERM (seccomp)", t_seccomp, ex, backend)
+        add(p + "the job's dangerous system calls fail with EPERM, keyrings with ENOSYS (seccomp)", t_seccomp, ex, backend)
         add(p + "shell killed by a signal reports 128+N", t_signal_exit, ex, backend)
         add(p + "files and a background server persist across stages", t_persistence, ex, backend)
         add(p + "8 concurrent jobs are isolated and leave the base chroot unchanged", t_concurrent, ex, backend)
@@ -3864,6 +3956,8 @@ def build_tests(s):
             ex, backend, storage)
         add(p + "control sockets are on the host's /run: none on the state dir's disk mounted elsewhere, none "
                 "reachable from another job", t_sec_control_socket, ex, backend, storage)
+        add(p + "nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a tarball; "
+                "a fresh procfs uncovers nothing", t_sec_nested, ex, backend, storage)
     add("security: concurrent machines get distinct id ranges, freed by cleanup", t_sec_ranges, ex, "overlay")
     add("security: a job sees only its own project's cache, where gitlab-runner keeps it", t_sec_project_caches, ex,
         "overlay")

@@ -1,9 +1,11 @@
 #!/bin/bash
 # The man pages, the bash completion and the configuration template against the code: every
 # command, long option and configuration key in the code is documented, and nothing documented is
-# missing from the code. TAP output; run from anywhere.
+# missing from the code. TAP output; run from anywhere. BUILD_DIR (default build) holds the
+# nspawn-runner whose command table (--list-commands) the man page and the completion are held to.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+build=${1:-build}
 
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -12,10 +14,22 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 
 # The long options of the getopt table in a C file (the table starts at "struct option").
 long_options() { sed -n '/struct option [a-z_]*\[\] = {/,/};/p' "$1" | sed -n 's/^ *{ "\([a-z-]*\)",.*/\1/p'; }
-# The commands a C file dispatches on: streq(cmd, "NAME").
-commands() { sed -n 's/.*streq(cmd, "\([a-z-]*\)").*/\1/p' "$1" | sort -u; }
+# The commands of a program: nspawn-runner's table, or what a C file dispatches on: streq(cmd, "NAME").
+commands() {
+        if [ "$1" = src/nspawn-runner/main.c ]; then
+                cut -d' ' -f1 <<<"$table"
+        else
+                sed -n 's/.*streq(cmd, "\([a-z-]*\)").*/\1/p' "$1" | sort -u
+        fi
+}
 # A man page documents "--opt" or "cmd" when it is a term in bold: *--opt* or *cmd*.
 documents() { grep -qF -- "*$2*" "$1"; }
+
+# NAME MIN MAX OPTIONS(,-separated or -) shown|internal, a line per command.
+table=$("$build/nspawn-runner" --list-commands)
+check "nspawn-runner: --list-commands of $build/nspawn-runner lists commands" test -n "$table"
+# The options of a command in the table, one a line.
+table_options() { awk -v c="$1" '$1 == c && $4 != "-" { gsub(",", "\n", $4); print $4 }' <<<"$table" | sort; }
 
 for pair in nspawn-runner:src/nspawn-runner/main.c nspawn-runnerd:src/nspawn-runnerd/main.c \
         nspawn-runner-hwtest:src/hw-test/nspawn-runner-hwtest.c nspawn-run:src/nspawn-run/main.c; do
@@ -35,12 +49,23 @@ for pair in nspawn-runner:src/nspawn-runner/main.c nspawn-runnerd:src/nspawn-run
         done
 done
 
-# The completion knows every command (but the internal machine-exec) and every option.
+# The man page's synopsis of each command names the options the table gives it.
+for c in $(commands src/nspawn-runner/main.c); do
+        man_opts=$(grep "^\*$c\*" man/nspawn-runner.1.scd | grep -o '\*--[a-z-]*\*' | tr -d '*' | sort)
+        check "nspawn-runner: the synopsis of $c has its options ($(echo $man_opts))" test "$man_opts" = "$(table_options "$c")"
+done
+
+# The completion, run: it offers every command but the internal ones, and after a command its options.
 comp=completion/nspawn-runner.bash
 check "completion: bash -n" bash -n "$comp"
-for c in $(commands src/nspawn-runner/main.c); do
-        [ "$c" = machine-exec ] && continue
-        check "completion: command $c" grep -qw -- "$c" "$comp"
+complete_words() { bash -c 'source "$1"; shift; COMP_WORDS=("$@") COMP_CWORD=$(($# - 1)); _nspawn_runner
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" nspawn-runner "$@" | sort; }
+shown=$(awk '$5 == "shown" { print $1 }' <<<"$table" | sort)
+check "completion: the commands are the table's ($(echo $shown))" test "$(complete_words "")" = "$shown"
+global=$(complete_words -- | sort)
+for c in $shown; do
+        offered=$(comm -23 <(complete_words "$c" --) <(echo "$global"))
+        check "completion: the options of $c are the table's ($(echo $offered))" test "$offered" = "$(table_options "$c")"
 done
 for o in $(long_options src/nspawn-runner/main.c); do
         check "completion: --$o" grep -qw -- "--$o" "$comp"
@@ -54,15 +79,15 @@ for o in $(long_options src/nspawn-run/main.c); do
 done
 
 # Configuration keys: the key table of config.c against nspawn-runner.conf(5) and the template.
-keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/core/config.c)
-check "config: keys found in src/core/config.c" test -n "$keys"
+keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/machines/config.c)
+check "config: keys found in src/machines/config.c" test -n "$keys"
 for k in $keys; do
         check "config: $k in nspawn-runner.conf(5)" grep -q "^\*$k\* =" man/nspawn-runner.conf.5.scd
         check "config: $k in conf/nspawn-runner.conf" grep -q "^#$k = " conf/nspawn-runner.conf
 done
 for k in $(sed -n 's/^\*\([a-z_]*\)\* =.*/\1/p' man/nspawn-runner.conf.5.scd) \
         $(sed -n 's/^#\([a-z_]*\) = .*/\1/p' conf/nspawn-runner.conf); do
-        check "config: documented key $k is in src/core/config.c" grep -qx "$k" <<<"$keys"
+        check "config: documented key $k is in src/machines/config.c" grep -qx "$k" <<<"$keys"
 done
 
 # scdoc passes a line's leading '.' or "'" to roff, which takes the line for a request and drops it.

@@ -7,7 +7,8 @@
 #include "tap.h"
 
 /* Installs the filter in a child and reports what a denied and an allowed call returned:
- * 0 when keyctl failed with EPERM and getppid worked, else a code saying what went wrong. */
+ * 0 when bpf failed with EPERM, keyctl with ENOSYS (as if there were no keyrings, which container
+ * runtimes in a job go on without) and getppid worked, else a code saying what went wrong. */
 static int filtered_child(void) {
         pid_t pid = fork();
         int status;
@@ -17,8 +18,10 @@ static int filtered_child(void) {
         if (pid == 0) {
                 if (seccomp_install_denylist() < 0)
                         _exit(10);
-                if (syscall(SYS_keyctl, 0, 0, 0, 0, 0) >= 0 || errno != EPERM)
+                if (syscall(SYS_bpf, 0, NULL, 0) >= 0 || errno != EPERM)
                         _exit(11);
+                if (syscall(SYS_keyctl, 0, 0, 0, 0, 0) >= 0 || errno != ENOSYS)
+                        _exit(13);
                 if (syscall(SYS_getppid) <= 0)
                         _exit(12);
                 _exit(0);
@@ -36,7 +39,7 @@ int main(void) {
         CHECK(r == 0 || r == -EOPNOTSUPP, "the filter for this CPU is well-formed (%d)", r);
         if (r == 0 && geteuid() == 0) {
                 int c = filtered_child();
-                CHECK(c == 0, "installed, it denies keyctl with EPERM and allows getppid (child said %d)", c);
+                CHECK(c == 0, "installed, it denies bpf with EPERM, keyctl with ENOSYS and allows getppid (child said %d)", c);
         }
         CHECK(seccomp_covers_arch("amd64") || seccomp_covers_arch("arm64") || r == -EOPNOTSUPP,
               "the host's own architecture is covered where there is a filter");
