@@ -154,7 +154,7 @@ static bool owner_exists(const char *owner, void *own_machine_dir) {
 }
 
 void control_dir_gc(const Context *c) {
-        DIR *d = opendir(CONTROL_RUN_DIR);
+        _cleanup_closedir_ DIR *d = opendir(CONTROL_RUN_DIR);
         struct dirent *de;
 
         if (!d)
@@ -168,5 +168,4 @@ void control_dir_gc(const Context *c) {
                 if (run_dir_remove_unless(run, owner_exists, own) > 0)
                         log_info("gc: removed the control directory %s of a machine that is gone.", run);
         }
-        closedir(d);
 }
