@@ -99,7 +99,7 @@ class Faults:
 
     # -- what must hold after a trial --
     def job_remains(self, sd, job):
-        """What is left of the job: processes, mounts, machine dir, propagate dir."""
+        """What is left of the job: processes, mounts, machine dir, propagate dir, control dir."""
         left = []
         procs = self.s.our_processes([f"--id {job}", f"{MACHINE_PREFIX}{job}", f"/.machines/{job}"],
                                      [f"/.machines/{job}/"])
@@ -111,6 +111,8 @@ class Faults:
             left.append(f"machine dir {Path(sd) / '.machines' / job}")
         if (it.PROPAGATE_DIR / f"{MACHINE_PREFIX}{job}").exists():
             left.append(f"propagate dir {MACHINE_PREFIX}{job}")
+        if os.path.lexists(it.CONTROL_RUN_DIR / job):
+            left.append(f"control dir {it.CONTROL_RUN_DIR / job}")
         return left
 
     def cleanup_clean(self, sd, job):
@@ -131,14 +133,15 @@ class Faults:
     def wait_point(self, sd, job, point, proc, out_path=None, timeout=30):
         """Polls until the step reached point; False if the process ended first."""
         mdir = Path(sd) / ".machines" / job
+        control = it.CONTROL_RUN_DIR / job / "control"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if point == "mkdir" and mdir.exists() or point == "control" and (mdir / "control").exists():
+            if point == "mkdir" and mdir.exists() or point == "control" and control.exists():
                 return True
             if point == "supervisor" and "nspawn_pid=" in read(mdir / "state") or \
                point == "nspawn" and nspawn_running(job):
                 return True
-            if point == "socket" and (mdir / "control" / "control.sock").exists():
+            if point == "socket" and (control / "control.sock").exists():
                 return True
             if point == "output" and "started" in read(out_path):
                 return True

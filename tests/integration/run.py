@@ -62,6 +62,7 @@ BUILD_FAILURE = 1
 SYSTEM_FAILURE = 2
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
+CONTROL_RUN_DIR = Path("/run/nspawn-runner/machines")  # a machine's control socket, on the host's /run
 SANITIZER_RE = re.compile(
     r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer|Sanitizer:DEADLYSIGNAL"
 )
@@ -677,6 +678,8 @@ class Suite:
                 problems.append("processes: " + "; ".join(list(procs.values())[:3]))
             if (PROPAGATE_DIR / f"nspawn-runner-{job.key}").exists():
                 problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.key} exists")
+            if os.path.lexists(CONTROL_RUN_DIR / job.key):
+                problems.append(f"{CONTROL_RUN_DIR}/{job.key} exists")
             mounts = [m for m in host_mounts() if needle in m[0] or needle in m[2]]
             if mounts:
                 problems.append(f"host mounts: {mounts[:3]}")
@@ -958,6 +961,18 @@ class Suite:
             m = Path(sd) / ".machines"
             if m.is_dir():
                 left += [str(m / n) for n in os.listdir(m)]
+        return left
+
+    def control_dirs_left(self):
+        """The control directories on /run whose machine directory is (or was) in this run's temp dir."""
+        root = str(self.tmproot) + "/"
+        left = []
+        for d in CONTROL_RUN_DIR.iterdir() if CONTROL_RUN_DIR.is_dir() else ():
+            try:
+                if os.readlink(d / "machine").startswith(root):
+                    left.append(str(d))
+            except OSError:
+                pass
         return left
 
     def mounts_under_tmproot(self):
@@ -1626,6 +1641,107 @@ def t_sec_devices_cgroup(s, ex, backend):
     check(not left, f"cgroups left after cleanup: {left}")
 
 
+def sockets_under(root):
+    """Every unix socket below root (not following symlinks)."""
+    found = []
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            try:
+                if stat.S_ISSOCK(os.lstat(os.path.join(d, n)).st_mode):
+                    found.append(os.path.join(d, n))
+            except OSError:
+                pass
+    return found
+
+
+def t_sec_control_socket(s, ex, backend, storage=None):
+    """The machines' control sockets are on the host's /run, not on the state dir's disk: whoever mounts
+    that disk elsewhere finds none, a job does not see them, and from a machine's user namespace another
+    machine's is out of reach (its directory is root's, 0700)."""
+    sd = s.state_dir(backend)
+    args = ["--storage", storage] if storage else []
+    with Job(s, ex, sd, prepare_args=args) as a, Job(s, ex, sd, prepare_args=args) as b:
+        a.prepare()
+        b.prepare()
+        # A disk in hand: the state dir's file system mounted elsewhere, as the host sees it (btrfs: the
+        # loop device mounted once more).
+        mnt = Path(tempfile.mkdtemp(prefix="disk-in-hand.", dir=s.tmproot))
+        dev = next((d for d, _ in s.loops), None) if backend == "btrfs" else None
+        s.sh(["mount", dev, str(mnt)] if dev else ["mount", "--bind", str(sd), str(mnt)])
+        try:
+            found = sockets_under(mnt / ".machines")
+            check(not found, f"sockets on the state dir's disk: {found[:3]}")
+            check(not (mnt / ".machines" / b.key / "control").exists(), "the machine's directory still has control/")
+        finally:
+            s.sh(["umount", str(mnt)])
+            mnt.rmdir()
+        for job in (a, b):
+            run_dir = CONTROL_RUN_DIR / job.key
+            sock = run_dir / "control" / "control.sock"
+            check(run_dir.is_dir(), f"no {run_dir}")
+            st = os.lstat(run_dir)
+            check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700,
+                  f"{run_dir}: mode {stat.S_IMODE(st.st_mode):o}, owner {st.st_uid}")
+            check(stat.S_ISSOCK(os.lstat(sock).st_mode), f"{sock} is not a socket")
+            check(os.readlink(run_dir / "machine") == job.machine_dir, f"{run_dir}/machine does not name {job.machine_dir}")
+            fs = s.sh(["stat", "-f", "-c", "%T", str(sock)])
+            check(fs == "tmpfs" and os.lstat(sock).st_dev != os.stat(sd).st_dev, f"the socket is on {fs}, the state dir's device")
+            on_disk = sockets_under(job.machine_dir)
+            check(not on_disk, f"sockets in the machine's directory: {on_disk[:3]}")
+        # From job a: the host's /run is not the machine's; its own control directory is covered.
+        other = CONTROL_RUN_DIR / b.key / "control" / "control.sock"
+        r = a.run_ok("build_script", [f"test -e {other} && echo other=seen || echo other=unseen",
+                                      "echo own=$(ls -A /run/nspawn-runner-control | wc -l)"])
+        check("other=unseen" in r.lines and "own=0" in r.lines, f"what job a sees: {short(r.out)}")
+        # From a's user namespace, but in the host's mount namespace (an escape a would need first):
+        # b's socket cannot even be looked up.
+        probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n"
+                 "try: s.connect(sys.argv[1])\nexcept PermissionError: print('refused')\nelse: print('CONNECTED')")
+        r = subprocess.run(["nsenter", "-t", a.state()["init_pid"], "--user", "/usr/bin/python3", "-c", probe, str(other)],
+                           capture_output=True, text=True, timeout=30)
+        check(r.stdout.strip() == "refused", f"b's socket from a's user namespace: {r.stdout.strip()} {short(r.stderr)}")
+        end_job(s, a)
+        end_job(s, b)
+
+
+def t_gc_control_dirs(s, ex):
+    """gc removes the control directories on /run of machines that are gone (of any state dir) and
+    keeps the others; a machine whose control directory went (as with a reboot's /run) is dead to gc."""
+    sd = s.state_dir("overlay")
+    elsewhere = Path(tempfile.mkdtemp(prefix="other-state.", dir=s.tmproot))
+    made = {}
+    for what, target in (("gone", s.tmproot / "no-such-state" / ".machines" / "x"), ("unlinked", None),
+                         ("elsewhere", elsewhere)):
+        d = CONTROL_RUN_DIR / s.next_id()
+        (d / "control").mkdir(parents=True)
+        if target:
+            (d / "machine").symlink_to(target)
+        made[what] = d
+    try:
+        with Job(s, ex, sd) as job:
+            job.prepare()
+            gc_counts(ex.raw(["--state-dir", str(sd), "gc"], timeout=120))
+            left = {w: d.exists() for w, d in made.items()}
+            check(left == {"gone": False, "unlinked": False, "elsewhere": True}, f"after gc, present: {left}")
+            check((CONTROL_RUN_DIR / job.key).is_dir(), "gc removed a live machine's control directory")
+            r = job.run_ok("build_script", ["echo alive"])
+            check("alive" in r.lines, f"the job after gc: {short(r.out)}")
+            # /run emptied under a running machine: no one can reach it any more, gc takes it down.
+            init = int(job.state()["init_pid"])
+            shutil.rmtree(CONTROL_RUN_DIR / job.key)
+            r = job.run("after_script", ["echo must-not-run"])
+            expect_system_failure(r, "run without the control directory")
+            machines = gc_counts(ex.raw(["--state-dir", str(sd), "gc"], timeout=120))[0]
+            check(machines == 1, f"gc removed {machines} machines, expected the one without a control directory")
+            s.wait_job_gone(job)
+            check(not process_alive(init), "the machine's init survived gc")
+            end_job(s, job)
+    finally:
+        for d in made.values():
+            shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
 # Forks up to 200 sleeping children, takes them all down and fails: the next stage has its tasks back.
 FORK_BOMB = """python3 -c '
 import os, time
@@ -1915,15 +2031,15 @@ def t_btrfs_plain_image(s, ex, backend):
 
 
 def t_unusual_state_dirs(s, ex, backend):
-    """A state dir with a long path works (the control socket's path is longer than sun_path); one
-    whose path overlayfs cannot take fails cleanly."""
+    """A state dir with a long path works (its machines' paths are longer than sun_path, which their
+    control sockets on /run do not care about); one whose path overlayfs cannot take fails cleanly."""
     chroot = s.chroot()
     long_sd = s.tmproot / ("long-" + "d" * 60) / ("e" * 60) / ("f" * 60) / "state"
     long_sd.mkdir(parents=True)
     (long_sd / IMAGE).symlink_to(chroot)
     s.extra_state_dirs.append(long_sd)
     with Job(s, ex, long_sd) as job:
-        check(len(f"{job.machine_dir}/control/control.sock") > 108, "the path is not long enough to test")
+        check(len(f"{job.machine_dir}/control.sock") > 108, "the path is not long enough to test")
         job.prepare()
         r = job.run_ok("build_script", ["echo long-ok"])
         check("long-ok" in r.lines, f"job in a long state dir: {short(r.out)}")
@@ -3799,6 +3915,9 @@ def t_final_host_clean(s):
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
     problems += network_leftovers(s.jobs_netns)
+    control = s.control_dirs_left()
+    if control:
+        problems.append(f"control directories left: {control[:4]}")
     now = host_net_state()
     if now != s.host_net_before:
         problems.append(f"the host's network namespace changed: {s.host_net_before} -> {now}")
@@ -3904,6 +4023,8 @@ def build_tests(s):
             backend, storage)
         add(p + "a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits,
             ex, backend, storage)
+        add(p + "control sockets are on the host's /run: none on the state dir's disk mounted elsewhere, none "
+                "reachable from another job", t_sec_control_socket, ex, backend, storage)
         add(p + "nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a tarball; "
                 "a fresh procfs uncovers nothing", t_sec_nested, ex, backend, storage)
         add(p + "job_disk_max: " + ("prepare warns that it is not enforced" if (storage or backend) == "overlay" else
@@ -3914,6 +4035,8 @@ def build_tests(s):
         "overlay")
     add("security: off systemd the machine is in a devices cgroup of the harmless set, removed by cleanup",
         t_sec_devices_cgroup, ex, "overlay")
+    add("security: gc removes the control directories of gone machines, and a machine whose one is gone",
+        t_gc_control_dirs, ex)
     add("overlay: long state dir path works; one with ',' and ':' fails cleanly", t_unusual_state_dirs, ex, "overlay")
     add("overlay: cleanup with a garbage state file leaves nothing", t_corrupt_state, ex, "overlay")
     add("overlay: exit codes follow BUILD_FAILURE_EXIT_CODE and SYSTEM_FAILURE_EXIT_CODE", t_exit_codes_from_env, ex, "overlay")

@@ -329,10 +329,11 @@ def expect(res, what, ok):
 # --- tests ---------------------------------------------------------------------------------------
 
 def network_state():
-    """What isolated machines leave behind: pool slots, namespace mounts, veths, nft tables."""
+    """What isolated machines leave behind: pool slots, namespace mounts, veths, nft tables (and their
+    control directories)."""
     left = []
-    for d in ("slots", "netns"):
-        p = Path("/run/nspawn-runner/network") / d
+    for p in (Path("/run/nspawn-runner/network/slots"), Path("/run/nspawn-runner/network/netns"),
+              Path("/run/nspawn-runner/machines")):
         if p.is_dir() and any(p.iterdir()):
             left.append(f"{p}: {sorted(x.name for x in p.iterdir())}")
     veths = re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
