@@ -28,7 +28,7 @@ char *control_dir_path(const char *key) {
         return strprintf(CONTROL_RUN_DIR "/%s/control", key);
 }
 
-char *control_socket_path(const char *key) {
+char *control_dir_socket_path(const char *key) {
         return strprintf(CONTROL_RUN_DIR "/%s/control/" PROTO_SOCKET_NAME, key);
 }
 

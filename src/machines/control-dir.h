@@ -15,7 +15,7 @@
 
 /* CONTROL_RUN_DIR/<key>/control and the socket in it. */
 char *control_dir_path(const char *key);
-char *control_socket_path(const char *key);
+char *control_dir_socket_path(const char *key);
 /* Makes the control directory of machine key of c, owned by owner (the machine's root); replaces
  * one left by an earlier machine directory of that path or by a gone one. */
 int control_dir_create(const Context *c, const char *key, uid_t owner);

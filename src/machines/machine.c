@@ -48,7 +48,7 @@
 #define EXIT_WAIT_USEC (5 * USEC_PER_SEC)
 
 static int connect_control(const char *id, int *ret_fd) {
-        _cleanup_free_ char *path = control_socket_path(id);
+        _cleanup_free_ char *path = control_dir_socket_path(id);
         _cleanup_close_ int fd = -EBADF;
         uid_t peer;
         int r;

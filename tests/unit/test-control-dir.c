@@ -15,7 +15,7 @@ int main(void) {
         char tmpl[] = "/tmp/test-control-dir.XXXXXX", *dir = mkdtemp(tmpl), *p, *moved;
         int fd;
 
-        p = control_socket_path("18446744073709551615-ffffffff");
+        p = control_dir_socket_path("18446744073709551615-ffffffff");
         CHECK(p && strlen(p) == 78 && strlen(p) < sizeof(sa.sun_path),
               "the longest key's socket path fits in sun_path: %s (%zu)", p, p ? strlen(p) : 0);
         free(p);
