@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* What the parts of nspawn-runnerd share: the daemon's whole state and the calls between its
- * files. Private to src/nspawn-runnerd/. */
+/* What the parts of nspawn-runnerd share: the daemon's whole state, what main.c calls
+ * (daemon_run(), daemon_hw_restore_led()) and the calls between its files. Private to
+ * src/nspawn-runnerd/. */
 
 #include <signal.h>
 #include <stdbool.h>
