@@ -15,7 +15,7 @@
 
 #define DEFAULT_METRICS_FILE "/var/lib/prometheus/node-exporter/nspawn-runner.prom"
 
-void hw_spec_done(HwSpec *h) {
+void config_hw_spec_done(HwSpec *h) {
         free(h->path);
         gpio_spec_done(&h->gpio);
         *h = (HwSpec) { .kind = HW_NONE };
@@ -54,12 +54,12 @@ void config_done(Config *c) {
         for (size_t i = 0; i < c->n_ssh_keys; i++)
                 free(c->ssh_keys[i]);
         free(c->data_disk);
-        hw_spec_done(&c->led);
-        hw_spec_done(&c->button);
+        config_hw_spec_done(&c->led);
+        config_hw_spec_done(&c->button);
         *c = (Config) {};
 }
 
-int hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret) {
+int config_hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret) {
         const char *rest;
         int r;
 
@@ -254,7 +254,7 @@ static bool ssh_blob_matches(const char *b64, size_t n, const char *type, size_t
                memcmp(buf + 4, type, type_len) == 0;
 }
 
-int ssh_key_parse(const char *s, char **ret) {
+int config_ssh_key_parse(const char *s, char **ret) {
         const char *type = s, *b64, *comment;
         size_t type_len, b64_len, pad = 0;
 
@@ -302,9 +302,9 @@ static int p_metrics_file(Config *c, const char *v) {
 }
 static int p_led(Config *c, const char *v) {
         HwSpec h;
-        int r = hw_spec_parse(v, true, false, &h);
+        int r = config_hw_spec_parse(v, true, false, &h);
         if (r >= 0) {
-                hw_spec_done(&c->led);
+                config_hw_spec_done(&c->led);
                 c->led = h;
         }
         return r;
@@ -312,9 +312,9 @@ static int p_led(Config *c, const char *v) {
 static int p_button(Config *c, const char *v) {
         HwSpec h;
         /* A button is wired to ground with the pull-up on: pressed reads low. */
-        int r = hw_spec_parse(v, false, true, &h);
+        int r = config_hw_spec_parse(v, false, true, &h);
         if (r >= 0) {
-                hw_spec_done(&c->button);
+                config_hw_spec_done(&c->button);
                 c->button = h;
         }
         return r;
@@ -370,7 +370,7 @@ static int p_hostname(Config *c, const char *v) {
 }
 static int p_ssh_key(Config *c, const char *v) {
         char *key;
-        int r = ssh_key_parse(v, &key);
+        int r = config_ssh_key_parse(v, &key);
         if (r < 0)
                 return r;
         if (c->n_ssh_keys >= CONFIG_SSH_KEYS_MAX) {

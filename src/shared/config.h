@@ -84,7 +84,7 @@ void config_done(Config *c);
  * "FILE:LINE: …" and returns -EINVAL. */
 int config_parse(const char *file, const char *text, size_t size, Config *c);
 /* Checks the shape of one authorized key, "TYPE BASE64 [comment]", and returns it with single blanks. */
-int ssh_key_parse(const char *s, char **ret);
+int config_ssh_key_parse(const char *s, char **ret);
 /* Loads path; a missing file leaves the defaults. */
 int config_load(const char *path, Config *c);
 /* config_load() of CONFIG_FILE_NAME in config_dir; a bad file is said once and leaves the defaults. */
@@ -95,5 +95,5 @@ int config_load_full(const char *path, Config *c, char **ret_error);
 const ConfigImage *config_find_image(const Config *c, const char *name);
 /* Parses "none", "auto", "sysfs:DIR" (where allow_sysfs) or "gpio:CHIP:LINE[:active-low|:active-high]";
  * active_low_default is what a GPIO line is without a flag. */
-int hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret);
-void hw_spec_done(HwSpec *h);
+int config_hw_spec_parse(const char *s, bool allow_sysfs, bool active_low_default, HwSpec *ret);
+void config_hw_spec_done(HwSpec *h);

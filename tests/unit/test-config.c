@@ -233,10 +233,11 @@ int main(void) {
         CHECK(parse("led=sysfs:/sys/class/leds/../../etc\n", &c) == -EINVAL, "a sysfs path with .. is refused");
         CHECK(parse("led=gpio:a b:1\n", &c) == -EINVAL, "a chip name with a blank is refused");
 
-        CHECK(hw_spec_parse("none", false, false, &h) == 0 && h.kind == HW_NONE, "none");
-        CHECK(hw_spec_parse("auto", false, false, &h) == -EINVAL, "auto only where allowed");
-        CHECK(hw_spec_parse("gpio:gpiochip0:17", false, true, &h) == 0 && h.gpio.active_low, "a button defaults to active-low");
-        hw_spec_done(&h);
+        CHECK(config_hw_spec_parse("none", false, false, &h) == 0 && h.kind == HW_NONE, "none");
+        CHECK(config_hw_spec_parse("auto", false, false, &h) == -EINVAL, "auto only where allowed");
+        CHECK(config_hw_spec_parse("gpio:gpiochip0:17", false, true, &h) == 0 && h.gpio.active_low,
+              "a button defaults to active-low");
+        config_hw_spec_done(&h);
         config_done(&c);
         test_appliance_keys();
 
