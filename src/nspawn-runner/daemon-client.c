@@ -13,13 +13,15 @@
 #include "daemon.h"
 #include "log.h"
 #include "proto.h"
+#include "time-util.h"
 #include "util.h"
 
-#define CLIENT_TIMEOUT_SEC 10
+#define CLIENT_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 static int client_request(const char *path, MsgType type, Msg *ret) {
         _cleanup_close_ int fd = -EBADF;
-        struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_SEC };
+        struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_USEC / USEC_PER_SEC,
+                              .tv_usec = CLIENT_TIMEOUT_USEC % USEC_PER_SEC };
         int fds[_RUN_FD_MAX];
         size_t n_fds;
         Msg m;
@@ -44,7 +46,8 @@ static int client_request(const char *path, MsgType type, Msg *ret) {
         if (r == -ECONNRESET || r == -EPIPE)
                 return log_error_errno(r, "nspawn-runnerd at %s closed the connection (only root may use it).", path);
         if (r == -EAGAIN)
-                return log_error_errno(ETIMEDOUT, "nspawn-runnerd at %s did not answer within %d s.", path, CLIENT_TIMEOUT_SEC);
+                return log_error_errno(ETIMEDOUT, "nspawn-runnerd at %s did not answer within %u s.", path,
+                                       (unsigned) (CLIENT_TIMEOUT_USEC / USEC_PER_SEC));
         if (r < 0)
                 return log_error_errno(r, "Bad answer from nspawn-runnerd at %s: %m", path);
         if (r != (int) type + 1)
