@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -33,6 +34,42 @@ def proc_stat(pid):
 def process_alive(pid):
     st = proc_stat(pid)
     return st is not None and st[0] not in ("Z", "X")
+
+
+def live_processes(host_mnt_ns, cmd_needles, mount_hit=None):
+    """Live processes but this one whose command line names one of cmd_needles, or, with mount_hit,
+    that live in a mount namespace other than host_mnt_ns and have a line of mountinfo for which
+    mount_hit(line) holds: {(pid, start time): "pid comm: command line"}."""
+    found = {}
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            st = proc_stat(d)
+            if st is None or st[0] in ("Z", "X"):
+                continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            hit = any(n in cmd for n in cmd_needles)
+            if not hit and mount_hit and os.stat(f"/proc/{d}/ns/mnt").st_ino != host_mnt_ns:
+                with open(f"/proc/{d}/mountinfo") as f:
+                    hit = any(mount_hit(line) for line in f)
+        except OSError:  # gone, or going
+            continue
+        if hit:
+            found[(int(d), st[1])] = f"{d} {st[2]}: {cmd[:160]}"
+    return found
+
+
+def kill_process(pid, start):
+    """SIGKILL to pid if it is still the process that started at start (pids are reused)."""
+    st = proc_stat(pid)
+    if st and st[1] == start:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def host_mounts():
@@ -146,26 +183,8 @@ class HostWatch:
         default our temp dir), or they live in another mount namespace holding a mount of one of our
         machines (see machine_mount; mnt_needles=[] looks at command lines only)."""
         cmd_needles = cmd_needles if cmd_needles is not None else [str(self.tmproot) + "/"]
-        found = {}
-        me = os.getpid()
-        for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == me:
-                continue
-            try:
-                st = proc_stat(d)
-                if st is None or st[0] in ("Z", "X"):
-                    continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                hit = any(n in cmd for n in cmd_needles)
-                if not hit and mnt_needles != [] and os.stat(f"/proc/{d}/ns/mnt").st_ino != self.host_mnt_ns:
-                    with open(f"/proc/{d}/mountinfo") as f:
-                        hit = any(self.machine_mount(line, mnt_needles) for line in f)
-            except OSError:  # gone, or going
-                continue
-            if hit:
-                found[(int(d), st[1])] = f"{d} {st[2]}: {cmd[:160]}"
-        return found
+        return live_processes(self.host_mnt_ns, cmd_needles,
+                              None if mnt_needles == [] else lambda line: self.machine_mount(line, mnt_needles))
 
     def propagate_dirs(self):
         try:

@@ -35,14 +35,19 @@ def t_kill_nspawn(s, ex, backend):
         end_job(s, job)
 
 
+def signal_prepare(job, delay, sig):
+    """Starts the job's prepare and signals its process group after delay; returns the call and its exit."""
+    job.gitlab_config()
+    job.prepared = True
+    c = job.start(["prepare"])
+    time.sleep(delay)
+    c.kill_group(sig)
+    return c, c.wait(30)
+
+
 def t_kill_prepare(s, ex, backend, delay):
     with Job(s, ex, s.state_dir(backend)) as job:
-        job.gitlab_config()
-        job.prepared = True
-        c = job.start(["prepare"])
-        time.sleep(delay)
-        c.kill_group(signal.SIGKILL)
-        rc = c.wait(30)
+        c, rc = signal_prepare(job, delay, signal.SIGKILL)
         s.diag(f"prepare killed after {delay * 1000:.0f} ms: exit {rc}, machine dir {'exists' if os.path.exists(job.machine_dir) else 'absent'}")
         end_job(s, job)
         # gitlab-runner's retry of prepare must start from nothing.
@@ -56,12 +61,7 @@ def t_kill_prepare(s, ex, backend, delay):
 def t_term_prepare(s, ex, backend, delay):
     """gitlab-runner's prepare timeout: SIGTERM to the group while the machine starts."""
     with Job(s, ex, s.state_dir(backend)) as job:
-        job.gitlab_config()
-        job.prepared = True
-        c = job.start(["prepare"])
-        time.sleep(delay)
-        c.kill_group(signal.SIGTERM)
-        rc = c.wait(30)
+        c, rc = signal_prepare(job, delay, signal.SIGTERM)
         err = bytes(c.err)
         ex.check_sanitizer(err, "prepare")
         if rc == 0:

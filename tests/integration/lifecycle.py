@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from tap import Fail, require
 
-from host import proc_stat
+from host import kill_process, live_processes
 from jobs import Call, IMAGE, PROPAGATE_DIR, Result, short
 
 
@@ -271,25 +270,8 @@ class Lifecycle:
         if self.mnt is not None:
             roots.append("/" + os.path.relpath(self.sd, self.mnt) + "/.images/")
         cmd_needles = [needle, str(self.conf) + "/"] + list(markers)
-        found = {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == os.getpid():
-                continue
-            try:
-                st = proc_stat(d)
-                if st is None or st[0] in ("Z", "X"):
-                    continue
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                hit = any(n in cmd for n in cmd_needles)
-                if not hit and os.stat(f"/proc/{d}/ns/mnt").st_ino != self.s.host_mnt_ns:
-                    with open(f"/proc/{d}/mountinfo") as f:
-                        hit = any(len(line.split()) > 3 and any(line.split()[3].startswith(r) for r in roots) for line in f)
-            except OSError:
-                continue
-            if hit:
-                found[(int(d), st[1])] = f"{d} {st[2]}: {cmd[:140]}"
-        return found
+        return live_processes(self.s.host_mnt_ns, cmd_needles, lambda line: len(line.split()) > 3 and any(
+            line.split()[3].startswith(r) for r in roots))
 
     def wait_no_processes(self, markers=(), timeout=5.0):
         deadline = time.monotonic() + timeout
@@ -303,12 +285,7 @@ class Lifecycle:
         """Takes down what a test found left (so that the host stays clean even when it failed)."""
         for _ in range(3):
             for (pid, start) in procs:
-                st = proc_stat(pid)
-                if st and st[1] == start:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                kill_process(pid, start)
             procs = self.wait_no_processes(markers, 5)
             if not procs:
                 return

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 from tap import Tap
 
 from fixtures import Fixtures
-from host import HostWatch, host_net_state, proc_stat
+from host import HostWatch, host_net_state, kill_process
 from jobs import Executor, JOBS_NETNS_PREFIX, PROPAGATE_DIR, REPO, STANDARD_PATH
 
 
@@ -111,12 +110,7 @@ class Suite(HostWatch, Fixtures):
         procs = self.our_processes()
         for (pid, start), desc in procs.items():
             notes.append(f"process left, killed: {desc}")
-            st = proc_stat(pid)
-            if st and st[1] == start:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_process(pid, start)
         deadline = time.monotonic() + 5
         while procs and time.monotonic() < deadline and self.our_processes():
             time.sleep(0.1)
