@@ -3,7 +3,7 @@
 tests/image). Python 3.11 stdlib only.
 
 A suite is a list of tests, each a name and a function. What every suite prints:
-    1..N                           the plan (last, for a suite that counts its points as it goes)
+    1..N                           the plan (last for scenarios, whose points are counted as they come)
     ok N - name                    a test passed; "ok N - name # SKIP why" when it could not run here
     not ok N - name: reason        a test failed; the reason is one line
     # …                            diagnostics: what a test said, "took 7.3 s" for a slow one
@@ -139,9 +139,9 @@ class Tap:
             self.say(line)
         self.pending_diag.clear()
 
-    def summary(self, prefix=""):
+    def summary(self):
         """The last line; returns the exit status."""
-        self.say(f"{prefix}{self.passed} passed, {self.failed} failed")
+        self.say(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
 
 
@@ -153,10 +153,9 @@ def interrupt_on_signals():
     signal.signal(signal.SIGHUP, on_signal)
 
 
-def run(tests, pattern=None, teardown=None, final=None, setup=None, plan=True, scenarios=False,
-        tap=None, summary_prefix=""):
+def run(tests, pattern=None, teardown=None, final=None, setup=None, scenarios=False, tap=None):
     """Runs the tests matching pattern, in order, then final (name, fn), which always runs; prints the
-    plan first (plan=True), the summary last; returns the exit status. setup() runs once before the
+    plan first, the summary last; returns the exit status. setup() runs once before the
     first test (a failure there is a diagnostic: the tests that need it fail on their own). teardown()
     runs also on an exception or an interruption, which counts as a failure; the notes it returns are
     diagnostics. With scenarios=True the tests are scenarios of points (Tap.scenario)."""
@@ -166,7 +165,7 @@ def run(tests, pattern=None, teardown=None, final=None, setup=None, plan=True, s
     if teardown:
         atexit.register(teardown)
     interrupt_on_signals()
-    if plan and not scenarios:
+    if not scenarios:
         tap.plan(len(todo))
     try:
         if setup:
@@ -184,7 +183,7 @@ def run(tests, pattern=None, teardown=None, final=None, setup=None, plan=True, s
         if teardown:
             for note in teardown() or ():
                 tap.diag(f"teardown: {note}")
-    if scenarios and plan:
+    if scenarios:
         tap.plan(tap.n)
     tap.diag(f"total time {time.monotonic() - t_start:.0f} s")
-    return tap.summary(summary_prefix)
+    return tap.summary()
