@@ -21,6 +21,9 @@ from jobs import Executor, JOBS_NETNS_PREFIX, PROPAGATE_DIR, REPO, STANDARD_PATH
 
 
 class Suite(HostWatch, Fixtures):
+    """One run: its builds, temp dir, job ids, loop devices and mounts, backends, diagnostics (through its
+    Tap) and the teardown; HostWatch and Fixtures hold the rest of its methods."""
+
     def __init__(self, args):
         self.build = (REPO / args.build).resolve()  # an absolute args.build stays itself
         self.asan_build = REPO / args.asan_build
