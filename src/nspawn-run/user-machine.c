@@ -26,6 +26,7 @@
 #include "log.h"
 #include "process.h"
 #include "seccomp-filter.h"
+#include "unit.h"
 #include "user-machine.h"
 #include "userns.h"
 #include "util.h"
@@ -362,10 +363,9 @@ static int nspawn_args_build(const MachineState *s, const UserMachineCaller *u, 
 /* In the child that becomes systemd-nspawn, once the parent has written its PID to the state (EOF
  * on go: the parent is gone, and with it whoever would have removed the machine). */
 static _noreturn_ void machine_child(const Context *c, const char *key, const MachineState *s, const char *dir,
-                                     NspawnArgs *a, char **command, int go) {
+                                     const JobLimits *limits, NspawnArgs *a, char **command, int go) {
         _cleanup_free_ char *name = strprintf(USER_MACHINE_PREFIX "%s", key);
         _cleanup_(network_nspawn_args_free) char *net[2] = {};
-        JobLimits limits;
         size_t n_net = 0;
         char byte;
         int r;
@@ -377,9 +377,9 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         (void) close(go);
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
-        if (machine_root_mount(s, dir) < 0 || job_limits_for_image(c, s->image, &limits) < 0 ||
-            cgroup_machine_enter(dir, name, &limits) < 0 || network_nspawn_args(c, key, net, &n_net) < 0 ||
-            terminated || interrupted)
+        /* Under systemd the parent put us in the machine's scope. */
+        if (machine_root_mount(s, dir) < 0 || (!s->unit && cgroup_machine_enter(dir, name, limits) < 0) ||
+            network_nspawn_args(c, key, net, &n_net) < 0 || terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         for (size_t i = 0; i < n_net; i++)
                 (void) argv_add(&a->argv, net[i]);
@@ -392,17 +392,32 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         exec_nspawn(a, command);
 }
 
+/* On a host run by systemd the machine's devices and limits are those of a transient scope, as a
+ * job's are its service's; named in the state first, so that gc stops it whatever happens next. */
+static int scope_name(const char *key, MachineState *s) {
+        if (!unit_manager_available())
+                return 0;
+        s->unit = strprintf(USER_MACHINE_PREFIX "%s.scope", key);
+        return s->unit ? 0 : log_oom();
+}
+
 /* Forks systemd-nspawn and records it in the state before it starts, so that gc stops it when we
  * are killed; then waits for it. */
 static int machine_start_wait(const Context *c, const char *key, MachineState *s, const char *dir, NspawnArgs *a,
                               char **command) {
         _cleanup_free_ char *state = path_join(dir, "state");
         _cleanup_close_ int pidfd = -EBADF;
+        JobLimits limits;
         int go[2], r;
         pid_t pid;
 
         if (!state)
                 return log_oom();
+        r = job_limits_for_image(c, s->image, &limits);
+        if (r >= 0)
+                r = scope_name(key, s);
+        if (r < 0)
+                return r;
         /* A socket, not a pipe: a child that a signal to our process group ended before it read must
          * not kill us with SIGPIPE (and leave the machine to gc). */
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
@@ -410,7 +425,7 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
         r = fork_pidfd(&pid, &pidfd);
         if (r == 0) {
                 (void) close(go[1]);
-                machine_child(c, key, s, dir, a, command, go[0]);
+                machine_child(c, key, s, dir, &limits, a, command, go[0]);
         }
         (void) close(go[0]);
         if (r < 0) {
@@ -421,10 +436,14 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
         r = process_id_from_pid(pid, &s->nspawn);
         if (r >= 0)
                 r = machine_state_save(state, s);
+        if (r < 0)
+                log_error_errno(r, "Cannot write %s: %m", state);
+        else if (s->unit)
+                r = unit_start_scope(s->unit, "nspawn-run machine", pid, &limits);
         if (r < 0) {
                 (void) close(go[1]);
                 (void) wait_nspawn(pid);
-                return log_error_errno(r, "Cannot write %s: %m", state);
+                return r;
         }
         if (send(go[1], "x", 1, MSG_NOSIGNAL) != 1)
                 r = log_error_errno(errno, "Cannot start the machine: %m");

@@ -61,8 +61,29 @@ static int append_limits(sd_bus_message *m, const JobLimits *l) {
         return r;
 }
 
-int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
-                         const JobLimits *limits) {
+/* What every machine's unit has: machine.slice, a delegated cgroup (nspawn manages its own below it),
+ * removal once it ended, and a job's devices and limits. */
+static int append_machine_properties(sd_bus_message *m, const char *description, const JobLimits *limits) {
+        int r;
+
+        r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)",
+                                  "Description", "s", description,
+                                  "Slice", "s", "machine.slice",
+                                  "Delegate", "b", 1,
+                                  "CollectMode", "s", "inactive-or-failed");
+        /* As systemd's own systemd-nspawn@.service: the standard pseudo devices, and what the machine
+         * makes of its own. systemd-nspawn adds no device list to a unit it keeps (--keep-unit). */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)", "DevicePolicy", "s", "closed", "DeviceAllow", "a(ss)", 2,
+                                          JOB_DEVICES_ALLOW_PTS, "rw", JOB_DEVICES_ALLOW_TUN, "rwm");
+        if (r >= 0)
+                r = append_limits(m, limits);
+        return r;
+}
+
+/* Asks systemd for a transient unit: the machine's properties, then what fill() adds for its type. */
+static int start_transient(const char *unit, const char *description, const JobLimits *limits,
+                           int (*fill)(sd_bus_message *m, const void *userdata), const void *userdata) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -77,23 +98,9 @@ int unit_start_transient(const char *unit, const char *description, char *const 
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
-                                          "Description", "s", description,
-                                          "Slice", "s", "machine.slice",
-                                          "Delegate", "b", 1,
-                                          "KillMode", "s", "mixed",
-                                          "CollectMode", "s", "inactive-or-failed",
-                                          "StandardOutputFile", "s", log_path,
-                                          "StandardErrorFile", "s", log_path);
-        /* As systemd's own systemd-nspawn@.service: the standard pseudo devices, and what the machine
-         * makes of its own. systemd-nspawn adds no device list to a unit it keeps (--keep-unit). */
+                r = append_machine_properties(m, description, limits);
         if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)", "DevicePolicy", "s", "closed", "DeviceAllow", "a(ss)", 2,
-                                          JOB_DEVICES_ALLOW_PTS, "rw", JOB_DEVICES_ALLOW_TUN, "rwm");
-        if (r >= 0)
-                r = append_limits(m, limits);
-        if (r >= 0)
-                r = append_exec_start(m, argv);
+                r = fill(m, userdata);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -105,6 +112,39 @@ int unit_start_transient(const char *unit, const char *description, char *const 
         if (r < 0)
                 log_error_errno(r, "Cannot start unit %s: %s", unit, error.message ?: "unknown error");
         return r;
+}
+
+typedef struct ServiceFill {
+        char *const *argv;
+        const char *log_path;
+} ServiceFill;
+
+static int fill_service(sd_bus_message *m, const void *userdata) {
+        const ServiceFill *f = userdata;
+        int r;
+
+        r = sd_bus_message_append(m, "(sv)(sv)(sv)", "KillMode", "s", "mixed", "StandardOutputFile", "s", f->log_path,
+                                  "StandardErrorFile", "s", f->log_path);
+        if (r >= 0)
+                r = append_exec_start(m, f->argv);
+        return r;
+}
+
+int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
+                         const JobLimits *limits) {
+        const ServiceFill f = { .argv = argv, .log_path = log_path };
+
+        return start_transient(unit, description, limits, fill_service, &f);
+}
+
+static int fill_scope(sd_bus_message *m, const void *userdata) {
+        const pid_t *pid = userdata;
+
+        return sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) *pid);
+}
+
+int unit_start_scope(const char *unit, const char *description, pid_t pid, const JobLimits *limits) {
+        return start_transient(unit, description, limits, fill_scope, &pid);
 }
 
 int unit_is_running(const char *unit) {

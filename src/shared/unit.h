@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "job-limits.h"
 
@@ -13,6 +14,10 @@ bool unit_manager_available(void);
  * job's device list and limits. */
 int unit_start_transient(const char *unit, const char *description, char *const *argv, const char *log_path,
                          const JobLimits *limits);
+/* Moves pid (which has not started the machine yet) into a new transient scope unit in machine.slice
+ * with a job's device list and limits: the machines of nspawn-run, whose nspawn must keep the
+ * caller's terminal and so cannot be a service. */
+int unit_start_scope(const char *unit, const char *description, pid_t pid, const JobLimits *limits);
 /* 1 when the unit is activating or active, 0 when it ended (or never existed). */
 int unit_is_running(const char *unit);
 int unit_stop(const char *unit);

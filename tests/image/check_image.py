@@ -277,7 +277,8 @@ Environment=FAKE_PROBE=/usr/local/sbin/image-test-probe
 """
 
 PROBE_SCRIPT = r"""#!/bin/bash
-m=nspawn-runner-4242
+# The machine's name as prepare made it: its key came to every stage from gitlab-config's job_env.
+m=nspawn-runner-${NSPAWN_RUNNER_MACHINE:?no job_env from gitlab-config}
 machinectl list --no-legend
 systemctl show -p Slice -p ActiveState -p DevicePolicy -p DeviceAllow -p MemoryMax -p MemorySwapMax \
 	-p TasksMax -p CPUWeight $m.service
@@ -304,6 +305,21 @@ if [ -d "$dir/upper" ]; then
 else
 	mknod -m 666 "$dir/root/tmp/planted-disk" b "$maj" "$min"
 fi && echo "planted: /dev/$disk ($maj:$min) as /tmp/planted-disk"
+# nspawn-run on the systemd path: its machine in a transient scope with the jobs' devices and limits.
+nspawn-run -n bookworm -- sh -c 'echo "inside as $(id -un), uid_map $(tr -s " " </proc/self/uid_map)"; sleep 15' \
+	>/run/nspawn-run.out 2>&1 &
+nr=$!
+for _ in $(seq 120); do
+	scope=$(systemctl list-units --no-legend --plain 'nspawn-run-*.scope' | awk '{ print $1; exit }')
+	[ -n "$scope" ] && break
+	sleep 1
+done
+echo "nspawn-run scope: ${scope:-none}"
+[ -z "$scope" ] || systemctl show -p Slice -p DevicePolicy -p DeviceAllow -p MemoryMax -p TasksMax "$scope" |
+	sed 's/^/nspawn-run: /'
+wait $nr
+echo "nspawn-run exit: $?"
+sed 's/^/nspawn-run output: /' /run/nspawn-run.out
 """
 
 # The world of the network attacks, made inside the guest before gitlab-runner starts: an "internet"
@@ -679,7 +695,8 @@ def t_boot_job(r):
     require(need(r, "job_result") == "0", f"the job ended with {r.get('job_result')!r}:\n{log[-1500:]}")
     require("job on aarch64, Debian GNU/Linux 12 (bookworm)" in log, f"prepare_script output missing:\n{log[-800:]}")
     require("build: 42" in log and "background process survived the stage" in log, f"job log:\n{log[-800:]}")
-    require(re.search(r"probe: nspawn-runner-4242\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
+    require(re.search(r"job_env: NSPAWN_RUNNER_MACHINE=4242-[0-9a-f]{8}\n", log), f"gitlab-config gave no machine key:\n{log[:800]}")
+    require(re.search(r"probe: nspawn-runner-4242-[0-9a-f]{8}\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
     require("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
     require("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
 
@@ -712,6 +729,17 @@ def t_boot_containment(r):
             f"the SD card's node planted in the machine: {planted}, attacks {attacks}")
     for a in ("remount-proc-sys refused", "write-core-pattern refused"):
         require(a in attacks, f"no '{a}' among {attacks}")
+
+
+def t_boot_nspawn_run(r):
+    lines = set(job_lines(r, "probe: nspawn-run:"))
+    out = job_lines(r, "probe: nspawn-run output:")
+    require(job_lines(r, "probe: nspawn-run exit:") == ["0"], f"nspawn-run failed: {out}")
+    require(any(re.fullmatch(r"inside as root, uid_map\s+0 [1-9]\d* 65536", o.strip()) for o in out),
+            f"nspawn-run's command did not run in a user namespace of its own: {out}")
+    want = {"Slice=machine.slice", "DevicePolicy=closed", "DeviceAllow=char-pts rw", "DeviceAllow=/dev/net/tun rwm",
+            "MemoryMax=1610612736", "TasksMax=512"}
+    require(want <= lines, f"nspawn-run's scope lacks {sorted(want - lines)}; it shows {sorted(lines)}")
 
 
 def t_boot_network(r):
@@ -857,6 +885,8 @@ def boot_tests(s, boot, pattern):
          lambda: (report(1),)),
         ("boot 1: the job's unit has its limits and DevicePolicy=closed; own user namespace; no disk node "
          "opened (made or planted), /proc/sys not remounted", 1, t_boot_containment, lambda: (report(1),)),
+        ("boot 1: nspawn-run's machine in a transient scope with the jobs' devices and limits", 1, t_boot_nspawn_run,
+         lambda: (report(1),)),
         ("boot 1: isolated network: the job reaches an internet host in a netns of the guest, not the "
          "guest's own services", 1, t_boot_network, lambda: (report(1),)),
         ("boot 2: multi-user reached, no failed unit", 2, t_boot_clean, lambda: (report(2),)),
