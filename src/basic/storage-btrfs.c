@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
 #include <linux/magic.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -63,12 +64,37 @@ int btrfs_subvolume_snapshot(const char *source, const char *dest) {
         return RET_NERRNO(ioctl(parent, BTRFS_IOC_SNAP_CREATE_V2, &args));
 }
 
+int btrfs_subvolume_id(int fd, uint64_t *ret) {
+        struct btrfs_ioctl_ino_lookup_args args = { .objectid = BTRFS_FIRST_FREE_OBJECTID };
+
+        if (ioctl(fd, BTRFS_IOC_INO_LOOKUP, &args) < 0)
+                return -errno;
+        *ret = args.treeid;
+        return 0;
+}
+
 int btrfs_subvolume_destroy_at(int parent_fd, const char *name) {
         struct btrfs_ioctl_vol_args args = {};
+        /* create = 0: removes the qgroup */
+        struct btrfs_ioctl_qgroup_create_args qgroup = {};
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t id = 0;
         int r = vol_args_name(&args, name);
+
         if (r < 0)
                 return r;
-        return RET_NERRNO(ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &args));
+        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && btrfs_subvolume_id(fd, &id) >= 0)
+                qgroup.qgroupid = id;
+        closep(&fd);
+        if (ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &args) < 0)
+                return -errno;
+        /* With quotas on, every subvolume has a qgroup, which Debian 12's kernel (6.1) keeps after the
+         * subvolume is gone. Newer ones refuse this until the cleaner has dropped the subvolume
+         * (EBUSY) and then remove it themselves; ENOTCONN: quotas are off; ENOENT: none. */
+        if (qgroup.qgroupid > 0)
+                (void) ioctl(parent_fd, BTRFS_IOC_QGROUP_CREATE, &qgroup);
+        return 0;
 }
 
 int storage_make_image_dir(const char *path) {

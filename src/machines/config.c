@@ -427,6 +427,7 @@ P_JOB_LIMIT(p_job_swap, JOB_LIMIT_SWAP)
 P_JOB_LIMIT(p_job_tasks, JOB_LIMIT_TASKS)
 P_JOB_LIMIT(p_job_cpu_weight, JOB_LIMIT_CPU_WEIGHT)
 P_JOB_LIMIT(p_job_cpu_quota, JOB_LIMIT_CPU_QUOTA)
+P_JOB_LIMIT(p_job_disk, JOB_LIMIT_DISK)
 
 const ConfigImage *config_find_image(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_images; i++)
@@ -464,6 +465,7 @@ static const ConfigKey keys[] = {
         { "job_tasks_max", "a number of tasks from 16 up, or off", p_job_tasks },
         { "job_cpu_weight", "a weight from 1 to 10000 (100 is the default share)", p_job_cpu_weight },
         { "job_cpu_quota", "a percentage of one CPU (150%) or off", p_job_cpu_quota },
+        { "job_disk_max", "a size from 16M (512M, 10G) or off", p_job_disk },
 };
 
 typedef struct ParseContext {

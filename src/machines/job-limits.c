@@ -13,13 +13,15 @@
 
 static const struct {
         const char *key; /* in nspawn-runner.conf; config.c's key table says what a value looks like */
-        uint64_t max;
+        uint64_t min, max;
 } limits[_JOB_LIMIT_MAX] = {
-        [JOB_LIMIT_MEMORY] = { "job_memory_max", 1ULL << 50 },
-        [JOB_LIMIT_SWAP] = { "job_swap_max", 1ULL << 50 },
-        [JOB_LIMIT_TASKS] = { "job_tasks_max", 4194304 }, /* PID_MAX_LIMIT */
-        [JOB_LIMIT_CPU_WEIGHT] = { "job_cpu_weight", 10000 },
-        [JOB_LIMIT_CPU_QUOTA] = { "job_cpu_quota", 100000 },
+        [JOB_LIMIT_MEMORY] = { "job_memory_max", 1, 1ULL << 50 },
+        [JOB_LIMIT_SWAP] = { "job_swap_max", 1, 1ULL << 50 },
+        [JOB_LIMIT_TASKS] = { "job_tasks_max", 16, 4194304 }, /* PID_MAX_LIMIT */
+        [JOB_LIMIT_CPU_WEIGHT] = { "job_cpu_weight", 1, 10000 },
+        [JOB_LIMIT_CPU_QUOTA] = { "job_cpu_quota", 1, 100000 },
+        /* Below that systemd-nspawn cannot set up the machine's root. */
+        [JOB_LIMIT_DISK] = { "job_disk_max", 16ULL << 20, 1ULL << 50 },
 };
 
 const char *job_limit_to_string(JobLimit l) {
@@ -45,7 +47,7 @@ int job_limit_parse(JobLimit l, const char *v, uint64_t *ret) {
                 return 0;
         }
         n = strlen(num);
-        if (n > 0 && (l == JOB_LIMIT_MEMORY || l == JOB_LIMIT_SWAP)) {
+        if (n > 0 && (l == JOB_LIMIT_MEMORY || l == JOB_LIMIT_SWAP || l == JOB_LIMIT_DISK)) {
                 const char *units = "KMGT";
                 const char *p = strchr(units, num[n - 1]);
                 if (p && *p) {
@@ -56,7 +58,7 @@ int job_limit_parse(JobLimit l, const char *v, uint64_t *ret) {
                 num[--n] = '\0';
         if (safe_atou64(num, &u) < 0)
                 return -EINVAL;
-        if (u == 0 || u > limits[l].max / mult || (l == JOB_LIMIT_TASKS && u < 16))
+        if (u > limits[l].max / mult || u * mult < limits[l].min)
                 return -ERANGE;
         *ret = u * mult;
         return 0;
@@ -66,6 +68,7 @@ char *job_limit_format(JobLimit l, uint64_t v) {
         switch (l) {
         case JOB_LIMIT_MEMORY:
         case JOB_LIMIT_SWAP:
+        case JOB_LIMIT_DISK:
                 return strprintf("%.1f MiB", (double) v / (1 << 20));
         case JOB_LIMIT_TASKS:
                 return strprintf("%llu tasks", (unsigned long long) v);

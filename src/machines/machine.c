@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "cache.h"
 #include "cgroup.h"
 #include "config.h"
+#include "disk-limit.h"
 #include "generation.h"
 #include "image.h"
 #include "log.h"
@@ -145,9 +147,9 @@ static int mount_overlay(const char *lower, const char *upper, const char *work,
 
 /* The image is the overlay's lower layer through a mount that shifts its ids into the machine's
  * range, so no file of it is ever chowned: what is root's on disk is the machine's root's inside. */
-int machine_root_mount(const MachineState *s, const char *dir) {
+int machine_root_mount(const MachineState *s, const char *dir, uint64_t disk_max) {
         _cleanup_free_ char *root = path_join(dir, "root"), *base = NULL, *upper = NULL, *work = NULL,
-                            *lower = path_join(dir, "lower");
+                            *lower = path_join(dir, "lower"), *tmpfs_opts = NULL;
         _cleanup_close_ int userns_fd = -EBADF;
         int r;
 
@@ -166,9 +168,11 @@ int machine_root_mount(const MachineState *s, const char *dir) {
                 return r;
 
         base = path_join(dir, s->backend == STORAGE_TMPFS ? "volatile" : ".");
-        if (!base)
+        /* Without a size the kernel's default is half the RAM; the memory limit counts the files anyway. */
+        tmpfs_opts = disk_max > 0 ? strprintf("mode=0700,size=%" PRIu64, disk_max) : strdup("mode=0700");
+        if (!base || !tmpfs_opts)
                 return log_oom();
-        if (s->backend == STORAGE_TMPFS && mount("tmpfs", base, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0700") < 0)
+        if (s->backend == STORAGE_TMPFS && mount("tmpfs", base, "tmpfs", MS_NODEV | MS_NOSUID, tmpfs_opts) < 0)
                 return log_error_errno(errno, "Cannot mount tmpfs on %s: %m", base);
         upper = path_join(base, "upper");
         work = path_join(base, "work");
@@ -194,6 +198,7 @@ int machine_exec(const Context *c, const char *id) {
         _cleanup_(argv_done) Argv argv = ARGV_INIT;
         const char *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
+        JobLimits limits;
         size_t n_net = 0;
         int r;
 
@@ -212,7 +217,10 @@ int machine_exec(const Context *c, const char *id) {
                 return log_oom();
         if (chown(control_dir, s.uid_base, s.uid_base) < 0)
                 return log_error_errno(errno, "Cannot chown %s: %m", control_dir);
-        r = machine_root_mount(&s, dir);
+        r = job_limits_for_image(c, s.image, &limits);
+        if (r < 0)
+                return r;
+        r = machine_root_mount(&s, dir, limits.value[JOB_LIMIT_DISK]);
         if (r < 0)
                 return r;
 
@@ -259,10 +267,7 @@ int machine_exec(const Context *c, const char *id) {
                 return log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");
 
         if (!s.unit) {
-                JobLimits limits;
-                r = job_limits_for_image(c, s.image, &limits);
-                if (r >= 0)
-                        r = cgroup_machine_enter(dir, name, &limits);
+                r = cgroup_machine_enter(dir, name, &limits);
                 if (r < 0)
                         return r;
         }
@@ -591,6 +596,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
+        JobLimits limits;
         int r;
 
         if (!dir || !cache || !(control = path_join(dir, "control")))
@@ -638,6 +644,10 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         /* From here on, whatever fails takes down what was made, so that gitlab-runner's retry of
          * prepare starts from nothing. */
         r = machine_storage_create(&s, dir);
+        if (r >= 0)
+                r = job_limits_for_image(c, image, &limits);
+        if (r >= 0)
+                r = disk_limit_setup(&s, dir, limits.value[JOB_LIMIT_DISK]);
         if (r >= 0 && mkdir(control, 0700) < 0)
                 r = log_error_errno(errno, "Cannot create %s: %m", control);
         if (r >= 0)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdint.h>
+
 #include "context.h"
 #include "machine-state.h"
 #include "storage.h"
@@ -19,8 +21,9 @@ int machine_dir_create(const Context *c, const char *id, MachineState *s, int *r
 /* The directories of s->backend's storage in the machine directory dir. */
 int machine_storage_create(const MachineState *s, const char *dir);
 /* Mounts the machine's root (dir/root) in a mount namespace of this process's own, so that it
- * vanishes with the machine whatever happens to the processes that made it (btrfs: nothing to do). */
-int machine_root_mount(const MachineState *s, const char *dir);
+ * vanishes with the machine whatever happens to the processes that made it (btrfs: nothing to do).
+ * disk_max (0: none) is the size of the tmpfs backend's file system. */
+int machine_root_mount(const MachineState *s, const char *dir, uint64_t disk_max);
 /* In the process that becomes the machine's supervisor: sets up its private mounts and execs
  * systemd-nspawn. Returns only on failure. */
 int machine_exec(const Context *c, const char *id);

@@ -378,8 +378,9 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
         if (!name)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         /* Under systemd the parent put us in the machine's scope. */
-        if (machine_root_mount(s, dir) < 0 || (!s->unit && cgroup_machine_enter(dir, name, limits) < 0) ||
-            network_nspawn_args(c, key, net, &n_net) < 0 || terminated || interrupted)
+        if (machine_root_mount(s, dir, limits->value[JOB_LIMIT_DISK]) < 0 ||
+            (!s->unit && cgroup_machine_enter(dir, name, limits) < 0) || network_nspawn_args(c, key, net, &n_net) < 0 ||
+            terminated || interrupted)
                 _exit(USER_MACHINE_EXIT_FAILURE);
         for (size_t i = 0; i < n_net; i++)
                 (void) argv_add(&a->argv, net[i]);

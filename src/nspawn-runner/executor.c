@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "disk-limit.h"
 #include "drain.h"
 #include "executor.h"
 #include "gc.h"
@@ -233,16 +234,24 @@ static void report_limits_hit(const Context *c, const char *id, const uint64_t b
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = dir ? path_join(dir, "state") : NULL;
         uint64_t after[_JOB_LIMIT_MAX];
         JobLimits limits;
+        static const struct {
+                const char *name, *what_happened;
+        } hit[_JOB_LIMIT_MAX] = {
+                [JOB_LIMIT_MEMORY] = { "memory", "the kernel killed a process" },
+                [JOB_LIMIT_TASKS] = { "tasks", "a fork was refused" },
+                [JOB_LIMIT_DISK] = { "disk", "its disk is full" },
+        };
 
         if (!state || machine_state_load(state, &s) < 0 || job_limits_for_image(c, s.image, &limits) < 0)
                 return;
         cgroup_machine_limit_events(dir, s.unit, after);
+        /* No counter of its own: full now, after a failed stage, is the sign. */
+        after[JOB_LIMIT_DISK] = before[JOB_LIMIT_DISK] + disk_limit_reached(&s, dir, limits.value[JOB_LIMIT_DISK]);
         for (JobLimit l = 0; l < _JOB_LIMIT_MAX; l++)
-                if (after[l] > before[l]) {
+                if (after[l] > before[l] && hit[l].name) {
                         _cleanup_free_ char *v = job_limit_format(l, limits.value[l]);
-                        log_error("The job hit its %s limit (%s = %s): %s.", l == JOB_LIMIT_MEMORY ? "memory" : "tasks",
-                                  job_limit_to_string(l), strempty(v),
-                                  l == JOB_LIMIT_MEMORY ? "the kernel killed a process" : "a fork was refused");
+                        log_error("The job hit its %s limit (%s = %s): %s.", hit[l].name, job_limit_to_string(l),
+                                  strempty(v), hit[l].what_happened);
                 }
 }
 

@@ -42,7 +42,8 @@ static int append_exec_start(sd_bus_message *m, char *const *argv) {
         return r;
 }
 
-/* The limits as resource-control properties; a limit of 0 is left out (none). */
+/* The limits as resource-control properties; a limit of 0 is left out (none), and so is the disk
+ * cap, which the machine's storage enforces. */
 static int append_limits(sd_bus_message *m, const JobLimits *l) {
         static const char *const property[_JOB_LIMIT_MAX] = {
                 [JOB_LIMIT_MEMORY] = "MemoryMax",
@@ -54,7 +55,7 @@ static int append_limits(sd_bus_message *m, const JobLimits *l) {
         int r = 0;
 
         for (JobLimit i = 0; r >= 0 && i < _JOB_LIMIT_MAX; i++)
-                if (l->value[i] > 0)
+                if (l->value[i] > 0 && property[i])
                         /* a percent of a CPU is 10 ms of CPU time per second */
                         r = sd_bus_message_append(m, "(sv)", property[i], "t",
                                                   i == JOB_LIMIT_CPU_QUOTA ? l->value[i] * 10000 : l->value[i]);

@@ -198,6 +198,18 @@ int main(void) {
         CHECK(parse("job_memory_max=2X\n", &c) == -EINVAL, "an unknown unit is refused");
         CHECK(parse("job_memory_max=99999999999T\n", &c) == -EINVAL, "a size that overflows is refused");
         CHECK(parse("job_tasks_max=15\n", &c) == -EINVAL, "fewer than 16 tasks is refused");
+        CHECK(c.job_limits.value[JOB_LIMIT_DISK] == 0, "no disk cap by default");
+        CHECK(parse("job_disk_max=10G\n", &c) == 0 && c.job_limits.value[JOB_LIMIT_DISK] == 10ULL << 30 &&
+                      parse("job_disk_max=16M\n", &c) == 0 && c.job_limits.value[JOB_LIMIT_DISK] == 16ULL << 20 &&
+                      parse("job_disk_max=off\n", &c) == 0 && c.job_limits.value[JOB_LIMIT_DISK] == 0,
+              "job_disk_max: a size, the smallest, off");
+        check_bad("job_disk_max=15M\n", "a disk cap below 16M");
+        check_bad("job_disk_max=-1G\n", "a negative disk cap");
+        check_bad("job_disk_max=2P\n", "a disk cap in an unknown unit");
+        check_bad("job_disk_max=1048577T\n", "a disk cap above 1 PiB");
+        check_bad("job_disk_max=99999999999999999999\n", "a disk cap that overflows");
+        check_bad("job_disk_max=\n", "an empty disk cap");
+        check_bad("job_disk_max=0\n", "a disk cap of 0");
         CHECK(parse("job_cpu_weight=off\n", &c) == -EINVAL, "a weight cannot be off");
         CHECK(parse("job_cpu_weight=10001\n", &c) == -EINVAL, "a weight above 10000 is refused");
         CHECK(parse("job_cpu_quota=%\n", &c) == -EINVAL, "a bare %% is refused");

@@ -51,7 +51,13 @@ int main(void) {
               "an image's own job limits");
         playbook_done(&p);
         p = (Playbook) PLAYBOOK_INIT;
+        CHECK(parse("- hosts: all\n  vars:\n    nspawn_runner_job_disk_max: 2G\n", &p) == 0 &&
+                      p.limits_set == (1U << JOB_LIMIT_DISK) && p.limits.value[JOB_LIMIT_DISK] == 2ULL << 30,
+              "an image's own disk cap");
+        playbook_done(&p);
+        p = (Playbook) PLAYBOOK_INIT;
         refused("a bad job limit", "- hosts: all\n  vars:\n    nspawn_runner_job_memory_max: lots\n");
+        refused("a disk cap below 16M", "- hosts: all\n  vars:\n    nspawn_runner_job_disk_max: 1M\n");
         refused("a job limit that is a template", "- hosts: all\n  vars:\n    nspawn_runner_job_tasks_max: '{{ n }}'\n");
         CHECK(parse("- hosts: all\n  vars:\n    nspawn_runner_job_suppress_sync: false\n", &p) == 0 && p.job_suppress_sync == 0,
               "job_suppress_sync false");
