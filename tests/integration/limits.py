@@ -14,7 +14,7 @@ from pathlib import Path
 from tap import Fail, require
 
 from jobs import BUILD_FAILURE, IMAGE, Job, end_job, short, stderr_lines
-from suite import bind
+from security import on_backends
 
 
 # Forks up to 200 sleeping children, takes them all down and fails: the next stage has its tasks back.
@@ -140,16 +140,11 @@ def t_disk_limit(s, ex, backend, storage=None):
         if qgroups is not None and not quotas_were_on:
             subprocess.run(["btrfs", "quota", "disable", str(sd)], capture_output=True)
 
+
 def tests(s):
-    ex = s.ex
-    out = []
-    for backend, storage in (("overlay", None), ("btrfs", None), ("overlay", "tmpfs")):
-        p = f"security: {storage or backend}: "
-        out += [
-            bind(s, p + "a fork bomb and a memory hog hit the limits, one line names each, the next job works",
-                 t_sec_limits, ex, backend, storage),
-            bind(s, p + "job_disk_max: " + ("prepare warns that it is not enforced" if (storage or backend) == "overlay"
-                                            else "a job writing past it fails with one line, under it works, no leftovers"),
-                 t_disk_limit, ex, backend, storage),
-        ]
-    return out
+    return on_backends(s, [
+        ("a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits),
+        (lambda where: "job_disk_max: " + ("prepare warns that it is not enforced" if where == "overlay" else
+                                           "a job writing past it fails with one line, under it works, no leftovers"),
+         t_disk_limit),
+    ])

@@ -250,20 +250,30 @@ def t_sec_project_caches(s, ex, backend):
         shutil.rmtree(Path(sd) / ".cache" / p, ignore_errors=True)
 
 
+# The security tests' backends: (the state dir's, --storage).
+BACKENDS = (("overlay", None), ("btrfs", None), ("overlay", "tmpfs"))
+
+
+def on_backends(s, cases):
+    """For each of BACKENDS, in turn, a test per case (name, fn): "security: BACKEND: name", running
+    fn(s, s.ex, backend, storage); a name may be a function of BACKEND."""
+    out = []
+    for backend, storage in BACKENDS:
+        where = storage or backend
+        out += [bind(s, f"security: {where}: {name(where) if callable(name) else name}", fn, s.ex, backend, storage)
+                for name, fn in cases]
+    return out
+
+
 def tests(s):
     ex = s.ex
-    out = []
-    for backend, storage in (("overlay", None), ("btrfs", None), ("overlay", "tmpfs")):
-        p = f"security: {storage or backend}: "
-        out += [
-            bind(s, p + "a job's attacks on the host fail at their first step (devices, /proc/sys, /sys, overmounts, "
-                 "tty, gitlab-runner bind, raw sockets)", t_sec_attacks, ex, backend, storage),
-            bind(s, p + "chown, setuid, dpkg -i, nested unshare work; /cache owners hold across jobs",
-                 t_sec_still_works, ex, backend, storage),
-            bind(s, p + "nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a "
-                 "tarball; a fresh procfs uncovers nothing", t_sec_nested, ex, backend, storage),
-        ]
-    return out + [
+    return on_backends(s, [
+        ("a job's attacks on the host fail at their first step (devices, /proc/sys, /sys, overmounts, tty, "
+         "gitlab-runner bind, raw sockets)", t_sec_attacks),
+        ("chown, setuid, dpkg -i, nested unshare work; /cache owners hold across jobs", t_sec_still_works),
+        ("nested sandboxes: bubblewrap with a fresh /proc, podman (vfs, crun) with an image from a tarball; a fresh "
+         "procfs uncovers nothing", t_sec_nested),
+    ]) + [
         bind(s, "security: concurrent machines get distinct id ranges, freed by cleanup", t_sec_ranges, ex, "overlay"),
         bind(s, "security: a job sees only its own project's cache, where gitlab-runner keeps it", t_sec_project_caches,
              ex, "overlay"),
