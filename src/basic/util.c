@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -253,6 +254,19 @@ int mkdir_p(const char *path, mode_t mode) {
         }
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
+        return 0;
+}
+
+int flock_still_linked(int fd, const char *path, int op) {
+        struct stat st, now;
+
+        while (flock(fd, op) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_nlink == 0 || stat(path, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+                return -ENOENT;
         return 0;
 }
 

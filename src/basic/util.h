@@ -64,6 +64,9 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode);
 int read_one_line_file(const char *path, char **ret);
 
 int mkdir_p(const char *path, mode_t mode);
+/* flock()s fd, a directory opened at path, with op; -ENOENT when the holder we waited for removed
+ * it (path is now another one, or nothing). */
+int flock_still_linked(int fd, const char *path, int op);
 /* Removes the directory that holds path if it is empty. */
 int rmdir_parent(const char *path);
 /* Opens the directory that holds path; *ret_name points at path's last component. */

@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "control-dir.h"
 #include "fs-usage.h"
 #include "gc.h"
 #include "image.h"
@@ -24,16 +25,17 @@
 
 #define CACHE_DEPTH_MAX 8
 
-/* A machine is a leftover when no prepare holds it and its init is gone. On true, *ret_fd holds the
+/* A machine is a leftover when no prepare holds it and its init is gone, or its control directory
+ * (on /run, which a reboot empties): no one can reach its init any more. On true, *ret_fd holds the
  * machine's lock, to be kept until it is removed: a prepare of the same job must wait for that. */
 static bool machine_lock_leftover(const Context *c, const char *id, int *ret_fd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *control = control_dir_path(id);
         _cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
 
-        if (!dir || !(state = path_join(dir, "state")) || machine_lock(c, id, LOCK_EX | LOCK_NB, &fd) < 0)
+        if (!dir || !control || !(state = path_join(dir, "state")) || machine_lock(c, id, LOCK_EX | LOCK_NB, &fd) < 0)
                 return false;
-        if (machine_state_load(state, &s) >= 0 && process_open(&s.init, &pidfd) >= 0)
+        if (machine_state_load(state, &s) >= 0 && process_open(&s.init, &pidfd) >= 0 && access(control, F_OK) >= 0)
                 return false;
         *ret_fd = TAKE_FD(fd);
         return true;
@@ -179,6 +181,7 @@ int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
         GcStats st = {};
 
         collect_machines(c, &st);
+        control_dir_gc(c);
         network_gc();
         collect_generations(c, &st);
         collect_caches(c, threshold, &st);

@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "cache.h"
 #include "cgroup.h"
 #include "config.h"
+#include "control-dir.h"
 #include "disk-limit.h"
 #include "generation.h"
 #include "image.h"
@@ -47,20 +47,14 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* connect() to a socket whose path may be longer than sun_path allows. */
-static int connect_control(const char *machine_dir, int *ret_fd) {
-        _cleanup_free_ char *dir = path_join(machine_dir, "control");
-        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
-        char path[64];
+static int connect_control(const char *id, int *ret_fd) {
+        _cleanup_free_ char *path = control_socket_path(id);
+        _cleanup_close_ int fd = -EBADF;
         uid_t peer;
         int r;
 
-        if (!dir)
+        if (!path)
                 return -ENOMEM;
-        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        snprintf(path, sizeof(path), "/proc/self/fd/%d/" PROTO_SOCKET_NAME, dfd);
         r = seqpacket_connect(path, &peer, &fd);
         if (r < 0)
                 return r;
@@ -79,7 +73,7 @@ int machine_connect(const Context *c, const char *id, int *ret_fd) {
                 return -ENOMEM;
         if (access(dir, F_OK) < 0)
                 return -errno;
-        r = connect_control(dir, ret_fd);
+        r = connect_control(id, ret_fd);
         return r == -ENOENT ? -ECONNREFUSED : r;
 }
 
@@ -194,7 +188,7 @@ int machine_root_mount(const MachineState *s, const char *dir, uint64_t disk_max
 int machine_exec(const Context *c, const char *id) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *state = NULL, *root = NULL, *name = NULL,
-                            *init = NULL, *cache = NULL, *runner = NULL, *control_dir = NULL;
+                            *init = NULL, *cache = NULL, *runner = NULL, *control_dir = control_dir_path(id);
         _cleanup_(argv_done) Argv argv = ARGV_INIT;
         const char *arch = NULL, *personality;
         _cleanup_(network_nspawn_args_free) char *net_args[2] = {};
@@ -212,11 +206,6 @@ int machine_exec(const Context *c, const char *id) {
         r = find_init_binary(&init);
         if (r < 0)
                 return r;
-        /* The init, root of the machine, makes its control socket there. */
-        if (!(control_dir = path_join(dir, "control")))
-                return log_oom();
-        if (chown(control_dir, s.uid_base, s.uid_base) < 0)
-                return log_error_errno(errno, "Cannot chown %s: %m", control_dir);
         r = job_limits_for_image(c, s.image, &limits);
         if (r < 0)
                 return r;
@@ -226,7 +215,7 @@ int machine_exec(const Context *c, const char *id) {
 
         name = strprintf(MACHINE_NAME_PREFIX "%s", id);
         cache = context_cache_dir(c);
-        if (!name || !cache)
+        if (!name || !cache || !control_dir)
                 return log_oom();
 
         argv_add(&argv, "systemd-nspawn");
@@ -240,7 +229,7 @@ int machine_exec(const Context *c, const char *id) {
         argv_addf(&argv, "--private-users=%u:%u", (unsigned) s.uid_base, USERNS_RANGE_SIZE);
         /* On overlayfs our own mount of the image shifts the ids (setup_root()). */
         argv_add(&argv, s.backend == STORAGE_BTRFS ? "--private-users-ownership=map" : "--private-users-ownership=off");
-        argv_addf(&argv, "--bind=%s/control:" PROTO_CONTROL_DIR_INNER, dir);
+        argv_addf(&argv, "--bind=%s:" PROTO_CONTROL_DIR_INNER, control_dir);
         argv_addf(&argv, "--bind-ro=%s:/run/nspawn-runner-init", init);
         /* The project's own cache only: gitlab-runner's layout below /cache stays as it is. */
         if (s.cache_subdir)
@@ -354,7 +343,7 @@ static char *log_tail(const char *log_path) {
         return last ? strdup(last) : NULL;
 }
 
-static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
+static int wait_ready(const char *id, int pidfd, const char *unit, int sigfd, ProcessId *ret_init) {
         long long deadline = now_ms() + MACHINE_START_TIMEOUT_MS;
 
         for (unsigned i = 1;; i++) {
@@ -362,7 +351,7 @@ static int wait_ready(const char *dir, int pidfd, const char *unit, int sigfd, P
                 _cleanup_close_ int fd = -EBADF;
                 int r;
 
-                r = connect_control(dir, &fd);
+                r = connect_control(id, &fd);
                 if (r >= 0)
                         return hello(fd, ret_init);
                 if (r != -ENOENT && r != -ECONNREFUSED) /* not there yet */
@@ -448,7 +437,7 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
         if (r < 0)
                 return r;
 
-        r = wait_ready(dir, pidfd, unit, sigfd, &s->init);
+        r = wait_ready(id, pidfd, unit, sigfd, &s->init);
         if (r == -EINTR)
                 return log_error_errno(r, "Interrupted while job %s's machine was starting.", id);
         if (r == -ECHILD || r == -ETIMEDOUT) {
@@ -515,7 +504,6 @@ static int machines_gate(const Context *c, int op, int *ret_fd) {
 int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         _cleanup_free_ char *dir = context_machine_dir(c, id);
         _cleanup_close_ int gate = -EBADF, fd = -EBADF;
-        struct stat st, now;
         int r;
 
         if (!dir)
@@ -527,14 +515,10 @@ int machine_lock(const Context *c, const char *id, int op, int *ret_fd) {
         if (fd < 0)
                 return -errno;
         closep(&gate);
-        while (flock(fd, op) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours). */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_nlink == 0 || stat(dir, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
-                return -ENOENT;
+        /* Removed by the holder we waited for (and maybe made anew by a later prepare: not ours)? */
+        r = flock_still_linked(fd, dir, op);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -592,14 +576,14 @@ int machine_dir_create(const Context *c, const char *id, MachineState *s, int *r
 
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
-        _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c), *control = NULL;
+        _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c);
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
         JobLimits limits;
         int r;
 
-        if (!dir || !cache || !(control = path_join(dir, "control")))
+        if (!dir || !cache)
                 return log_oom();
         s.image = strdup(image);
         if (!s.image)
@@ -648,8 +632,8 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
                 r = job_limits_for_image(c, image, &limits);
         if (r >= 0)
                 r = disk_limit_setup(&s, dir, limits.value[JOB_LIMIT_DISK]);
-        if (r >= 0 && mkdir(control, 0700) < 0)
-                r = log_error_errno(errno, "Cannot create %s: %m", control);
+        if (r >= 0)
+                r = control_dir_create(c, id, s.uid_base);
         if (r >= 0)
                 r = network_prepare(c, id, image);
         if (r >= 0)
@@ -660,13 +644,13 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
 }
 
 /* Finds the machine's init when prepare died before writing it down: it answers on its socket. */
-static int find_init(const char *dir, const MachineState *s, int *ret_pidfd) {
+static int find_init(const char *id, const MachineState *s, int *ret_pidfd) {
         _cleanup_close_ int fd = -EBADF;
         ProcessId init = s->init;
         int r;
 
         if (init.pid == 0) {
-                r = connect_control(dir, &fd);
+                r = connect_control(id, &fd);
                 if (r < 0)
                         return r;
                 r = hello(fd, &init);
@@ -676,10 +660,10 @@ static int find_init(const char *dir, const MachineState *s, int *ret_pidfd) {
         return process_open(&init, ret_pidfd);
 }
 
-static int stop_processes(const char *dir, const MachineState *s) {
+static int stop_processes(const char *id, const MachineState *s) {
         _cleanup_close_ int init_fd = -EBADF, nspawn_fd = -EBADF;
 
-        (void) find_init(dir, s, &init_fd);
+        (void) find_init(id, s, &init_fd);
         if (s->nspawn.pid > 0)
                 (void) process_open(&s->nspawn, &nspawn_fd);
 
@@ -715,13 +699,17 @@ int machine_destroy_locked(const Context *c, const char *id) {
         /* A state file cut short by a crash still names what it can. */
         (void) machine_state_load(state, &s);
 
-        r = stop_processes(dir, &s);
+        r = stop_processes(id, &s);
         if (r < 0)
                 return r;
         cgroup_machine_remove(dir);
         if (s.unit)
                 (void) unit_stop(s.unit);
         r = network_teardown(c, id);
+        if (r < 0)
+                return r;
+        /* Before the machine directory: gc takes a control directory without one for left over. */
+        r = control_dir_remove(c, id);
         if (r < 0)
                 return r;
 

@@ -6,10 +6,12 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +20,14 @@
 #include "generation.h"
 #include "log.h"
 #include "network.h"
+#include "nftables.h"
 #include "playbook.h"
+#include "rtnl.h"
 #include "util.h"
 
 #define SLOTS_MAX 16384U
 #define RESOLVERS_MAX 8
+#define LOOPBACK_IFINDEX 1 /* the first link of every network namespace */
 
 static const char *const mode_names[_NETWORK_MODE_MAX] = {
         [NETWORK_ISOLATED] = "isolated",
@@ -133,93 +138,22 @@ static char *slot_path(const char *what, unsigned slot) {
         return strprintf(NETWORK_RUN_DIR "/%s/%u", what, slot);
 }
 
-/* A tool (ip or nft) running with a script on its stdin; its stderr is read when it ends. */
-typedef struct Tool {
-        const char *name;
-        pid_t pid;
-        int err_fd;
-} Tool;
+/* Applies an nft script in one transaction, in-process. The context of the last one is kept until
+ * the next one or the process's exit: closing its socket at once would wait for the kernel to
+ * release that transaction (an RCU grace period, 5 to 30 ms measured), which by then it has done.
+ * On failure returns -EIO (-ENOENT: no libnftables) with the first line of complaint in ret_msg. */
+static int nft_apply(const char *script, char ret_msg[static 512]) {
+        static Nftables *lingering = NULL;
+        Nftables *n;
+        int r;
 
-/* Starts tool with script on its stdin, in the network namespace netns_fd (-1: ours). */
-static int tool_start(const char *tool, const char *script, int netns_fd, Tool *ret) {
-        const char *argv[] = { tool, streq(tool, "nft") ? "-f" : "-batch", "-", NULL };
-        int in[2], err[2];
-        pid_t pid;
-
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        if (pipe2(err, O_CLOEXEC) < 0) {
-                int r = -errno;
-                close(in[0]), close(in[1]);
-                return r;
-        }
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(in[0]), close(in[1]), close(err[0]), close(err[1]);
-                return r;
-        }
-        if (pid == 0) {
-                if ((netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) || dup2(in[0], 0) < 0 || dup2(err[1], 1) < 0 ||
-                    dup2(err[1], 2) < 0)
-                        _exit(126);
-                execvp(argv[0], (char *const *) argv);
-                dprintf(2, "cannot execute %s: %s (is %s installed?)\n", argv[0], strerror(errno),
-                        streq(argv[0], "nft") ? "nftables" : "iproute2");
-                _exit(127);
-        }
-        close(in[0]);
-        close(err[1]);
-        /* The tools read all of their script before they act; a short write shows in their exit status. */
-        (void) loop_write(in[1], script, strlen(script));
-        close(in[1]);
-        *ret = (Tool) { .name = tool, .pid = pid, .err_fd = err[0] };
-        return 0;
-}
-
-/* Waits for the tool; on failure returns -EIO (-ENOENT: it is not installed) with its first line of
- * complaint in ret_msg. */
-static int tool_finish(Tool *t, char ret_msg[static 512]) {
-        ssize_t n = read(t->err_fd, ret_msg, 511);
-        int status;
-
-        close(t->err_fd);
-        ret_msg[n > 0 ? n : 0] = 0;
-        ret_msg[strcspn(ret_msg, "\n")] = 0;
-        while (waitpid(t->pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (!ret_msg[0])
-                        snprintf(ret_msg, 512, "%s failed without a message", t->name);
-                return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
-        }
-        return 0;
-}
-
-/* tool_finish() that logs "what: message" on failure. */
-static int tool_finish_logged(Tool *t, const char *what) {
-        char msg[512];
-        int r = tool_finish(t, msg);
-
-        if (r == -EIO || r == -ENOENT)
-                return log_error_errno(r, "%s: %s", what, msg);
+        lingering = nftables_free(lingering);
+        r = nftables_new(&n, ret_msg);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot wait for %s: %m", what, t->name);
-        return 0;
-}
-
-static int run_logged(const char *what, const char *tool, const char *script, int netns_fd) {
-        Tool t;
-        int r = tool_start(tool, script, netns_fd, &t);
-
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot run %s: %m", what, tool);
-        return tool_finish_logged(&t, what);
-}
-
-static int run_ip(const char *what, const char *script, int netns_fd) {
-        return run_logged(what, "ip", script, netns_fd);
+                return r;
+        r = nftables_run(n, script, ret_msg);
+        lingering = n;
+        return r;
 }
 
 /* Takes a free slot of the pool for machine_dir: symlink() either makes it ours or finds it taken. */
@@ -248,68 +182,161 @@ static int slot_take(const char *machine_dir, unsigned n_slots, unsigned *ret) {
         return log_error_errno(ENOSPC, "All %u network slots of the pool are taken (see network_pool).", n_slots);
 }
 
-/* A new network namespace, kept alive by a bind mount at path (in our mount namespace). */
-static int netns_create(const char *path) {
-        int fd, status;
-        pid_t pid;
+/* The link of slot n: .1 on the host's end, .2 in the machine, a /30 each. */
+static void slot_addresses(const NetworkCidr *pool, unsigned slot, struct in_addr *ret_host, struct in_addr *ret_job) {
+        uint32_t base = ((uint32_t) pool->addr[0] << 24 | (uint32_t) pool->addr[1] << 16 | (uint32_t) pool->addr[2] << 8 |
+                         pool->addr[3]) + slot * 4;
+
+        ret_host->s_addr = htonl(base + 1);
+        ret_job->s_addr = htonl(base + 2);
+}
+
+static void slot_ifname(unsigned slot, char ret[static IFNAMSIZ]) {
+        snprintf(ret, IFNAMSIZ, "nr%u", slot);
+}
+
+/* One rtnetlink request; what fails is logged as "Cannot <what> <ifname>: <error>". */
+static int rtnl_logged(int fd, RtnlMessage *m, uint32_t *seq, const char *what, const char *ifname) {
+        int r = rtnl_call(fd, m, ++*seq);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot %s %s: %m", what, ifname);
+        return 0;
+}
+
+static int link_configure(int fd, uint32_t *seq, const char *ifname, struct in_addr address) {
+        RtnlMessage m;
+        int ifindex = (int) if_nametoindex(ifname), r;
+
+        if (ifindex <= 0)
+                return log_error_errno(errno, "Cannot find the link %s: %m", ifname);
+        rtnl_message_address(&m, ifindex, address, 30);
+        r = rtnl_logged(fd, &m, seq, "add the address to", ifname);
+        if (r < 0)
+                return r;
+        rtnl_message_link_up(&m, ifindex);
+        return rtnl_logged(fd, &m, seq, "set up", ifname);
+}
+
+/* Writes "1" to a sysctl of the calling process's network namespace. */
+static int sysctl_net_enable(const char *path) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0 || write(fd, "1\n", 2) != 2)
+                return -errno;
+        return 0;
+}
+
+/* In the child that made the machine's namespace and is in it: no IPv6 on the links to come (the
+ * machine's loopback keeps ::1), loopback up, the veth host0 whose far end is nr<slot> in the host's
+ * namespace host_netns_fd, host0's address and the default route through the host's end. */
+static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr job, int host_netns_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        char ifname[IFNAMSIZ];
+        RtnlMessage m;
+        uint32_t seq = 0;
+        int r;
+
+        slot_ifname(slot, ifname);
+        r = sysctl_net_enable("/proc/sys/net/ipv6/conf/default/disable_ipv6");
+        if (r < 0 && r != -ENOENT) /* ENOENT: a kernel without IPv6 */
+                return log_error_errno(r, "Cannot switch IPv6 off in the machine's network namespace: %m");
+        r = rtnl_open(&fd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open an rtnetlink socket in the machine's network namespace: %m");
+        rtnl_message_link_up(&m, LOOPBACK_IFINDEX);
+        r = rtnl_logged(fd, &m, &seq, "set up", "the machine's loopback");
+        if (r < 0)
+                return r;
+        rtnl_message_veth(&m, "host0", ifname, host_netns_fd);
+        r = rtnl_logged(fd, &m, &seq, "create the machine's veth", ifname);
+        if (r < 0)
+                return r;
+        r = link_configure(fd, &seq, "host0", job);
+        if (r < 0)
+                return r;
+        rtnl_message_default_route(&m, (int) if_nametoindex("host0"), host);
+        return rtnl_logged(fd, &m, &seq, "add the default route on", "the machine's host0");
+}
+
+/* Starts a child (no exec) that makes a new network namespace, kept alive by a bind mount at path
+ * (in our mount namespace), and configures the machine's side of its veth in it. */
+static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, pid_t *ret_pid) {
+        _cleanup_close_ int host_netns_fd = -EBADF;
+        int fd;
+        pid_t parent, pid;
 
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Cannot create %s: %m", path);
         close(fd);
+        host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (host_netns_fd < 0)
+                return log_error_errno(errno, "Cannot open /proc/self/ns/net: %m");
+        parent = getpid();
         pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "Cannot fork: %m");
         if (pid == 0) {
-                if (unshare(CLONE_NEWNET) < 0)
-                        _exit(1);
-                if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
-                        _exit(2);
-                _exit(0);
+                int r;
+                /* Dies with a prepare killed with -9, rather than make links after its cleanup. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        r = log_error_errno(errno, "Cannot set the parent-death signal: %m");
+                else if (getppid() != parent)
+                        r = -ESRCH; /* nobody to tell */
+                else if (unshare(CLONE_NEWNET) < 0)
+                        r = log_error_errno(errno, "Cannot create a network namespace (needs CAP_SYS_ADMIN): %m");
+                else if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+                        r = log_error_errno(errno, "Cannot bind-mount the machine's network namespace at %s: %m", path);
+                else
+                        r = job_side_configure(slot, host, job, host_netns_fd);
+                _exit(r < 0 ? -r : 0);
         }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(errno, "Cannot wait for a child: %m");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return log_error_errno(EPERM, "Cannot %s a network namespace at %s (needs CAP_SYS_ADMIN).",
-                                       WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind-mount" : "create", path);
+        *ret_pid = pid;
         return 0;
 }
 
-/* The link of slot n: .1 on the host's end, .2 in the machine, a /30 each. */
-static void slot_addresses(const NetworkCidr *pool, unsigned slot, char host[static 16], char job[static 16]) {
-        uint32_t base = ((uint32_t) pool->addr[0] << 24 | (uint32_t) pool->addr[1] << 16 | (uint32_t) pool->addr[2] << 8 |
-                         pool->addr[3]) + slot * 4;
+static int netns_create_wait(pid_t pid) {
+        int status;
 
-        snprintf(host, 16, "%u.%u.%u.%u", base >> 24, (base >> 16) & 255, (base >> 8) & 255, (base & 255) + 1);
-        snprintf(job, 16, "%u.%u.%u.%u", base >> 24, (base >> 16) & 255, (base >> 8) & 255, (base & 255) + 2);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "Cannot wait for a child: %m");
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (WIFEXITED(status)) /* the child logged why */
+                return -WEXITSTATUS(status);
+        return log_error_errno(EIO, "The child making the machine's network namespace died of signal %d.", WTERMSIG(status));
 }
 
-static int links_create(unsigned slot, const NetworkCidr *pool, const char *netns) {
-        _cleanup_free_ char *host_script = NULL, *job_script = NULL;
-        char host[16], job[16];
+/* Deletes the veth ifname (and its peer) if it exists. */
+static int veth_delete(const char *ifname) {
         _cleanup_close_ int fd = -EBADF;
+        RtnlMessage m;
         int r;
 
-        slot_addresses(pool, slot, host, job);
-        host_script = strprintf("link add nr%u type veth peer name host0 netns %s\n"
-                                "addr add %s/30 dev nr%u\n"
-                                "link set nr%u up\n",
-                                slot, netns, host, slot, slot);
-        job_script = strprintf("link set lo up\n"
-                               "addr add %s/30 dev host0\n"
-                               "link set host0 up\n"
-                               "route add default via %s dev host0 onlink\n",
-                               job, host);
-        if (!host_script || !job_script)
-                return log_oom();
-        r = run_ip("Cannot create the machine's veth", host_script, -1);
+        r = rtnl_open(&fd);
         if (r < 0)
-                return r;
-        fd = open(netns, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", netns);
-        return run_ip("Cannot configure the machine's network", job_script, fd);
+                return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
+        rtnl_message_link_delete(&m, ifname);
+        r = rtnl_call(fd, &m, 1);
+        if (r < 0 && r != -ENODEV)
+                return log_error_errno(r, "Cannot remove the machine's veth %s: %m", ifname);
+        return 0;
+}
+
+/* The host's end of the slot's veth: its address, up. */
+static int host_side_configure(unsigned slot, struct in_addr host) {
+        _cleanup_close_ int fd = -EBADF;
+        char ifname[IFNAMSIZ];
+        uint32_t seq = 0;
+        int r;
+
+        slot_ifname(slot, ifname);
+        r = rtnl_open(&fd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
+        return link_configure(fd, &seq, ifname, host);
 }
 
 /* The file nspawn gives the machine as its resolv.conf, and so the resolvers it may reach. */
@@ -409,13 +436,15 @@ static void fprint_allow(FILE *f, const NetworkCidr *a) {
  * internet, to the GitLab server, to the allowed prefixes and to the resolvers' port 53; nothing
  * else private, nothing of the host's, nothing of another job's, and nobody opens a connection to it. */
 static char *ruleset(unsigned slot, const NetworkSettings *s) {
-        char job[16], host[16], pool[64];
+        char job[INET_ADDRSTRLEN], pool[64];
+        struct in_addr host_addr, job_addr;
         MemStream m;
         FILE *f = memstream_open(&m);
 
         if (!f)
                 return NULL;
-        slot_addresses(&s->pool, slot, host, job);
+        slot_addresses(&s->pool, slot, &host_addr, &job_addr);
+        inet_ntop(AF_INET, &job_addr, job, sizeof(job));
         cidr_format(&s->pool, pool);
         fprintf(f, "table inet nspawn_runner_%u\n"
                    "delete table inet nspawn_runner_%u\n"
@@ -483,8 +512,10 @@ static char *mode_file(const Context *c, const char *id) {
 static int isolated_setup(const char *machine_dir, const NetworkSettings *s, unsigned *ret_slot) {
         _cleanup_free_ char *netns = NULL, *rules = NULL;
         unsigned n_slots = (1U << (32 - s->pool.prefix)) / 4, slot = 0;
-        Tool nft;
-        int r;
+        struct in_addr host, job;
+        char msg[512];
+        pid_t pid = 0;
+        int r, k;
 
         r = slot_take(machine_dir, n_slots < SLOTS_MAX ? n_slots : SLOTS_MAX, &slot);
         if (r < 0)
@@ -497,19 +528,19 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
         rules = ruleset(slot, s);
         if (!netns || !rules)
                 return log_oom();
-        /* The rules name the veth, they need not find it: nft loads them while ip makes the links. */
-        r = tool_start("nft", rules, -1, &nft);
+        slot_addresses(&s->pool, slot, &host, &job);
+        /* The rules name the veth, they need not find it: they are loaded while a child makes the links. */
+        r = netns_create_start(netns, slot, host, job, &pid);
         if (r < 0)
-                return log_error_errno(r, "Cannot run nft: %m");
-        r = netns_create(netns);
-        if (r >= 0)
-                r = links_create(slot, &s->pool, netns);
-        if (r < 0) {
-                char msg[512];
-                (void) tool_finish(&nft, msg); /* one error is enough */
                 return r;
-        }
-        r = tool_finish_logged(&nft, "Cannot load the machine's firewall");
+        k = nft_apply(rules, msg);
+        r = netns_create_wait(pid);
+        if (r >= 0)
+                r = host_side_configure(slot, host);
+        if (r < 0) /* one error is enough */
+                return r;
+        if (k < 0)
+                return log_error_errno(k, "Cannot load the machine's firewall: %s", msg);
         if (r >= 0)
                 r = forwarding_enable();
         return r;
@@ -600,33 +631,25 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
 static int slot_teardown(unsigned slot) {
         _cleanup_free_ char *netns = slot_path("netns", slot), *link = slot_path("slots", slot), *rules = NULL;
         char ifname[IFNAMSIZ], msg[512] = "";
-        Tool nft;
-        int r = 0, k;
+        int r, k;
 
         rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
         if (!netns || !link || !rules)
                 return log_oom();
-        /* Without nft there never was a table to remove. */
-        k = tool_start("nft", rules, -1, &nft);
-        if (k >= 0)
-                k = tool_finish(&nft, msg);
-        if (k < 0 && k != -ENOENT)
-                r = log_error_errno(k, "Cannot remove the machine's firewall: %s", msg[0] ? msg : "cannot run nft");
+        /* The machine's processes are gone. The table first: deleting the veth then waits for RCU
+         * grace periods (about 20 ms under load), which also release the table's transaction, so
+         * that closing nftables' socket at exit costs nothing. The veth is deleted rather than left
+         * to the namespace, which frees it only later, when its name may be the next machine's. */
+        k = nft_apply(rules, msg); /* -ENOENT: without libnftables there never was a table */
+        r = k < 0 && k != -ENOENT ? log_error_errno(k, "Cannot remove the machine's firewall: %s", msg) : 0;
+        slot_ifname(slot, ifname);
+        k = veth_delete(ifname);
+        if (k < 0)
+                r = k;
         if (umount2(netns, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot unmount %s: %m", netns);
         if (unlink(netns) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", netns);
-        /* The veth goes with the namespace, but only once the kernel gets round to freeing it. */
-        snprintf(ifname, sizeof(ifname), "nr%u", slot);
-        if (if_nametoindex(ifname) > 0) {
-                _cleanup_free_ char *script = strprintf("link del %s\n", ifname);
-                Tool ip;
-                if (!script)
-                        return log_oom();
-                /* It may vanish in between: only one that stays is a failure. */
-                if ((tool_start("ip", script, -1, &ip) < 0 || tool_finish(&ip, msg) < 0) && if_nametoindex(ifname) > 0)
-                        r = log_error_errno(EIO, "Cannot remove the machine's veth %s: %s", ifname, msg);
-        }
         if (r >= 0 && unlink(link) < 0 && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot remove %s: %m", link);
         return r;

@@ -36,7 +36,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "integration"), str(HERE.parent / "
 import tap  # noqa: E402
 from tap import Fail  # noqa: E402
 from host import host_mounts  # noqa: E402
-from jobs import IMAGE, JOBS_NETNS_PREFIX, PROPAGATE_DIR, short  # noqa: E402
+from jobs import CONTROL_RUN_DIR, IMAGE, JOBS_NETNS_PREFIX, PROPAGATE_DIR, short  # noqa: E402
 from suite import Suite  # noqa: E402
 
 MACHINE_PREFIX = "nspawn-runner-"
@@ -98,7 +98,7 @@ class Faults:
 
     # -- what must hold after a trial --
     def job_remains(self, sd, job):
-        """What is left of the job: processes, mounts, machine dir, propagate dir."""
+        """What is left of the job: processes, mounts, machine dir, propagate dir, control dir."""
         left = []
         procs = self.s.our_processes([f"--id {job}", f"{MACHINE_PREFIX}{job}", f"/.machines/{job}"],
                                      [f"/.machines/{job}/"])
@@ -110,6 +110,8 @@ class Faults:
             left.append(f"machine dir {Path(sd) / '.machines' / job}")
         if (PROPAGATE_DIR / f"{MACHINE_PREFIX}{job}").exists():
             left.append(f"propagate dir {MACHINE_PREFIX}{job}")
+        if os.path.lexists(CONTROL_RUN_DIR / job):
+            left.append(f"control dir {CONTROL_RUN_DIR / job}")
         return left
 
     def cleanup_clean(self, sd, job):
@@ -130,14 +132,15 @@ class Faults:
     def wait_point(self, sd, job, point, proc, out_path=None, timeout=30):
         """Polls until the step reached point; False if the process ended first."""
         mdir = Path(sd) / ".machines" / job
+        control = CONTROL_RUN_DIR / job / "control"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if point == "mkdir" and mdir.exists() or point == "control" and (mdir / "control").exists():
+            if point == "mkdir" and mdir.exists() or point == "control" and control.exists():
                 return True
             if point == "supervisor" and "nspawn_pid=" in read(mdir / "state") or \
                point == "nspawn" and nspawn_running(job):
                 return True
-            if point == "socket" and (mdir / "control" / "control.sock").exists():
+            if point == "socket" and (control / "control.sock").exists():
                 return True
             if point == "output" and "started" in read(out_path):
                 return True

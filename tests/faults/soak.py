@@ -4,7 +4,7 @@ Called by tests/faults/run.py --soak JOBS --concurrency C (which holds the harne
 The census counts only what this run owns (other users of the host run machines at the same time):
 processes whose command line or mount namespace names this run's temp dir or machines, mounts below
 it, machine directories in its state dirs, loop devices on its files, nspawn propagate dirs of its job
-ids. One machine then runs as many stages as there were jobs: the fds and RSS of its init and of its
+ids, control directories on /run of its machines. One machine then runs as many stages as there were jobs: the fds and RSS of its init and of its
 systemd-nspawn, after the first stages and at the end, show whether a long job leaks."""
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def census(f):
         "machine dirs": len(s.machines_left()),
         "loop devices": len([line for line in loops.splitlines() if str(s.tmproot) in line]) - len(s.loops),
         "propagate dirs": len(s.propagate_dirs()),
+        "control dirs": len(s.control_dirs_left()),
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tap import Fail, require
 
-from jobs import PROPAGATE_DIR
+from jobs import CONTROL_RUN_DIR, PROPAGATE_DIR
 
 
 def proc_stat(pid):
@@ -235,6 +235,8 @@ class HostWatch:
                 problems.append("processes: " + "; ".join(list(procs.values())[:3]))
             if (PROPAGATE_DIR / f"nspawn-runner-{job.key}").exists():
                 problems.append(f"{PROPAGATE_DIR}/nspawn-runner-{job.key} exists")
+            if os.path.lexists(CONTROL_RUN_DIR / job.key):
+                problems.append(f"{CONTROL_RUN_DIR}/{job.key} exists")
             mounts = [m for m in host_mounts() if needle in m[0] or needle in m[2]]
             if mounts:
                 problems.append(f"host mounts: {mounts[:3]}")
@@ -273,6 +275,18 @@ class HostWatch:
                 left += [str(m / n) for n in os.listdir(m)]
         return left
 
+    def control_dirs_left(self):
+        """The control directories on /run whose machine directory is (or was) in this run's temp dir."""
+        root = str(self.tmproot) + "/"
+        left = []
+        for d in CONTROL_RUN_DIR.iterdir() if CONTROL_RUN_DIR.is_dir() else ():
+            try:
+                if os.readlink(d / "machine").startswith(root):
+                    left.append(str(d))
+            except OSError:
+                pass
+        return left
+
     def mounts_under_tmproot(self):
         root = str(self.tmproot) + "/"
         return sorted(m[0] for m in host_mounts() if m[0].startswith(root))
@@ -296,6 +310,9 @@ def t_final_host_clean(s):
     if stray:
         problems.append(f"mounts left: {stray[:4]}")
     problems += network_leftovers(s.jobs_netns)
+    control = s.control_dirs_left()
+    if control:
+        problems.append(f"control directories left: {control[:4]}")
     now = host_net_state()
     if now != s.host_net_before:
         problems.append(f"the host's network namespace changed: {s.host_net_before} -> {now}")

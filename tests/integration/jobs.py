@@ -30,6 +30,7 @@ BUILD_FAILURE = 1
 SYSTEM_FAILURE = 2
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
+CONTROL_RUN_DIR = Path("/run/nspawn-runner/machines")  # a machine's control socket, on the host's /run
 SANITIZER_RE = re.compile(
     r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer|Sanitizer:DEADLYSIGNAL"
 )

@@ -15,10 +15,10 @@ run `sudo -u USER sudo nspawn-run …` as a person would; both are removed at th
 
 Where things are: the run's state and teardown in suite.py (with host.py, what of the host is ours,
 and fixtures.py, what the tests run on), a job and its calls in jobs.py; the tests by subject in
-protocol.py, kills.py, protocol_edges.py, storage.py, security.py, limits.py, bad_input.py,
-maintenance.py, chroot_commands.py, gc_caches.py (the last three share lifecycle.py), nspawn_run.py,
-and sanitizers.py, which runs some of them again with the ASan/UBSan build. Each file's tests() lists
-its tests in the order they run.
+protocol.py, kills.py, protocol_edges.py, storage.py, security.py, limits.py, control_sockets.py,
+bad_input.py, maintenance.py, chroot_commands.py, gc_caches.py (the last three share lifecycle.py),
+nspawn_run.py, and sanitizers.py, which runs some of them again with the ASan/UBSan build. Each
+file's tests() lists its tests in the order they run.
 
 Usage (as root, from the repository root):
     python3 tests/integration/run.py --build build --asan-build build-asan [-k PATTERN]
@@ -38,15 +38,15 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "lib")]
 
 import tap  # noqa: E402
-import bad_input, chroot_commands, gc_caches, kills, maintenance, nspawn_run, protocol  # noqa: E402
-import limits, protocol_edges, sanitizers, security, storage  # noqa: E402
+import bad_input, chroot_commands, control_sockets, gc_caches, kills, limits, maintenance  # noqa: E402
+import nspawn_run, protocol, protocol_edges, sanitizers, security, storage  # noqa: E402
 from host import TEST_FINAL, t_final_host_clean  # noqa: E402
 from jobs import REPO  # noqa: E402
 from suite import Suite  # noqa: E402
 
 # In run order: the lifecycle tests make the cached i386 chroot nspawn-run's tests use.
-SUBJECTS = [protocol, kills, protocol_edges, storage, security, limits, bad_input, maintenance, chroot_commands,
-            gc_caches, nspawn_run, sanitizers]
+SUBJECTS = [protocol, kills, protocol_edges, storage, security, limits, control_sockets, bad_input, maintenance,
+            chroot_commands, gc_caches, nspawn_run, sanitizers]
 NO_CHROOT = {protocol.TEST_GITLAB_CONFIG, protocol.TEST_TOML, sanitizers.TEST_COMPLETE, sanitizers.TEST_CONFIG,
              TEST_FINAL}
 

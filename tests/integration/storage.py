@@ -26,15 +26,15 @@ def t_btrfs_plain_image(s, ex, backend):
 
 
 def t_unusual_state_dirs(s, ex, backend):
-    """A state dir with a long path works (the control socket's path is longer than sun_path); one
-    whose path overlayfs cannot take fails cleanly."""
+    """A state dir with a long path works (its machines' paths are longer than sun_path, which their
+    control sockets on /run do not care about); one whose path overlayfs cannot take fails cleanly."""
     chroot = s.chroot()
     long_sd = s.tmproot / ("long-" + "d" * 60) / ("e" * 60) / ("f" * 60) / "state"
     long_sd.mkdir(parents=True)
     (long_sd / IMAGE).symlink_to(chroot)
     s.extra_state_dirs.append(long_sd)
     with Job(s, ex, long_sd) as job:
-        require(len(f"{job.machine_dir}/control/control.sock") > 108, "the path is not long enough to test")
+        require(len(f"{job.machine_dir}/control.sock") > 108, "the path is not long enough to test")
         job.prepare()
         r = job.run_ok("build_script", ["echo long-ok"])
         require("long-ok" in r.lines, f"job in a long state dir: {short(r.out)}")

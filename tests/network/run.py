@@ -322,10 +322,11 @@ def expect(res, what, ok):
 # --- tests ---------------------------------------------------------------------------------------
 
 def network_state():
-    """What isolated machines leave behind: pool slots, namespace mounts, veths, nft tables."""
+    """What isolated machines leave behind: pool slots, namespace mounts, veths, nft tables (and their
+    control directories)."""
     left = []
-    for d in ("slots", "netns"):
-        p = Path("/run/nspawn-runner/network") / d
+    for p in (Path("/run/nspawn-runner/network/slots"), Path("/run/nspawn-runner/network/netns"),
+              Path("/run/nspawn-runner/machines")):
         if p.is_dir() and any(p.iterdir()):
             left.append(f"{p}: {sorted(x.name for x in p.iterdir())}")
     veths = re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
@@ -340,8 +341,22 @@ def network_state():
     return left
 
 
+def nftables_sockets(pid):
+    """The NETLINK_NETFILTER sockets (of this namespace) among the open files of process pid."""
+    rows = [l.split() for l in Path("/proc/net/netlink").read_text().splitlines()[1:]]
+    nf = {row[-1] for row in rows if row[1] == "12"}
+    fds = Path(f"/proc/{pid}/fd")
+    links = [os.readlink(fds / f) for f in os.listdir(fds)]
+    return [l for l in links if l.startswith("socket:[") and l[8:-1] in nf]
+
+
 def t_works(r):
     with Job(r) as job:
+        state = (r.state / ".machines" / str(job.id) / "state").read_text()
+        nspawn = re.search(r"^nspawn_pid=(\d+)", state, re.M)
+        require(nspawn, f"no nspawn pid in the state of job {job.id}: {state!r}")
+        require(not nftables_sockets(nspawn.group(1)),
+                f"the machine's systemd-nspawn holds prepare's nftables socket: {nftables_sockets(nspawn.group(1))}")
         res = results(job.py(f"""
 resolve("dns", "internet.test", "{INET}")
 http("http", "http://internet.test/", "internet-page")
@@ -453,6 +468,27 @@ def t_bad_pool(r):
         conf.write_text(saved)
 
 
+def t_half_way(r):
+    """prepare that fails half-way through the network (the veth's name is taken by a link of the
+    host's, after the slot, the namespace and the nft run were made): one line, and nothing left."""
+    conf = r.conf / "nspawn-runner.conf"
+    saved = conf.read_text()
+    conf.write_text(saved + "network_pool = 10.213.7.0/30\n")  # one slot: 0, its veth nr0
+    sh("ip", "link", "add", "nr0", "type", "veth", "peer", "name", "taken0")
+    try:
+        j = Job(r)
+        p = r.call(j.id, "bookworm", "prepare")
+        lines = p.stderr.strip().splitlines()
+        require(p.returncode == SYSTEM_FAILURE, f"prepare with nr0 taken: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+        require(len(lines) == 1 and "nr0" in lines[0] and "File exists" in lines[0],
+                f"prepare with nr0 taken said: {p.stderr.strip()[-300:]}")
+        require(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
+        require(not network_state(), f"left after the failed prepare: {network_state()}")
+    finally:
+        conf.write_text(saved)
+        sh("ip", "link", "del", "nr0", check_rc=False)
+
+
 def t_killed(r):
     """After kill -9 of machines' processes, cleanup removes the network of one whose directory is
     there, gc that of one whose directory is gone (a crash half-way through cleanup)."""
@@ -493,6 +529,7 @@ TESTS = [
     ("host mode (playbook): the host's network", t_host_mode),
     ("none mode (playbook): loopback only", t_none_mode),
     ("bad input: a full network_pool fails prepare with one line", t_bad_pool),
+    ("half-way: a prepare that fails inside the network setup leaves nothing", t_half_way),
     ("kill -9: gc removes the network of killed and vanished machines", t_killed),
     ("nothing left: namespaces, veths, nft tables, routes", t_clean),
 ]
