@@ -4,7 +4,7 @@ cleanup, concurrent prepare/cleanup/gc, a full disk; each trial followed by the 
 exits 0, nothing of the job runs or is mounted, its machine directory and nspawn propagate dir are gone,
 and a new job on a new id works. TAP output, one test point per fault kind and backend, with trial counts.
 
-Reuses the integration suite's harness (tests/integration/run.py): the shared chroot cached in
+Reuses the integration suite's Suite (tests/integration/suite.py): the shared chroot cached in
 tests/cache/ (made once, with the product's chroot-create), the loop-mounted btrfs state dir, the
 teardown that leaves the host as it was. Job ids are 9 digits (run.py's are 13): no clash.
 
@@ -19,11 +19,9 @@ Usage: tests/faults/run.py [--build build] [--trials N] [--seed N] [--backends o
 from __future__ import annotations
 
 import argparse
-import atexit
-import importlib.util
+import fcntl
 import os
 import random
-import re
 import signal
 import statistics
 import subprocess
@@ -33,20 +31,21 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-_spec = importlib.util.spec_from_file_location("integration", REPO / "tests/integration/run.py")
-it = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(it)
-Fail = it.Fail
+sys.path[:0] = [str(HERE), str(HERE.parent / "integration"), str(HERE.parent / "lib")]
 
-IMAGE = it.IMAGE
+import tap  # noqa: E402
+from tap import Fail  # noqa: E402
+from host import host_mounts  # noqa: E402
+from jobs import CONTROL_RUN_DIR, IMAGE, JOBS_NETNS_PREFIX, PROPAGATE_DIR, short  # noqa: E402
+from suite import Suite  # noqa: E402
+
 MACHINE_PREFIX = "nspawn-runner-"
 STAGE_TIMEOUT = 60
 
 
 class Faults:
     def __init__(self, args):
-        self.s = it.Suite(argparse.Namespace(build=args.build, asan_build="build-asan", cache_dir=args.cache_dir))
+        self.s = Suite(argparse.Namespace(build=args.build, asan_build="build-asan", cache_dir=args.cache_dir))
         self.s.id_base = random.randrange(10**5, 10**6) * 1000  # 9-digit ids; run.py's have 13
         self.rng = random.Random(args.seed)
         # Jobs keep the default network mode, isolated, in a namespace of the suite's own (as run.py's).
@@ -68,7 +67,7 @@ class Faults:
 
     # -- driving the executor --
     def argv(self, sd, *args):
-        return it.JOBS_NETNS_PREFIX + [self.bin, "--state-dir", str(sd), "--config-dir", str(self.config_dir)] + [str(a) for a in args]
+        return JOBS_NETNS_PREFIX + [self.bin, "--state-dir", str(sd), "--config-dir", str(self.config_dir)] + [str(a) for a in args]
 
     def call(self, sd, *args, timeout=120):
         r = subprocess.run(self.argv(sd, *args), capture_output=True, timeout=timeout, env=self.env,
@@ -89,13 +88,13 @@ class Faults:
         t0 = time.monotonic()
         rc, out = self.call(sd, "prepare", IMAGE, "--id", job, *extra)
         if rc != 0:
-            raise Fail(f"prepare of job {job}: exit {rc}: {it.short(out)}")
+            raise Fail(f"prepare of job {job}: exit {rc}: {short(out)}")
         self.durations.setdefault("prepare", []).append(time.monotonic() - t0)
 
     def run_ok(self, sd, job, script="ok.sh", stage="after_script"):
         rc, out = self.call(sd, "run", "--id", job, self.scripts / script, stage, timeout=STAGE_TIMEOUT)
         if rc != 0 or "ok" not in out.split():
-            raise Fail(f"stage {stage} of job {job}: exit {rc}: {it.short(out)}")
+            raise Fail(f"stage {stage} of job {job}: exit {rc}: {short(out)}")
 
     # -- what must hold after a trial --
     def job_remains(self, sd, job):
@@ -104,21 +103,21 @@ class Faults:
         procs = self.s.our_processes([f"--id {job}", f"{MACHINE_PREFIX}{job}", f"/.machines/{job}"],
                                      [f"/.machines/{job}/"])
         left += [f"process {d}" for d in procs.values()]
-        for m in it.host_mounts():
+        for m in host_mounts():
             if f"/.machines/{job}/" in m[0] + "/":
                 left.append(f"mount {m[0]}")
         if (Path(sd) / ".machines" / job).exists():
             left.append(f"machine dir {Path(sd) / '.machines' / job}")
-        if (it.PROPAGATE_DIR / f"{MACHINE_PREFIX}{job}").exists():
+        if (PROPAGATE_DIR / f"{MACHINE_PREFIX}{job}").exists():
             left.append(f"propagate dir {MACHINE_PREFIX}{job}")
-        if os.path.lexists(it.CONTROL_RUN_DIR / job):
-            left.append(f"control dir {it.CONTROL_RUN_DIR / job}")
+        if os.path.lexists(CONTROL_RUN_DIR / job):
+            left.append(f"control dir {CONTROL_RUN_DIR / job}")
         return left
 
     def cleanup_clean(self, sd, job):
         rc, out = self.call(sd, "cleanup", "--id", job)
         if rc != 0:
-            raise Fail(f"cleanup of job {job}: exit {rc}: {it.short(out)}")
+            raise Fail(f"cleanup of job {job}: exit {rc}: {short(out)}")
         left = self.job_remains(sd, job)
         if left:
             raise Fail(f"after cleanup of job {job} returned: {'; '.join(left)[:300]}")
@@ -133,7 +132,7 @@ class Faults:
     def wait_point(self, sd, job, point, proc, out_path=None, timeout=30):
         """Polls until the step reached point; False if the process ended first."""
         mdir = Path(sd) / ".machines" / job
-        control = it.CONTROL_RUN_DIR / job / "control"
+        control = CONTROL_RUN_DIR / job / "control"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if point == "mkdir" and mdir.exists() or point == "control" and control.exists():
@@ -169,7 +168,7 @@ class Faults:
                 with open(out, "wb") as f:
                     p = self.spawn(sd, "run", "--id", job, self.scripts / "long.sh", "build_script", out=f)
                 if not self.wait_point(sd, job, "output", p, out):
-                    raise Fail(f"trial {i}: the long stage ended early: {it.short(read(out))}")
+                    raise Fail(f"trial {i}: the long stage ended early: {short(read(out))}")
                 self.kill_group(p)
                 self.run_ok(sd, job)
         finally:
@@ -188,7 +187,7 @@ class Faults:
                 rc, out = self.call(sd, "-v", "cleanup", "--id", other)
                 gc_runs[0] += 1
                 if rc != 0:
-                    errors.append(f"cleanup of {other}: exit {rc}: {it.short(out)}")
+                    errors.append(f"cleanup of {other}: exit {rc}: {short(out)}")
         t = threading.Thread(target=gc_loop, daemon=True)
         t.start()
         try:
@@ -208,7 +207,6 @@ class Faults:
         """The race made certain: a creator stopped between mkdir() of the machine dir and its lock
         (the product's protocol: the machines dir flock()ed shared over that gap). gc must wait, and
         then leave the dir, which its creator holds by then."""
-        import fcntl
         machines = Path(sd) / ".machines"
         job = self.new_id()
         gate = os.open(machines, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -324,7 +322,7 @@ class Faults:
                     raise Fail(f"trial {i}: run did not end within 10 s of SIGTERM")
                 dt = time.monotonic() - t0
                 if rc == 0 or "survived" in read(out):
-                    raise Fail(f"trial {i}: the stage went on after SIGTERM (exit {rc}): {it.short(read(out))}")
+                    raise Fail(f"trial {i}: the stage went on after SIGTERM (exit {rc}): {short(read(out))}")
                 self.durations.setdefault("sigterm", []).append(dt)
                 self.run_ok(sd, job)
         finally:
@@ -355,7 +353,7 @@ class Faults:
                 rc, out = self.call(sd, *args)
                 counts[key] = counts.get(key, 0) + 1
                 if rc != 0:
-                    errors.append(f"{' '.join(args)}: exit {rc}: {it.short(out)}")
+                    errors.append(f"{' '.join(args)}: exit {rc}: {short(out)}")
                     return
         workers = [threading.Thread(target=jobs) for _ in range(2)]
         loops = [threading.Thread(target=loop, args=(["gc"], "gc")),
@@ -381,7 +379,7 @@ class Faults:
             self.prepare(sd, job)
             rc, out = self.call(sd, "run", "--id", job, self.scripts / "fill.sh", "build_script", timeout=120)
             if rc == 0 or "No space left" not in out:
-                raise Fail(f"trial {i}: the stage that fills the disk: exit {rc}: {it.short(out)}")
+                raise Fail(f"trial {i}: the stage that fills the disk: exit {rc}: {short(out)}")
             self.cleanup_clean(sd, job)
             free = os.statvfs(sd).f_bfree
             if free < free0 * 0.95:
@@ -456,7 +454,7 @@ def main():
     ap.add_argument("--seed", type=int, default=int(os.environ["FAULTS_SEED"]) if os.environ.get("FAULTS_SEED")
                     else random.randrange(1 << 32))
     ap.add_argument("--backends", default="overlay,btrfs")
-    ap.add_argument("-k", dest="pattern", help="only the tests whose name matches this regular expression")
+    tap.add_arguments(ap)
     ap.add_argument("--soak", type=int, metavar="JOBS", help="run JOBS jobs per backend and print the leak census")
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
@@ -464,52 +462,41 @@ def main():
         print("tests/faults/run.py must run as root.", file=sys.stderr)
         return 2
     f = Faults(args)
-    atexit.register(f.s.teardown)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if args.soak:
         from soak import soak
         return soak(f, args)
 
-    plan = []
+    tests = []
     for backend in args.backends.split(","):
         for name, fn, scale in TESTS:
-            plan.append((f"{backend}: {name}", backend, fn, max(1, round(args.trials * scale))))
+            tests.append((f"{backend}: {name}", trial(f, fn, backend, max(1, round(args.trials * scale)), args.seed)))
         if backend == "overlay":
-            plan.append(("overlay: disk full on a small loop file system", backend, "t_disk_full",
-                         max(1, round(args.trials / 6))))
-    if args.pattern:
-        plan = [p for p in plan if re.search(args.pattern, p[0], re.I)]
+            tests.append(("overlay: disk full on a small loop file system",
+                          trial(f, "t_disk_full", backend, max(1, round(args.trials / 6)), args.seed)))
     print(f"# nspawn-runner fault suite: seed {args.seed} (replay: --seed {args.seed} or FAULTS_SEED={args.seed}), "
           f"trials {args.trials}, temp {f.s.tmproot}", flush=True)
-    print(f"1..{len(plan) + 1}", flush=True)
-    failed = 0
-    t_start = time.monotonic()
-    for i, (name, backend, fn, trials) in enumerate(plan, 1):
-        t0 = time.monotonic()
-        try:
-            sd = f.s.state_dir(backend)
-            what = getattr(f, fn)(sd, trials)
-            print(f"ok {i} - {name} ({what} trials)" if isinstance(what, int) else f"ok {i} - {name} ({what})",
-                  flush=True)
-        except Fail as e:
-            failed += 1
-            print(f"not ok {i} - {name}: {str(e)[:600]} (seed {args.seed})", flush=True)
-        except (subprocess.TimeoutExpired, OSError) as e:
-            failed += 1
-            print(f"not ok {i} - {name}: {type(e).__name__}: {e} (seed {args.seed})", flush=True)
-        print(f"# {time.monotonic() - t0:.1f} s", flush=True)
-    notes = f.s.teardown()
-    i = len(plan) + 1
-    if notes:
-        failed += 1
-        print(f"not ok {i} - the host is as it was: {'; '.join(notes)[:600]}", flush=True)
-    else:
-        print(f"ok {i} - the host is as it was (nothing for teardown to do)", flush=True)
-    print(f"# faults: {len(plan) + 1 - failed} passed, {failed} failed, seed {args.seed}, "
-          f"{time.monotonic() - t_start:.0f} s", flush=True)
-    return 1 if failed else 0
 
+    def host_as_it_was():
+        notes = f.s.teardown()
+        if notes:
+            raise Fail("; ".join(notes)[:600])
+        return "nothing for teardown to do"
+
+    return tap.run(tests, args.pattern, teardown=f.s.teardown, final=("the host is as it was", host_as_it_was),
+                   tap=f.s.tap)
+
+
+def trial(f, fn, backend, trials, seed):
+    """A test of the list: the trials of Faults.fn on the backend; its note says what they did."""
+    def test():
+        try:
+            what = getattr(f, fn)(f.s.state_dir(backend), trials)
+        except Fail as e:
+            raise Fail(f"{str(e)[:600]} (seed {seed})")
+        except (subprocess.TimeoutExpired, OSError) as e:
+            raise Fail(f"{type(e).__name__}: {e} (seed {seed})")
+        return f"{what} trials" if isinstance(what, int) else what
+    return test
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     sys.exit(main())

@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import tap
+
 STAGES = ("get_sources", "build_script", "after_script")
 
 
@@ -72,48 +74,54 @@ def long_machine(f, sd, stages):
 
 
 def soak(f, args):
-    failed = 0
+    """One TAP point per backend (its jobs all worked, nothing leaked) and one for the teardown."""
+    t = f.s.tap
+    tap.interrupt_on_signals()
     print(f"# nspawn-runner soak: {args.soak} jobs per backend, {args.concurrency} at once "
           f"({len(STAGES)} stages each), temp {f.s.tmproot}", flush=True)
-    before = census(f)
-    for backend in args.backends.split(","):
-        sd = f.s.state_dir(backend)
-        errors, times = [], []
-        lock = threading.Lock()
+    try:
+        before = census(f)
+        for backend in args.backends.split(","):
+            errors, leaks = soak_backend(f, args, backend, before)
+            t.point(not errors and not leaks, f"{backend}: {args.soak} jobs, nothing left" if not errors and not leaks
+                    else f"{backend}: {len(errors)} failed jobs, leaks {leaks}")
+    finally:
+        notes = f.s.teardown()
+    t.point(not notes, "teardown had nothing to do" + (f": {'; '.join(notes)[:500]}" if notes else ""))
+    t.plan(t.n)
+    return t.summary()
 
-        def job():
-            try:
-                t = one_job(f, sd)
-                with lock:
-                    times.append(t)
-            except Exception as e:  # counted, the soak goes on
-                with lock:
-                    errors.append(str(e))
-        t0 = time.monotonic()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            for _ in range(args.soak):
-                pool.submit(job)
-        wall = time.monotonic() - t0
-        time.sleep(1)
-        after = census(f)
-        leaks = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-        print(f"# {backend}: {len(times)} of {args.soak} jobs ok, {len(errors)} failed, {wall:.0f} s "
-              f"({args.soak / wall:.1f} jobs/s), per job median {statistics.median(times or [0]):.2f} s, "
-              f"max {max(times or [0]):.2f} s", flush=True)
-        for e in errors[:5]:
-            print(f"#   failed: {e[:300]}", flush=True)
-        print(f"# {backend}: census after: " + ", ".join(f"{k} {v}" for k, v in after.items()), flush=True)
-        usage = long_machine(f, sd, max(args.soak, 20))
-        for i, u in sorted(usage.items()):
-            print(f"# {backend}: one machine after {i} stages: " +
-                  ", ".join(f"{k} {v[0]} fds {v[1]} kB RSS" if v else f"{k} gone" for k, v in u.items()), flush=True)
-        if errors or leaks:
-            failed += 1
-            print(f"not ok - {backend}: {len(errors)} failed jobs, leaks {leaks}", flush=True)
-        else:
-            print(f"ok - {backend}: {args.soak} jobs, nothing left", flush=True)
-    notes = f.s.teardown()
-    if notes:
-        failed += 1
-        print(f"not ok - teardown had to: {'; '.join(notes)[:500]}", flush=True)
-    return 1 if failed else 0
+
+def soak_backend(f, args, backend, before):
+    """Runs the backend's jobs and prints what they took; returns their errors and the leaks."""
+    sd = f.s.state_dir(backend)
+    errors, times = [], []
+    lock = threading.Lock()
+
+    def job():
+        try:
+            t = one_job(f, sd)
+            with lock:
+                times.append(t)
+        except Exception as e:  # counted, the soak goes on
+            with lock:
+                errors.append(str(e))
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        for _ in range(args.soak):
+            pool.submit(job)
+    wall = time.monotonic() - t0
+    time.sleep(1)
+    after = census(f)
+    leaks = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    print(f"# {backend}: {len(times)} of {args.soak} jobs ok, {len(errors)} failed, {wall:.0f} s "
+          f"({args.soak / wall:.1f} jobs/s), per job median {statistics.median(times or [0]):.2f} s, "
+          f"max {max(times or [0]):.2f} s", flush=True)
+    for e in errors[:5]:
+        print(f"#   failed: {e[:300]}", flush=True)
+    print(f"# {backend}: census after: " + ", ".join(f"{k} {v}" for k, v in after.items()), flush=True)
+    usage = long_machine(f, sd, max(args.soak, 20))
+    for i, u in sorted(usage.items()):
+        print(f"# {backend}: one machine after {i} stages: " +
+              ", ".join(f"{k} {v[0]} fds {v[1]} kB RSS" if v else f"{k} gone" for k, v in u.items()), flush=True)
+    return errors, leaks

@@ -39,19 +39,15 @@ import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO / "tests/lib"))
+
+import tap  # noqa: E402
+from tap import Fail, require  # noqa: E402
+
 UBOOT_QEMU = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 TOKEN = "glrt-TESTtoken-" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:20]
 BOOT_TIMEOUT = 900  # seconds for one boot, report and power-off under software emulation
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKxWqbnv3cTPbK0S6NHEoPBtEVqExE+1c1cmiC8DRV6Y test@check-image"
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def run(*args, **kw):
@@ -59,28 +55,6 @@ def run(*args, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     return subprocess.run([str(a) for a in args], **kw)
-
-
-class Suite:
-    def __init__(self):
-        self.n = self.passed = self.failed = 0
-
-    def test(self, name, fn, *args):
-        self.n += 1
-        t0 = time.monotonic()
-        try:
-            fn(*args)
-        except Fail as e:
-            self.failed += 1
-            print(f"not ok {self.n} - {name}: {e}", flush=True)
-            return False
-        except Exception as e:  # a bug in the test or the product: report, go on
-            self.failed += 1
-            print(f"not ok {self.n} - {name}: {type(e).__name__}: {e}", flush=True)
-            return False
-        self.passed += 1
-        print(f"ok {self.n} - {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-        return True
 
 
 class Image:
@@ -127,14 +101,14 @@ class Image:
 # --- 1. the image as built ------------------------------------------------------------------------
 
 def t_partitions(img: Image):
-    check(img.table["label"] == "dos", f"partition table is {img.table['label']}, the Pi 4 boots from MBR")
-    check(len(img.parts) == 2, f"{len(img.parts)} partitions, want 2 (boot, root)")
+    require(img.table["label"] == "dos", f"partition table is {img.table['label']}, the Pi 4 boots from MBR")
+    require(len(img.parts) == 2, f"{len(img.parts)} partitions, want 2 (boot, root)")
     boot, root = img.parts
-    check(boot["type"] == "c" and boot.get("bootable"), f"partition 1 is {boot}, want FAT32 LBA (c), bootable")
-    check(boot["start"] == 8192 and boot["size"] == 524288, "partition 1 is not 256 MiB from 4 MiB")
-    check(root["type"] == "83" and root["start"] == boot["start"] + boot["size"], f"partition 2 is {root}")
+    require(boot["type"] == "c" and boot.get("bootable"), f"partition 1 is {boot}, want FAT32 LBA (c), bootable")
+    require(boot["start"] == 8192 and boot["size"] == 524288, "partition 1 is not 256 MiB from 4 MiB")
+    require(root["type"] == "83" and root["start"] == boot["start"] + boot["size"], f"partition 2 is {root}")
     magic = open(img.path, "rb").read(512)[510:]
-    check(magic == b"\x55\xaa", "no MBR signature")
+    require(magic == b"\x55\xaa", "no MBR signature")
 
 
 def manifest():
@@ -147,10 +121,10 @@ def t_boot_files(img: Image):
     files = img.fat_files()
     want = {m[0] for m in manifest()} | {"config.txt", "boot.scr", "uboot.env", "initrd.img", "nspawn-runner.conf",
                                         "README.txt"}
-    check(want <= files, f"missing on the boot partition: {sorted(want - files)}")
+    require(want <= files, f"missing on the boot partition: {sorted(want - files)}")
     for name, package, version, path, sha in manifest():
         got = hashlib.sha256(img.fat_read(name)).hexdigest()
-        check(got == sha, f"{name}: sha256 {got}, the manifest says {sha} ({package} {version})")
+        require(got == sha, f"{name}: sha256 {got}, the manifest says {sha} ({package} {version})")
 
 
 def fstab_boot_label() -> str:
@@ -165,28 +139,28 @@ def t_fat_label(img: Image):
     with open(img.path, "rb") as f:
         f.seek(img.boot_offset)
         bpb = f.read(512)
-    check(bpb[82:90] == b"FAT32   ", f"partition 1 is not FAT32: {bpb[82:90]!r}")
+    require(bpb[82:90] == b"FAT32   ", f"partition 1 is not FAT32: {bpb[82:90]!r}")
     label = bpb[71:82].decode(errors="replace").rstrip()
     want = fstab_boot_label()
-    check(label == want, f"the FAT is labelled {label!r}, fstab mounts {want!r} on /boot/firmware")
-    check(label not in ("BOOT", "boot", "NO NAME"), f"the FAT's label {label!r} is one other disks have too")
+    require(label == want, f"the FAT is labelled {label!r}, fstab mounts {want!r} on /boot/firmware")
+    require(label not in ("BOOT", "boot", "NO NAME"), f"the FAT's label {label!r} is one other disks have too")
 
 
 def t_uboot_env(img: Image):
     env = img.fat_read("uboot.env")
-    check(len(env) == 0x4000, f"uboot.env is {len(env)} bytes, u-boot-rpi reads 0x4000")
-    check(int.from_bytes(env[:4], "little") == zlib.crc32(env[4:]), "uboot.env's CRC does not match: u-boot would ignore it")
+    require(len(env) == 0x4000, f"uboot.env is {len(env)} bytes, u-boot-rpi reads 0x4000")
+    require(int.from_bytes(env[:4], "little") == zlib.crc32(env[4:]), "uboot.env's CRC does not match: u-boot would ignore it")
     entries = env[4:].split(b"\0\0")[0].split(b"\0")
     got = dict(e.decode().split("=", 1) for e in entries)
-    check(got.get("bootdelay") == "-2", f"bootdelay={got.get('bootdelay')}: a byte on the serial console stops the boot")
-    check("preboot" not in got, f"preboot={got.get('preboot')!r}: u-boot would reset the VL805 before Linux does")
+    require(got.get("bootdelay") == "-2", f"bootdelay={got.get('bootdelay')}: a byte on the serial console stops the boot")
+    require("preboot" not in got, f"preboot={got.get('preboot')!r}: u-boot would reset the VL805 before Linux does")
     targets = got.get("boot_targets", "").split()
-    check(targets and not {"usb0", "pxe", "dhcp"} & set(targets), f"boot_targets={targets}: boots from more than the SD card")
-    check(got.get("bootcmd", "").endswith("reset"), f"bootcmd={got.get('bootcmd')!r} waits at the prompt when nothing boots")
+    require(targets and not {"usb0", "pxe", "dhcp"} & set(targets), f"boot_targets={targets}: boots from more than the SD card")
+    require(got.get("bootcmd", "").endswith("reset"), f"bootcmd={got.get('bootcmd')!r} waits at the prompt when nothing boots")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "u-boot.bin").write_bytes(img.fat_read("u-boot.bin"))
         want = run(REPO / "board/rpi4/uboot-env", Path(tmp) / "u-boot.bin").stdout.splitlines()
-    check([e.decode() for e in entries] == want, "uboot.env is not u-boot.bin's default environment with board/rpi4/uboot-env's changes")
+    require([e.decode() for e in entries] == want, "uboot.env is not u-boot.bin's default environment with board/rpi4/uboot-env's changes")
 
 
 def t_initrd(img: Image):
@@ -198,7 +172,7 @@ def t_initrd(img: Image):
                 "--modules-list", REPO / "board/rpi4/initramfs-modules", "--fstype", "ext4", check=False)
     for line in p.stdout.splitlines():
         print("#" + line, flush=True)
-    check(p.returncode == 0, "\n" + p.stderr.strip())
+    require(p.returncode == 0, "\n" + p.stderr.strip())
 
 
 def uboot_run_script(boot_scr: bytes, files: dict, until: tuple, timeout=120) -> str:
@@ -235,62 +209,62 @@ def t_kernel_args_bad(img: Image):
     for content, want in ((b"a" * 300 + b"\n", "kernel-args.txt is longer than 256 bytes: ignored"),
                           (b'quiet init=/bin/sh;reset "x"\r\n', "kernel-args.txt has characters other than")):
         text = uboot_run_script(scr, {"kernel-args.txt": content}, (want, "booti failed"))
-        check(want in text, f"u-boot did not say {want!r} for kernel-args.txt {content[:40]!r}:\n{text[-600:]}")
-        check("kernel arguments from kernel-args.txt" not in text, f"a bad kernel-args.txt was taken:\n{text[-600:]}")
+        require(want in text, f"u-boot did not say {want!r} for kernel-args.txt {content[:40]!r}:\n{text[-600:]}")
+        require("kernel arguments from kernel-args.txt" not in text, f"a bad kernel-args.txt was taken:\n{text[-600:]}")
 
 
 def t_config_txt(img: Image):
     cfg = img.fat_read("config.txt").decode()
     lines = {ln.strip() for ln in cfg.splitlines() if ln.strip() and not ln.startswith("#")}
     for want in ("arm_64bit=1", "kernel=u-boot.bin", "enable_uart=1", "upstream_kernel=1"):
-        check(want in lines, f"config.txt lacks {want}")
+        require(want in lines, f"config.txt lacks {want}")
 
 
 def t_boot_script(img: Image):
     scr = img.fat_read("boot.scr")
-    check(scr[:4] == b"\x27\x05\x19\x56", "boot.scr is not a u-boot image")
-    check(scr[30] == 6, f"boot.scr image type is {scr[30]}, want 6 (script)")
+    require(scr[:4] == b"\x27\x05\x19\x56", "boot.scr is not a u-boot image")
+    require(scr[30] == 6, f"boot.scr image type is {scr[30]}, want 6 (script)")
     text = scr[72:].decode(errors="replace")
     for want in ("booti ${kernel_addr_r} ${ramdisk_addr_r}:${initrd_size} ${fdt_addr}", "root=PARTUUID=${root_partuuid}",
                  " ro ", "part uuid ${devtype} ${devnum}:2 root_partuuid", "identity.env"):
-        check(want in text, f"boot.scr lacks {want!r}")
-    check("@CMDLINE@" not in text, "boot.scr still has the @CMDLINE@ placeholder")
+        require(want in text, f"boot.scr lacks {want!r}")
+    require("@CMDLINE@" not in text, "boot.scr still has the @CMDLINE@ placeholder")
 
 
 def t_root_fs(img: Image):
     with img.root_mounted() as r:
         fstab = [ln.split() for ln in (r / "etc/fstab").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
         root = [f for f in fstab if f[1] == "/"]
-        check(root and "ro" in root[0][3].split(","), f"/ is not read-only in fstab: {root}")
-        check(root[0][5] == "0", "the root has an fsck pass: a read-only root never needs one")
+        require(root and "ro" in root[0][3].split(","), f"/ is not read-only in fstab: {root}")
+        require(root[0][5] == "0", "the root has an fsck pass: a read-only root never needs one")
         tmpfs = {f[1] for f in fstab if f[2] == "tmpfs"}
-        check({"/tmp", "/var/tmp", "/var/lib/systemd/timesync"} <= tmpfs, f"tmpfs mounts: {tmpfs}")
+        require({"/tmp", "/var/tmp", "/var/lib/systemd/timesync"} <= tmpfs, f"tmpfs mounts: {tmpfs}")
         wants = r / "etc/systemd/system/multi-user.target.wants"
         for unit in ("nspawn-runnerd.service", "nspawn-runner-setup.service", "ssh.service", "systemd-networkd.service"):
-            check((wants / unit).exists() or (wants / unit).is_symlink(), f"{unit} is not enabled")
+            require((wants / unit).exists() or (wants / unit).is_symlink(), f"{unit} is not enabled")
         dev = r / "etc/systemd/system/dev-disk-by\\x2dlabel-NSPAWN\\x2dDATA.device.wants"
-        check((dev / "var-lib-nspawn\\x2drunner.mount").is_symlink(), "the data SSD's mount unit is not enabled")
-        check((r / "etc/machine-id").read_text() == "", "/etc/machine-id is not empty: every card would share it")
-        check(not list((r / "etc/ssh").glob("ssh_host_*")), "ssh host keys are baked into the image")
-        check(os.readlink(r / "etc/nspawn-runner/nspawn-runner.conf") == "/boot/firmware/nspawn-runner.conf",
-              "/etc/nspawn-runner/nspawn-runner.conf does not point at the boot partition")
+        require((dev / "var-lib-nspawn\\x2drunner.mount").is_symlink(), "the data SSD's mount unit is not enabled")
+        require((r / "etc/machine-id").read_text() == "", "/etc/machine-id is not empty: every card would share it")
+        require(not list((r / "etc/ssh").glob("ssh_host_*")), "ssh host keys are baked into the image")
+        require(os.readlink(r / "etc/nspawn-runner/nspawn-runner.conf") == "/boot/firmware/nspawn-runner.conf",
+                "/etc/nspawn-runner/nspawn-runner.conf does not point at the boot partition")
         for exe in ("usr/bin/nspawn-runner", "usr/bin/nspawn-runnerd", "usr/libexec/nspawn-runner/nspawn-runner-init"):
             desc = run("file", "-b", r / exe).stdout
-            check("ARM aarch64" in desc, f"/{exe} is not an arm64 binary: {desc.strip()}")
+            require("ARM aarch64" in desc, f"/{exe} is not an arm64 binary: {desc.strip()}")
         init = run("file", "-b", r / "usr/libexec/nspawn-runner/nspawn-runner-init").stdout
-        check("statically linked" in init, f"the machine init is not static: {init.strip()}")
+        require("statically linked" in init, f"the machine init is not static: {init.strip()}")
         status = (r / "var/lib/dpkg/status").read_text()
-        check(re.search(r"^Package: nspawn-runner\nStatus: install ok installed", status, re.M),
-              "the nspawn-runner package is not installed")
-        check(not list((r / "var/lib/apt/lists").glob("*_Packages")), "apt lists were left in the image")
+        require(re.search(r"^Package: nspawn-runner\nStatus: install ok installed", status, re.M),
+                "the nspawn-runner package is not installed")
+        require(not list((r / "var/lib/apt/lists").glob("*_Packages")), "apt lists were left in the image")
 
 
 def t_compressed(img: Image):
     xz = img.path.with_suffix(".img.xz")
     sums = img.path.with_suffix(".sha256")
-    check(xz.exists() and sums.exists(), "the .img.xz or .sha256 is missing")
+    require(xz.exists() and sums.exists(), "the .img.xz or .sha256 is missing")
     run("sha256sum", "--quiet", "-c", sums.name, cwd=img.path.parent)
-    check(img.path.with_suffix(".img.bmap").exists(), "the .bmap is missing")
+    require(img.path.with_suffix(".img.bmap").exists(), "the .bmap is missing")
 
 
 # --- 2. booting it ----------------------------------------------------------------------------------
@@ -539,14 +513,14 @@ class Boot:
         fake = self.work / "gitlab-runner_0.0.0-fake_arm64.deb"
         make_fake_deb(fake)
         debs = sorted((self.build / "deb").glob("nspawn-runner_*_arm64.deb"), key=lambda p: p.stat().st_mtime)
-        check(debs, f"no arm64 package in {self.build / 'deb'} (make deb-arm64)")
+        require(debs, f"no arm64 package in {self.build / 'deb'} (make deb-arm64)")
         out = self.work / "image"
         p = subprocess.Popen([REPO / "board/rpi4/build-image", "--out", out, "--deb", debs[-1], "--cache",
                               self.build / "image-cache", "--gitlab-runner-deb", fake, "--no-compress"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in p.stdout:
             print("# test image: " + line.rstrip(), flush=True)
-        check(p.wait() == 0, f"build-image with GITLAB_RUNNER_DEB failed ({p.returncode})")
+        require(p.wait() == 0, f"build-image with GITLAB_RUNNER_DEB failed ({p.returncode})")
         (out / "nspawn-runner-rpi4.img").rename(self.disk)
         shutil.rmtree(out)
         img = Image(self.disk)
@@ -554,7 +528,7 @@ class Boot:
         img.fat_write("kernel-args.txt", KERNEL_ARGS.encode())
         with img.root_mounted(writable=True) as r:
             wants = r / "etc/systemd/system/multi-user.target.wants/gitlab-runner.service"
-            check(wants.is_symlink(), "gitlab-runner's package went in, but its unit is not enabled")
+            require(wants.is_symlink(), "gitlab-runner's package went in, but its unit is not enabled")
             (r / "etc/systemd/system/gitlab-runner.service.d").mkdir(exist_ok=True)
             (r / "etc/systemd/system/gitlab-runner.service.d/test-probe.conf").write_text(PROBE_DROPIN)
             (r / "etc/systemd/system/image-test-report.service").write_text(REPORT_UNIT)
@@ -587,7 +561,7 @@ class Boot:
                                       "--arch", "arm64"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 for line in p.stdout:
                     print("# test SSD: " + line.rstrip(), flush=True)
-                check(p.wait() == 0, f"chroot-create --arch arm64 failed with exit status {p.returncode}")
+                require(p.wait() == 0, f"chroot-create --arch arm64 failed with exit status {p.returncode}")
             finally:
                 run("umount", mnt, check=False)
                 mnt.rmdir()
@@ -660,71 +634,71 @@ class Boot:
 
 
 def need(report, key):
-    check("end" in report, "the boot did not finish its report (see the console lines above)")
+    require("end" in report, "the boot did not finish its report (see the console lines above)")
     return report.get(key, "")
 
 
 def t_boot_clean(r):
-    check(need(r, "system") == "running", f"systemd says {r.get('system')!r}; failed units: {r.get('failed')!r}")
-    check(r.get("failed", "").strip() == "", f"failed units: {r['failed']}")
+    require(need(r, "system") == "running", f"systemd says {r.get('system')!r}; failed units: {r.get('failed')!r}")
+    require(r.get("failed", "").strip() == "", f"failed units: {r['failed']}")
 
 
 def t_boot_watchdog(r):
     wd = need(r, "watchdog").split("/")
-    check(wd[:3] == ["i6300ESB timer", "active", "15"], f"/dev/watchdog0 is {wd} (identity/state/timeout), want i6300ESB active at 15 s")
-    check(need(r, "watchdog_pid1") == "1", "systemd (PID 1) does not hold /dev/watchdog0 open")
-    check("/dev/watchdog0" in need(r, "watchdog_log"), f"systemd's journal says {r.get('watchdog_log')!r}")
-    check(need(r, "modules").split() == ["bcm2835_wdt", "leds_gpio"], f"modules-load.d loaded {r.get('modules')!r}")
+    require(wd[:3] == ["i6300ESB timer", "active", "15"], f"/dev/watchdog0 is {wd} (identity/state/timeout), want i6300ESB active at 15 s")
+    require(need(r, "watchdog_pid1") == "1", "systemd (PID 1) does not hold /dev/watchdog0 open")
+    require("/dev/watchdog0" in need(r, "watchdog_log"), f"systemd's journal says {r.get('watchdog_log')!r}")
+    require(need(r, "modules").split() == ["bcm2835_wdt", "leds_gpio"], f"modules-load.d loaded {r.get('modules')!r}")
 
 
 def t_boot_kernel_args(r):
-    check(KERNEL_ARGS_MARKER in need(r, "cmdline").split(), f"kernel-args.txt's line is not on the command line: {r['cmdline']!r}")
-    check("nspawn-runner: kernel arguments from kernel-args.txt: " + KERNEL_ARGS.strip() in r["_console"],
-          "boot.scr did not say which arguments it took from kernel-args.txt")
+    require(KERNEL_ARGS_MARKER in need(r, "cmdline").split(), f"kernel-args.txt's line is not on the command line: {r['cmdline']!r}")
+    require("nspawn-runner: kernel arguments from kernel-args.txt: " + KERNEL_ARGS.strip() in r["_console"],
+            "boot.scr did not say which arguments it took from kernel-args.txt")
 
 
 def t_boot_readonly(r):
     opts = need(r, "root_options").split(",")
-    check("ro" in opts, f"/ is mounted {opts}")
+    require("ro" in opts, f"/ is mounted {opts}")
 
 
 def t_boot_ssd(r):
-    check(need(r, "data") == "/dev/vdb btrfs", f"/var/lib/nspawn-runner is {r.get('data')!r}, want the SSD (btrfs)")
-    check(need(r, "journal_persistent") == "1", "the journal is not on the SSD")
+    require(need(r, "data") == "/dev/vdb btrfs", f"/var/lib/nspawn-runner is {r.get('data')!r}, want the SSD (btrfs)")
+    require(need(r, "journal_persistent") == "1", "the journal is not on the SSD")
 
 
 def t_boot_daemon(r):
     state = need(r, "daemon")
-    check(state.startswith("active / "), f"nspawn-runnerd: {state!r} (Type=notify: active means READY=1)")
-    check("idle" in state or "job" in state, f"nspawn-runnerd's STATUS= is {state!r}")
+    require(state.startswith("active / "), f"nspawn-runnerd: {state!r} (Type=notify: active means READY=1)")
+    require("idle" in state or "job" in state, f"nspawn-runnerd's STATUS= is {state!r}")
 
 
 def t_boot_setup(r):
-    check(need(r, "setup") == "active success", f"nspawn-runner-setup.service: {r.get('setup')!r}")
-    check(need(r, "problems") == "", f"setup reported problems: {r.get('problems')!r}")
-    check(need(r, "hostname") == "ci-box-test", f"hostname is {r.get('hostname')!r}")
+    require(need(r, "setup") == "active success", f"nspawn-runner-setup.service: {r.get('setup')!r}")
+    require(need(r, "problems") == "", f"setup reported problems: {r.get('problems')!r}")
+    require(need(r, "hostname") == "ci-box-test", f"hostname is {r.get('hostname')!r}")
 
 
 def t_boot_register(r, first):
     argv = need(r, "register_argv")
     if first:
-        check("--non-interactive" in argv and "--executor custom" in argv, f"the runner was not registered: {argv!r}")
-        check(TOKEN not in argv, "the token was on gitlab-runner's command line")
-        check("--url https://gitlab.example.com" in argv, f"register got {argv!r}")
+        require("--non-interactive" in argv and "--executor custom" in argv, f"the runner was not registered: {argv!r}")
+        require(TOKEN not in argv, "the token was on gitlab-runner's command line")
+        require("--url https://gitlab.example.com" in argv, f"register got {argv!r}")
     else:
-        check(argv == "", f"the runner registered again on the second boot: {argv!r}")
-    check(need(r, "token_in_config") == "1", "config.toml has no runner token (or more than one runner)")
+        require(argv == "", f"the runner registered again on the second boot: {argv!r}")
+    require(need(r, "token_in_config") == "1", "config.toml has no runner token (or more than one runner)")
 
 
 def t_boot_job(r):
     log = "\n".join(r.get("job_log", []))
-    check(need(r, "job_result") == "0", f"the job ended with {r.get('job_result')!r}:\n{log[-1500:]}")
-    check("job on aarch64, Debian GNU/Linux 12 (bookworm)" in log, f"prepare_script output missing:\n{log[-800:]}")
-    check("build: 42" in log and "background process survived the stage" in log, f"job log:\n{log[-800:]}")
-    check(re.search(r"job_env: NSPAWN_RUNNER_MACHINE=4242-[0-9a-f]{8}\n", log), f"gitlab-config gave no machine key:\n{log[:800]}")
-    check(re.search(r"probe: nspawn-runner-4242-[0-9a-f]{8}\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
-    check("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
-    check("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
+    require(need(r, "job_result") == "0", f"the job ended with {r.get('job_result')!r}:\n{log[-1500:]}")
+    require("job on aarch64, Debian GNU/Linux 12 (bookworm)" in log, f"prepare_script output missing:\n{log[-800:]}")
+    require("build: 42" in log and "background process survived the stage" in log, f"job log:\n{log[-800:]}")
+    require(re.search(r"job_env: NSPAWN_RUNNER_MACHINE=4242-[0-9a-f]{8}\n", log), f"gitlab-config gave no machine key:\n{log[:800]}")
+    require(re.search(r"probe: nspawn-runner-4242-[0-9a-f]{8}\s", log), f"machinectl did not list the job's machine:\n{log[-800:]}")
+    require("probe: Slice=machine.slice" in log, f"the machine's unit is not in machine.slice:\n{log[-800:]}")
+    require("probe: ActiveState=active" in log, f"the machine's transient unit is not active:\n{log[-800:]}")
 
 
 def job_lines(r, prefix):
@@ -737,102 +711,102 @@ def t_boot_containment(r):
     # The test's config sets job_tasks_max and job_cpu_weight; memory and swap are the defaults.
     want = {"DevicePolicy=closed", "DeviceAllow=char-pts rw", "DeviceAllow=/dev/net/tun rwm",
             "MemoryMax=1610612736", "MemorySwapMax=536870912", "TasksMax=512", "CPUWeight=50"}
-    check(want <= unit, f"the machine's unit lacks {sorted(want - unit)}; it shows {sorted(unit)}")
+    require(want <= unit, f"the machine's unit lacks {sorted(want - unit)}; it shows {sorted(unit)}")
     # The job's stages are one user namespace below the machine's (ids one to one), whose range is
     # uid_base's: 0 0 65536 inside, 0 BASE 65536 for the machine's init as the host sees it.
     m = re.search(r"^uid_map: (\d+) (\d+) (\d+)$", log, re.M)
-    check(m and m.group(0) == "uid_map: 0 0 65536", f"the job's uid map: {m.group(0) if m else 'no uid_map line'}")
+    require(m and m.group(0) == "uid_map: 0 0 65536", f"the job's uid map: {m.group(0) if m else 'no uid_map line'}")
     init_map = job_lines(r, "probe: init uid_map:")
-    check(init_map and re.fullmatch(r"0 [1-9]\d* 65536", init_map[0]),
-          f"the machine is not in a user namespace of its own: init's uid map {init_map}")
+    require(init_map and re.fullmatch(r"0 [1-9]\d* 65536", init_map[0]),
+            f"the machine is not in a user namespace of its own: init's uid map {init_map}")
     attacks = job_lines(r, "attack:")
-    check(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
+    require(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
     disks = {re.sub(r"^(mknod|open)-", "", a.split()[0]) for a in attacks
              if re.match(r"(mknod|open)-\S+ refused$", a) and "planted" not in a}
-    check(len(disks) == 2, f"the job did not try the SD card's and the SSD's nodes: {attacks}")
+    require(len(disks) == 2, f"the job did not try the SD card's and the SSD's nodes: {attacks}")
     planted = job_lines(r, "probe: planted:")
-    check(planted and planted[0] != "none" and "open-planted refused" in attacks,
-          f"the SD card's node planted in the machine: {planted}, attacks {attacks}")
+    require(planted and planted[0] != "none" and "open-planted refused" in attacks,
+            f"the SD card's node planted in the machine: {planted}, attacks {attacks}")
     for a in ("remount-proc-sys refused", "write-core-pattern refused"):
-        check(a in attacks, f"no '{a}' among {attacks}")
+        require(a in attacks, f"no '{a}' among {attacks}")
 
 
 def t_boot_nspawn_run(r):
     lines = set(job_lines(r, "probe: nspawn-run:"))
     out = job_lines(r, "probe: nspawn-run output:")
-    check(job_lines(r, "probe: nspawn-run exit:") == ["0"], f"nspawn-run failed: {out}")
-    check(any(re.fullmatch(r"inside as root, uid_map\s+0 [1-9]\d* 65536", o.strip()) for o in out),
-          f"nspawn-run's command did not run in a user namespace of its own: {out}")
+    require(job_lines(r, "probe: nspawn-run exit:") == ["0"], f"nspawn-run failed: {out}")
+    require(any(re.fullmatch(r"inside as root, uid_map\s+0 [1-9]\d* 65536", o.strip()) for o in out),
+            f"nspawn-run's command did not run in a user namespace of its own: {out}")
     want = {"Slice=machine.slice", "DevicePolicy=closed", "DeviceAllow=char-pts rw", "DeviceAllow=/dev/net/tun rwm",
             "MemoryMax=1610612736", "TasksMax=512"}
-    check(want <= lines, f"nspawn-run's scope lacks {sorted(want - lines)}; it shows {sorted(lines)}")
+    require(want <= lines, f"nspawn-run's scope lacks {sorted(want - lines)}; it shows {sorted(lines)}")
 
 
 def t_boot_network(r):
     controls = job_lines(r, "probe: control:")
     # The host reaches its own services and the internet host: the job's refusals below mean something.
     for c in ("guest-loopback guest-loopback-secret", "guest-address guest-address-secret", "internet internet-ok"):
-        check(c in controls, f"the host itself did not get '{c}': {controls} {job_lines(r, 'probe: world:')}")
+        require(c in controls, f"the host itself did not get '{c}': {controls} {job_lines(r, 'probe: world:')}")
     attacks = job_lines(r, "attack:")
     want = ["connect-guest-loopback refused", "connect-guest-address refused", "connect-guest-gateway refused"]
     # The uplink's address (qemu's user-mode DHCP) when the guest has one by then; the host reaches it.
     if "guest-uplink guest-address-secret" in controls:
         want.append("connect-guest-uplink refused")
     for a in want:
-        check(a in attacks, f"no '{a}' among {attacks}")
-    check(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
-    check(job_lines(r, "internet:") == ["internet-ok"],
-          f"the isolated job did not reach the internet host: {job_lines(r, 'internet:')} "
-          f"(its interfaces: {job_lines(r, 'job interfaces:')})")
+        require(a in attacks, f"no '{a}' among {attacks}")
+    require(not [a for a in attacks if a.endswith("SUCCEEDED")], f"attacks that succeeded: {attacks}")
+    require(job_lines(r, "internet:") == ["internet-ok"],
+            f"the isolated job did not reach the internet host: {job_lines(r, 'internet:')} "
+            f"(its interfaces: {job_lines(r, 'job interfaces:')})")
 
 
 def t_no_ssd(r, img: Image):
-    check(need(r, "system") == "running" and r.get("failed", "").strip() == "",
-          f"without the SSD: systemd says {r.get('system')!r}, failed units {r.get('failed')!r}")
-    check("No data disk" in need(r, "problems"), f"setup's problems: {r.get('problems')!r}")
-    check(need(r, "daemon").startswith("active / attention") and "No data disk" in r["daemon"],
-          f"nspawn-runnerd's status: {r.get('daemon')!r} (the LED shows attention with it)")
-    check(need(r, "gitlab_runner") != "active", "gitlab-runner runs without the SSD: jobs would fail")
-    check(need(r, "data") == "", f"something is mounted on the state dir: {r.get('data')!r}")
+    require(need(r, "system") == "running" and r.get("failed", "").strip() == "",
+            f"without the SSD: systemd says {r.get('system')!r}, failed units {r.get('failed')!r}")
+    require("No data disk" in need(r, "problems"), f"setup's problems: {r.get('problems')!r}")
+    require(need(r, "daemon").startswith("active / attention") and "No data disk" in r["daemon"],
+            f"nspawn-runnerd's status: {r.get('daemon')!r} (the LED shows attention with it)")
+    require(need(r, "gitlab_runner") != "active", "gitlab-runner runs without the SSD: jobs would fail")
+    require(need(r, "data") == "", f"something is mounted on the state dir: {r.get('data')!r}")
     status = img.fat_read("nspawn-runner-status.txt").decode(errors="replace")
-    check("No data disk" in status, f"nspawn-runner-status.txt does not say why:\n{status}")
+    require("No data disk" in status, f"nspawn-runner-status.txt does not say why:\n{status}")
 
 
 def t_gpio(r):
     lines = need(r, "gpio_lines")
-    check(re.search(r"\|nspawn-runner *\) out ", lines) and re.search(r"\|nspawn-runner *\) in ", lines),
+    require(re.search(r"\|nspawn-runner *\) out ", lines) and re.search(r"\|nspawn-runner *\) in ", lines),
           f"nspawn-runnerd does not hold a PL061 output (LED) and input (button): {lines!r}")
     levels = need(r, "led_levels")
-    check("out hi" in levels and "out lo" in levels, f"the LED line did not blink (attention): {levels!r}")
+    require("out hi" in levels and "out lo" in levels, f"the LED line did not blink (attention): {levels!r}")
     log = need(r, "button_log")
-    check("Refresh started" in log and "Status: refreshing" in log,
-          f"a short press (qemu's power button) did not start a refresh: {log!r}")
-    check("without a button" not in log, f"the daemon runs without its button: {log!r}")
+    require("Refresh started" in log and "Status: refreshing" in log,
+            f"a short press (qemu's power button) did not start a refresh: {log!r}")
+    require("without a button" not in log, f"the daemon runs without its button: {log!r}")
 
 
 def t_drain_poweroff(r):
-    check(need(r, "previous_boot_drained") == "1",
-          "the last boot did not end with nspawn-runnerd's drain and poweroff.target (nspawn-runner poweroff)")
-    check(need(r, "previous_boot_sigquit") not in ("", "0"), "gitlab-runner got no SIGQUIT from the drain in the last boot")
+    require(need(r, "previous_boot_drained") == "1",
+            "the last boot did not end with nspawn-runnerd's drain and poweroff.target (nspawn-runner poweroff)")
+    require(need(r, "previous_boot_sigquit") not in ("", "0"), "gitlab-runner got no SIGQUIT from the drain in the last boot")
 
 
 def t_token_hidden(boot: Boot, img: Image):
     for i, r in enumerate(boot.reports, 1):
-        check(TOKEN not in r["_console"], f"boot {i}: the token appeared on the console")
-        check(need(r, "token_in_journal") == "0", f"boot {i}: the token appeared in the journal")
+        require(TOKEN not in r["_console"], f"boot {i}: the token appeared on the console")
+        require(need(r, "token_in_journal") == "0", f"boot {i}: the token appeared in the journal")
     status = img.fat_read("nspawn-runner-status.txt").decode(errors="replace")
-    check(status.strip(), "nspawn-runner-status.txt is empty")
-    check(TOKEN not in status, "the token is in nspawn-runner-status.txt")
+    require(status.strip(), "nspawn-runner-status.txt is empty")
+    require(TOKEN not in status, "the token is in nspawn-runner-status.txt")
 
 
 def t_identity(boot: Boot, img: Image):
     a, b = boot.reports[0], boot.reports[1]
-    check(re.fullmatch(r"[0-9a-f]{32}", need(a, "machine_id")), f"machine id {a.get('machine_id')!r}")
-    check(need(a, "machine_id") == need(b, "machine_id"), f"machine id changed: {a['machine_id']} → {b['machine_id']}")
-    check(f"systemd.machine_id={a['machine_id']}" in need(b, "cmdline"), "boot.scr did not pass the saved machine id")
-    check(need(a, "host_key") and a["host_key"] == need(b, "host_key"), "the ssh host key changed across reboots")
+    require(re.fullmatch(r"[0-9a-f]{32}", need(a, "machine_id")), f"machine id {a.get('machine_id')!r}")
+    require(need(a, "machine_id") == need(b, "machine_id"), f"machine id changed: {a['machine_id']} → {b['machine_id']}")
+    require(f"systemd.machine_id={a['machine_id']}" in need(b, "cmdline"), "boot.scr did not pass the saved machine id")
+    require(need(a, "host_key") and a["host_key"] == need(b, "host_key"), "the ssh host key changed across reboots")
     env = img.fat_read("identity.env").decode()
-    check(f"machine_id={a['machine_id']}" in env, f"identity.env on the boot partition says {env!r}")
+    require(f"machine_id={a['machine_id']}" in env, f"identity.env on the boot partition says {env!r}")
 
 
 def main():
@@ -842,6 +816,7 @@ def main():
     ap.add_argument("--no-boot", action="store_true", help="only inspect the image")
     ap.add_argument("--prepare-ssd", action="store_true",
                     help="only make the cached test SSD (make check-image runs this while the image builds)")
+    tap.add_arguments(ap)
     args = ap.parse_args()
     build = (REPO / args.build).resolve()
     if args.prepare_ssd:
@@ -855,65 +830,94 @@ def main():
         sys.exit("check_image: run as root")
     if not path.exists():
         sys.exit(f"check_image: {path} does not exist (make image)")
-    s = Suite()
+    s = tap.Tap()
     img = Image(path)
-    s.test("image: MBR with a 256 MiB bootable FAT partition and the root after it", t_partitions, img)
-    s.test("image: the boot partition's files match firmware/manifest", t_boot_files, img)
-    s.test("image: config.txt starts u-boot in 64-bit mode with the mainline device tree", t_config_txt, img)
-    s.test("image: boot.scr boots the kernel read-only from the root's PARTUUID", t_boot_script, img)
-    s.test("image: the FAT's label is the one fstab mounts, not BOOT", t_fat_label, img)
-    s.test("image: uboot.env boots at once, without USB in u-boot, only from the SD card", t_uboot_env, img)
-    s.test("image: the initrd has every driver the Pi 4's SD slot needs (from its device tree)", t_initrd, img)
-    s.test("image: boot.scr ignores, with a console line, a kernel-args.txt too long or with other characters",
-           t_kernel_args_bad, img)
-    s.test("image: root read-only in fstab, units enabled, arm64 binaries, no identity baked in", t_root_fs, img)
-    s.test("image: .img.xz, .bmap and .sha256 match", t_compressed, img)
+    for name, fn in tap.selected(IMAGE_TESTS, args.pattern):
+        s.test(name, fn, img)
     if not args.no_boot:
         work = Path(tempfile.mkdtemp(prefix="check-image.", dir="/var/tmp"))
         try:
-            boot = Boot(build, work)
-            if s.test("boot: the image with GITLAB_RUNNER_DEB (a stand-in package), the test SSD with an arm64 chroot",
-                      lambda: (boot.prepare_sd(), boot.prepare_ssd())):
-                sd = Image(boot.disk)
-                first = boot.boot(1)
-                s.test("boot 1: multi-user reached, no failed unit", t_boot_clean, first)
-                s.test("boot 1: the root is mounted read-only", t_boot_readonly, first)
-                s.test("boot 1: systemd drives the watchdog (/dev/watchdog0, 15 s); modules-load.d ran", t_boot_watchdog, first)
-                s.test("boot 1: kernel-args.txt on the FAT is on the kernel command line", t_boot_kernel_args, first)
-                s.test("boot 1: the data SSD is mounted on the state dir, the journal on it", t_boot_ssd, first)
-                s.test("boot 1: nspawn-runnerd is READY with a status line", t_boot_daemon, first)
-                s.test("boot 1: first-boot setup ran without a problem, hostname set", t_boot_setup, first)
-                s.test("boot 1: the runner registered (token not on the command line)", t_boot_register, first, True)
-                s.test("boot 1: a CI job ran through the executor in an arm64 machine (transient unit, machined)", t_boot_job, first)
-                s.test("boot 1: the job's unit has its limits and DevicePolicy=closed; own user namespace; no disk node "
-                       "opened (made or planted), /proc/sys not remounted", t_boot_containment, first)
-                s.test("boot 1: nspawn-run's machine in a transient scope with the jobs' devices and limits",
-                       t_boot_nspawn_run, first)
-                s.test("boot 1: isolated network: the job reaches an internet host in a netns of the guest, not the "
-                       "guest's own services", t_boot_network, first)
-                second = boot.boot(2)
-                s.test("boot 2: multi-user reached, no failed unit", t_boot_clean, second)
-                s.test("boot 2: not registered again", t_boot_register, second, False)
-                s.test("boot 2: a CI job ran again", t_boot_job, second)
-                s.test("boot 2: the job's containment again", t_boot_containment, second)
-                s.test("boot 2: isolated network again", t_boot_network, second)
-                s.test("boot 1 ended by a drain: SIGQUIT to gitlab-runner, then poweroff.target (over D-Bus)",
-                       t_drain_poweroff, second)
-                s.test("boots: the same machine id and ssh host key on both boots", t_identity, boot, sd)
-                third = boot.boot(3, ssd=False)
-                s.test("boot 3, no SSD: attention with the reason in the status file, no jobs, no failed unit",
-                       t_no_ssd, third, sd)
-                s.test("boot 3: the LED blinks on a PL061 line (debugfs); a press of qemu's power button starts a refresh",
-                       t_gpio, third)
-                s.test("boots: the token in no log, console or status file", t_token_hidden, boot, sd)
+            boot_tests(s, Boot(build, work), args.pattern)
         finally:
             if s.failed == 0:
                 shutil.rmtree(work, ignore_errors=True)
             else:
                 print(f"# kept {work} for a look (console logs, disks)", flush=True)
-    print(f"{s.passed} passed, {s.failed} failed", flush=True)
-    sys.exit(1 if s.failed else 0)
+    s.plan(s.n)
+    sys.exit(s.summary())
 
+
+IMAGE_TESTS = [
+    ("image: MBR with a 256 MiB bootable FAT partition and the root after it", t_partitions),
+    ("image: the boot partition's files match firmware/manifest", t_boot_files),
+    ("image: config.txt starts u-boot in 64-bit mode with the mainline device tree", t_config_txt),
+    ("image: boot.scr boots the kernel read-only from the root's PARTUUID", t_boot_script),
+    ("image: the FAT's label is the one fstab mounts, not BOOT", t_fat_label),
+    ("image: uboot.env boots at once, without USB in u-boot, only from the SD card", t_uboot_env),
+    ("image: the initrd has every driver the Pi 4's SD slot needs (from its device tree)", t_initrd),
+    ("image: boot.scr ignores, with a console line, a kernel-args.txt too long or with other characters",
+     t_kernel_args_bad),
+    ("image: root read-only in fstab, units enabled, arm64 binaries, no identity baked in", t_root_fs),
+    ("image: .img.xz, .bmap and .sha256 match", t_compressed),
+]
+
+
+def boot_tests(s, boot, pattern):
+    """The boots' tests that match pattern; the test SD and SSD are made, and the boots up to the last
+    one a chosen test needs are run, in order (boot 3 without the SSD)."""
+    reports = []
+    sd = None
+
+    def report(n):
+        return reports[n - 1]
+    tests = [  # (name, the boot it needs, test, its arguments)
+        ("boot 1: multi-user reached, no failed unit", 1, t_boot_clean, lambda: (report(1),)),
+        ("boot 1: the root is mounted read-only", 1, t_boot_readonly, lambda: (report(1),)),
+        ("boot 1: systemd drives the watchdog (/dev/watchdog0, 15 s); modules-load.d ran", 1, t_boot_watchdog,
+         lambda: (report(1),)),
+        ("boot 1: kernel-args.txt on the FAT is on the kernel command line", 1, t_boot_kernel_args, lambda: (report(1),)),
+        ("boot 1: the data SSD is mounted on the state dir, the journal on it", 1, t_boot_ssd, lambda: (report(1),)),
+        ("boot 1: nspawn-runnerd is READY with a status line", 1, t_boot_daemon, lambda: (report(1),)),
+        ("boot 1: first-boot setup ran without a problem, hostname set", 1, t_boot_setup, lambda: (report(1),)),
+        ("boot 1: the runner registered (token not on the command line)", 1, t_boot_register,
+         lambda: (report(1), True)),
+        ("boot 1: a CI job ran through the executor in an arm64 machine (transient unit, machined)", 1, t_boot_job,
+         lambda: (report(1),)),
+        ("boot 1: the job's unit has its limits and DevicePolicy=closed; own user namespace; no disk node "
+         "opened (made or planted), /proc/sys not remounted", 1, t_boot_containment, lambda: (report(1),)),
+        ("boot 1: nspawn-run's machine in a transient scope with the jobs' devices and limits", 1, t_boot_nspawn_run,
+         lambda: (report(1),)),
+        ("boot 1: isolated network: the job reaches an internet host in a netns of the guest, not the "
+         "guest's own services", 1, t_boot_network, lambda: (report(1),)),
+        ("boot 2: multi-user reached, no failed unit", 2, t_boot_clean, lambda: (report(2),)),
+        ("boot 2: not registered again", 2, t_boot_register, lambda: (report(2), False)),
+        ("boot 2: a CI job ran again", 2, t_boot_job, lambda: (report(2),)),
+        ("boot 2: the job's containment again", 2, t_boot_containment, lambda: (report(2),)),
+        ("boot 2: isolated network again", 2, t_boot_network, lambda: (report(2),)),
+        ("boot 1 ended by a drain: SIGQUIT to gitlab-runner, then poweroff.target (over D-Bus)", 2,
+         t_drain_poweroff, lambda: (report(2),)),
+        ("boots: the same machine id and ssh host key on both boots", 2, t_identity, lambda: (boot, sd)),
+        ("boot 3, no SSD: attention with the reason in the status file, no jobs, no failed unit", 3, t_no_ssd,
+         lambda: (report(3), sd)),
+        ("boot 3: the LED blinks on a PL061 line (debugfs); a press of qemu's power button starts a refresh", 3,
+         t_gpio, lambda: (report(3),)),
+        ("boots: the token in no log, console or status file", 3, t_token_hidden, lambda: (boot, sd)),
+    ]
+    def prepare():
+        boot.prepare_sd()
+        boot.prepare_ssd()
+    chosen = tap.selected(tests, pattern)
+    if not chosen or not s.test("boot: the image with GITLAB_RUNNER_DEB (a stand-in package), the test SSD with an "
+                                "arm64 chroot", prepare):
+        return
+    sd = Image(boot.disk)
+    last = max(n for _, n, _, _ in chosen)
+    for t in tests:
+        name, n, fn, args = t
+        while len(reports) < min(n, last):
+            reports.append(boot.boot(len(reports) + 1, ssd=len(reports) + 1 != 3))
+        if t in chosen:
+            s.test(name, fn, *args())
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,6 @@ Prints "ok N - …" / "not ok N - …" and "N passed, N failed"; exits non-zero 
 Loop devices and mounts it made are removed also when it fails or is interrupted.
 """
 import argparse
-import atexit
 import hashlib
 import json
 import os
@@ -24,9 +23,13 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
-import daemon  # the daemon test's TAP counter: check() and read()
-from daemon import check, read
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tap  # noqa: E402
+
+T = tap.Tap()
+point = T.point  # one TAP point of a scenario, counted as it is reached
 
 TOKEN = "glrt-t3_SeCrEtVaLuE-0123456789abcdef"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtnPj6xNnTIVpqXpWLa4yiTvMGMV4k9uiI4KT0gaeu3 me@laptop"
@@ -34,6 +37,13 @@ LABEL = "NSPAWN-DATA"
 
 loops = []   # loop devices we attached
 mounts = []  # mount points we mounted
+
+
+def read(path):
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
 
 
 def sh(argv, **kw):
@@ -130,7 +140,7 @@ class Box:
 
 def no_token(r, box, what):
     text = (r.stdout or "") + (r.stderr or "") + (box.problems() or "")
-    check(TOKEN not in text and TOKEN[5:15] not in text, f"{what}: the token is in neither the output nor the problems file")
+    point(TOKEN not in text and TOKEN[5:15] not in text, f"{what}: the token is in neither the output nor the problems file")
 
 
 def t_register(tmp, cli):
@@ -140,12 +150,12 @@ def t_register(tmp, cli):
              f"ssh_authorized_key = {KEY}\r\n")
     r = b.setup()
     calls = b.calls()
-    check(r.returncode == 1, f"no data disk: exit status 1 ({r.returncode})")
-    check(len(calls) == 1, f"gitlab-runner register ran once ({len(calls)})")
+    point(r.returncode == 1, f"no data disk: exit status 1 ({r.returncode})")
+    point(len(calls) == 1, f"gitlab-runner register ran once ({len(calls)})")
     if calls:
         argv = calls[0]["argv"]
-        check(not any(TOKEN in a for a in argv), "the token is not in gitlab-runner's argv")
-        check(calls[0]["token_env"] == TOKEN, "the token is in CI_SERVER_TOKEN")
+        point(not any(TOKEN in a for a in argv), "the token is not in gitlab-runner's argv")
+        point(calls[0]["token_env"] == TOKEN, "the token is in CI_SERVER_TOKEN")
         pairs = {f"{argv[i]} {argv[i + 1]}" for i in range(2, len(argv) - 1)}
         want = [f"--config {b.toml}", "--url https://gitlab.example.com", "--executor custom", "--builds-dir /builds",
                 "--cache-dir /cache", f"--custom-config-exec {cli}", f"--custom-run-exec {cli}",
@@ -154,34 +164,34 @@ def t_register(tmp, cli):
                 "--custom-config-exec-timeout 200", "--custom-prepare-exec-timeout 300",
                 "--custom-cleanup-exec-timeout 300", "--custom-graceful-kill-timeout 10", "--custom-force-kill-timeout 10"]
         missing = [w for w in want if w not in pairs]
-        check(argv[1:3] == ["register", "--non-interactive"], f"gitlab-runner register --non-interactive ({argv[1:3]})")
-        check(not missing, f"register gets the executor's values ({missing or 'all there'})")
+        point(argv[1:3] == ["register", "--non-interactive"], f"gitlab-runner register --non-interactive ({argv[1:3]})")
+        point(not missing, f"register gets the executor's values ({missing or 'all there'})")
     toml = read(b.toml) or ""
-    check(toml.startswith("concurrent = 3\n") and "[[runners]]" in toml, f"config.toml: concurrent = 3 ({toml[:40]!r})")
-    check(os.stat(b.toml).st_mode & 0o077 == 0, "config.toml is the owner's only")
+    point(toml.startswith("concurrent = 3\n") and "[[runners]]" in toml, f"config.toml: concurrent = 3 ({toml[:40]!r})")
+    point(os.stat(b.toml).st_mode & 0o077 == 0, "config.toml is the owner's only")
     p = b.problems() or ""
-    check(p.splitlines() == ["No data disk (a btrfs filesystem labelled NSPAWN-DATA): no jobs will run"],
+    point(p.splitlines() == ["No data disk (a btrfs filesystem labelled NSPAWN-DATA): no jobs will run"],
           f"the only problem: no data disk ({p!r})")
     no_token(r, b, "registration")
     keys = os.path.join(b.run_dir, "ssh", "authorized_keys")
-    check(read(keys) == KEY + "\n" and os.stat(keys).st_mode & 0o777 == 0o600, "authorized_keys: the key, mode 0600")
+    point(read(keys) == KEY + "\n" and os.stat(keys).st_mode & 0o777 == 0o600, "authorized_keys: the key, mode 0600")
     hk = read(os.path.join(b.run_dir, "sshd_config.d", "host-keys.conf")) or ""
     key_path = os.path.join(b.run_dir, "ssh", "ssh_host_ed25519_key")
-    check(f"HostKey {key_path}\n" in hk and os.path.exists(key_path), "without data disk: a host key in RUN/ssh")
+    point(f"HostKey {key_path}\n" in hk and os.path.exists(key_path), "without data disk: a host key in RUN/ssh")
     pub = read(key_path + ".pub")
-    check(read(os.path.join(b.boot, "identity.env")) == f"machine_id={read('/etc/machine-id').strip()}\n",
+    point(read(os.path.join(b.boot, "identity.env")) == f"machine_id={read('/etc/machine-id').strip()}\n",
           "identity.env gets /etc/machine-id")
 
     b.config(f"gitlab_url = https://gitlab.example.com\nrunner_token = {TOKEN}\nconcurrent = 5\n")
     r = b.setup()
-    check(len(b.calls()) == 1, f"a second run does not register again ({len(b.calls())} calls)")
-    check((read(b.toml) or "").startswith("concurrent = 5\n"), "a second run sets the new concurrent")
-    check(read(key_path + ".pub") == pub, "a second run keeps the host key")
-    check(read(keys) == "", "no keys configured: authorized_keys is empty")
+    point(len(b.calls()) == 1, f"a second run does not register again ({len(b.calls())} calls)")
+    point((read(b.toml) or "").startswith("concurrent = 5\n"), "a second run sets the new concurrent")
+    point(read(key_path + ".pub") == pub, "a second run keeps the host key")
+    point(read(keys) == "", "no keys configured: authorized_keys is empty")
 
     # Without --gitlab-runner-config and without data disk: nothing is written to the state dir.
     r = b.setup(toml=False)
-    check(not os.path.exists(os.path.join(b.state, ".appliance")), "no data disk: nothing written below the state dir")
+    point(not os.path.exists(os.path.join(b.state, ".appliance")), "no data disk: nothing written below the state dir")
 
 
 def t_register_fails(tmp, cli):
@@ -190,11 +200,11 @@ def t_register_fails(tmp, cli):
     b.config(f"gitlab_url = https://gitlab.example.com\nrunner_token = {TOKEN}\n")
     r = b.setup(env={"FAKE_FAIL": "1"})
     p = b.problems() or ""
-    check(r.returncode == 1 and "Registering the runner with https://gitlab.example.com failed: ERROR: Verifying runner" in p,
+    point(r.returncode == 1 and "Registering the runner with https://gitlab.example.com failed: ERROR: Verifying runner" in p,
           f"a failed registration is a problem with gitlab-runner's last line ({p.splitlines()[:1]})")
-    check("[token]" in p, "the token in gitlab-runner's message is scrubbed")
+    point("[token]" in p, "the token in gitlab-runner's message is scrubbed")
     no_token(r, b, "failed registration")
-    check(not os.path.exists(b.toml), "no config.toml after a failed registration")
+    point(not os.path.exists(b.toml), "no config.toml after a failed registration")
 
 
 def t_no_gitlab_runner(tmp, cli):
@@ -202,12 +212,12 @@ def t_no_gitlab_runner(tmp, cli):
     b.config(f"gitlab_url = https://gitlab.example.com\nrunner_token = {TOKEN}\n")
     r = b.setup()
     p = b.problems() or ""
-    check(r.returncode == 1 and "gitlab-runner is not installed: this image was built without GITLAB_RUNNER_DEB" in p,
+    point(r.returncode == 1 and "gitlab-runner is not installed: this image was built without GITLAB_RUNNER_DEB" in p,
           "no gitlab-runner: a problem line says so")
     no_token(r, b, "no gitlab-runner")
     b.config("concurrent = 2\n")
     b.setup()
-    check("The runner is not registered: set gitlab_url and runner_token in nspawn-runner.conf" in (b.problems() or ""),
+    point("The runner is not registered: set gitlab_url and runner_token in nspawn-runner.conf" in (b.problems() or ""),
           "no URL and token: a problem line says what to set")
 
 
@@ -217,12 +227,12 @@ def t_bad_config(tmp, cli):
     b.config(f"gitlab_url = https://gitlab.example.com\nrunner_token = {TOKEN}!\nhostname = box\n")
     r = b.setup()
     p = b.problems() or ""
-    check(r.returncode == 1 and "nspawn-runner.conf:2: runner_token: not a valid token" in p,
+    point(r.returncode == 1 and "nspawn-runner.conf:2: runner_token: not a valid token" in p,
           f"a bad token: the problem names the line ({p.splitlines()[:1]})")
-    check(b.calls() == [], "a bad configuration registers nothing")
+    point(b.calls() == [], "a bad configuration registers nothing")
     no_token(r, b, "bad token")
     r = b.setup("--wait-data", "x")
-    check(r.returncode != 0 and "--wait-data" in r.stderr, "a bad --wait-data is refused")
+    point(r.returncode != 0 and "--wait-data" in r.stderr, "a bad --wait-data is refused")
 
 
 def t_hostname(tmp, cli):
@@ -230,8 +240,8 @@ def t_hostname(tmp, cli):
     b.config("hostname = ci-box-test\n")
     before = socket.gethostname()
     r = b.setup(prefix=("unshare", "--uts", "sh", "-c", '"$@"; echo "hostname=$(hostname)"', "sh"))
-    check("hostname=ci-box-test" in r.stdout, f"the host name is set (in a UTS namespace: {r.stdout.strip()[-40:]!r})")
-    check(socket.gethostname() == before, "the host's own name is untouched")
+    point("hostname=ci-box-test" in r.stdout, f"the host name is set (in a UTS namespace: {r.stdout.strip()[-40:]!r})")
+    point(socket.gethostname() == before, "the host's own name is untouched")
 
 
 def t_disks(tmp, cli):
@@ -250,10 +260,10 @@ def t_disks(tmp, cli):
         r = b.setup(wait=1)
         p = b.problems() or ""
         found = "found ext4" if kind == "ext4" else "found a dos partition table"
-        check(f"data_disk {dev} is not blank ({found}): not formatting it" in p,
+        point(f"data_disk {dev} is not blank ({found}): not formatting it" in p,
               f"{kind}: a problem says the disk is not blank ({p.splitlines()[:1]})")
-        check("No data disk (a btrfs filesystem labelled NSPAWN-DATA): no jobs will run" in p, f"{kind}: no data disk")
-        check(digest(img) == before, f"{kind}: the disk is byte-identical")
+        point("No data disk (a btrfs filesystem labelled NSPAWN-DATA): no jobs will run" in p, f"{kind}: no data disk")
+        point(digest(img) == before, f"{kind}: the disk is byte-identical")
         subprocess.run(["losetup", "-d", dev], capture_output=True)
         loops.remove(dev)
 
@@ -276,17 +286,17 @@ def t_disks(tmp, cli):
     t.start()
     r = b.setup(wait=20, toml=False)
     t.join()
-    check(blkid(dev, "TYPE") == "btrfs" and blkid(dev, "LABEL") == LABEL, "a blank disk is formatted btrfs NSPAWN-DATA")
-    check(r.returncode == 0 and b.problems() == "",
+    point(blkid(dev, "TYPE") == "btrfs" and blkid(dev, "LABEL") == LABEL, "a blank disk is formatted btrfs NSPAWN-DATA")
+    point(r.returncode == 0 and b.problems() == "",
           f"data disk, registration: exit 0 and an empty problems file ({r.returncode}, {b.problems()!r})")
     app = os.path.join(b.state, ".appliance")
     key = os.path.join(app, "ssh", "ssh_host_ed25519_key")
-    check(os.path.exists(key) and f"HostKey {key}\n" in (read(os.path.join(b.run_dir, "sshd_config.d", "host-keys.conf")) or ""),
+    point(os.path.exists(key) and f"HostKey {key}\n" in (read(os.path.join(b.run_dir, "sshd_config.d", "host-keys.conf")) or ""),
           "the host key is on the data disk")
     toml = read(os.path.join(app, "gitlab-runner", "config.toml")) or ""
-    check(toml.startswith("concurrent = 2\n") and "[[runners]]" in toml, "registered into STATE/.appliance/gitlab-runner/config.toml")
+    point(toml.startswith("concurrent = 2\n") and "[[runners]]" in toml, "registered into STATE/.appliance/gitlab-runner/config.toml")
     mid = read("/etc/machine-id").strip()
-    check(read(os.path.join(app, "machine-id")) == mid + "\n", "the machine id is kept on the data disk")
+    point(read(os.path.join(app, "machine-id")) == mid + "\n", "the machine id is kept on the data disk")
     no_token(r, b, "data disk")
 
     # A new SD card: identity.env comes back from the data disk.
@@ -298,11 +308,11 @@ def t_disks(tmp, cli):
     b.config(f"data_disk = {dev}\nimage = bookworm\nimage = ci:trixie\ngitlab_url = https://gitlab.example.com\n"
              f"runner_token = {TOKEN}\nconcurrent = 2\n")
     r = b.setup(toml=False)
-    check(read(os.path.join(b.boot, "identity.env")) == "machine_id=0123456789abcdef0123456789abcdef\n",
+    point(read(os.path.join(b.boot, "identity.env")) == "machine_id=0123456789abcdef0123456789abcdef\n",
           "identity.env is restored from the data disk")
-    check(len(b.calls()) == 1, "registered once only")
+    point(len(b.calls()) == 1, "registered once only")
     p = b.problems() or ""
-    check(p == "Configured images missing: ci; nspawn-runnerd could not be asked to create them\n",
+    point(p == "Configured images missing: ci; nspawn-runnerd could not be asked to create them\n",
           f"a missing image without daemon is the one problem ({p!r})")
 
     # gc and chroot-list leave .appliance alone.
@@ -310,8 +320,8 @@ def t_disks(tmp, cli):
     g = subprocess.run([cli, "--state-dir", b.state, "--config-dir", b.conf, "gc", "--threshold", "0"],
                        capture_output=True, text=True)
     lst = subprocess.run([cli, "--state-dir", b.state, "chroot-list"], capture_output=True, text=True)
-    check(g.returncode == 0 and sorted(os.listdir(app)) == before and os.path.exists(key), "gc keeps .appliance")
-    check(lst.returncode == 0 and "appliance" not in lst.stdout and "bookworm" in lst.stdout,
+    point(g.returncode == 0 and sorted(os.listdir(app)) == before and os.path.exists(key), "gc keeps .appliance")
+    point(lst.returncode == 0 and "appliance" not in lst.stdout and "bookworm" in lst.stdout,
           f"chroot-list lists bookworm, not .appliance ({lst.stdout.splitlines()[1:]})")
     subprocess.run(["umount", b.state], capture_output=True)
     if b.state in mounts:
@@ -329,14 +339,14 @@ def t_maintenance(tmp, cli):
     r = subprocess.run([cli, "--config-dir", b.conf, "--state-dir", b.state, "chroot-maintenance"],
                        capture_output=True, text=True, env=env, timeout=60)
     calls = (read(b.record) or "").splitlines()
-    check(r.returncode == 1 and "[1/2] bookworm: maintenance" in r.stdout and "[2/2] ci: FAILED" in r.stdout,
+    point(r.returncode == 1 and "[1/2] bookworm: maintenance" in r.stdout and "[2/2] ci: FAILED" in r.stdout,
           f"chroot-maintenance takes up both configured images ({short_lines(r.stdout)})")
-    check(len(calls) == 2 and " bookworm " in calls[0] and " trixie " in calls[1] and "--variant=minbase" in calls[1],
+    point(len(calls) == 2 and " bookworm " in calls[0] and " trixie " in calls[1] and "--variant=minbase" in calls[1],
           f"a configured image is debootstrapped from its suite, else from its name ({[c.split()[3:4] for c in calls]})")
     r = subprocess.run([cli, "--config-dir", b.conf, "--state-dir", b.state, "chroot-maintenance", "ci"],
                        capture_output=True, text=True, env=env, timeout=60)
-    check("[1/1] ci: FAILED" in r.stdout, "chroot-maintenance NAME takes a configured image")
-    check(not os.listdir(b.state) or os.listdir(b.state) == [".images"] and not any(
+    point("[1/1] ci: FAILED" in r.stdout, "chroot-maintenance NAME takes a configured image")
+    point(not os.listdir(b.state) or os.listdir(b.state) == [".images"] and not any(
         os.listdir(os.path.join(b.state, ".images", d)) for d in os.listdir(os.path.join(b.state, ".images"))),
           f"a failed create leaves nothing behind ({os.listdir(b.state)})")
 
@@ -366,14 +376,16 @@ def t_daemon_accepts(tmp, daemon):
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=10)
     log = read(err.name) or ""
-    check(ok, f"nspawn-runnerd starts with every appliance key in its configuration ({log.strip().splitlines()[-1:]})")
-    check(TOKEN not in log, "nspawn-runnerd does not log the token")
+    point(ok, f"nspawn-runnerd starts with every appliance key in its configuration ({log.strip().splitlines()[-1:]})")
+    point(TOKEN not in log, "nspawn-runnerd does not log the token")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="build directory with nspawn-runner and nspawn-runnerd")
-    build = os.path.abspath(ap.parse_args().build)
+    tap.add_arguments(ap)
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
     cli = os.path.join(build, "nspawn-runner")
     if os.geteuid() != 0:
         print("appliance.py: must run as root (loop devices, mounts)", file=sys.stderr)
@@ -382,23 +394,22 @@ def main():
         if not shutil.which(tool):
             print(f"appliance.py: {tool} is missing (make setup)", file=sys.stderr)
             return 2
-    atexit.register(teardown)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     tmp = tempfile.mkdtemp(prefix="nspawn-runner-appliance-")
-    t0 = time.monotonic()
-    try:
-        for fn, a in ((t_register, cli), (t_register_fails, cli), (t_no_gitlab_runner, cli), (t_bad_config, cli),
-                      (t_hostname, cli), (t_disks, cli), (t_maintenance, cli), (t_daemon_accepts, os.path.join(build, "nspawn-runnerd"))):
-            try:
-                fn(tmp, a)
-            except Exception as e:  # one broken test must not hide the others
-                check(False, f"{fn.__name__}: {type(e).__name__}: {e}")
-    finally:
+
+    def teardown_all():
         teardown()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"# total time {time.monotonic() - t0:.1f} s")
-    print(f"{daemon.passed} passed, {daemon.failed} failed")
-    return 1 if daemon.failed else 0
+    daemon = os.path.join(build, "nspawn-runnerd")
+    return tap.run([(name, lambda fn=fn, a=a: fn(tmp, a)) for name, fn, a in (
+        ("registration through gitlab-runner, keys, host key, machine id; a second run", t_register, cli),
+        ("a failed registration is a problem, the token scrubbed", t_register_fails, cli),
+        ("no gitlab-runner installed", t_no_gitlab_runner, cli),
+        ("a bad configuration registers nothing", t_bad_config, cli),
+        ("the host name, in a UTS namespace of its own", t_hostname, cli),
+        ("data disks: blank ones formatted, others left byte-identical", t_disks, cli),
+        ("chroot-maintenance of the configured images", t_maintenance, cli),
+        ("nspawn-runnerd starts with the appliance keys", t_daemon_accepts, daemon),
+    )], args.pattern, teardown=teardown_all, scenarios=True, tap=T)
 
 
 if __name__ == "__main__":

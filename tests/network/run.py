@@ -27,16 +27,18 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO / "tests/lib"))
+
+import tap  # noqa: E402
+from tap import Fail, require  # noqa: E402
+
 IMAGE = "bookworm"
 LAN = {"host": "10.99.0.2", "router": "10.99.0.1", "gitlab": "10.99.0.10", "lanhost": "10.99.0.11",
        "registry": "10.99.0.12"}
@@ -44,15 +46,6 @@ INET = "198.51.100.80"
 HOSTS = {"internet.test": INET, "gitlab.test": LAN["gitlab"], "lan.test": LAN["lanhost"]}
 BUILD_FAILURE, SYSTEM_FAILURE = 1, 2
 libc = ctypes.CDLL(None, use_errno=True)
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def sh(*argv, ns=None, check_rc=True, **kw):
@@ -165,7 +158,7 @@ class World:
                                (None, LAN["host"], 8001), ("router", LAN["registry"], 8081)):
             while sh("python3", "-c", f"import socket; socket.create_connection(('{addr}', {port}), 1)", ns=ns,
                      check_rc=False).returncode != 0:
-                check(time.monotonic() < deadline, f"the test's server {addr}:{port} did not start")
+                require(time.monotonic() < deadline, f"the test's server {addr}:{port} did not start")
                 time.sleep(0.1)
         for p in self.servers:
             if p.poll() is not None:
@@ -183,7 +176,7 @@ class World:
                      ["git", "clone", "-q", "--bare", str(src), str(bare)],
                      ["git", "-C", str(bare), "update-server-info"]):
             r = subprocess.run(argv, capture_output=True, text=True, env=env)
-            check(r.returncode == 0, f"{' '.join(argv)}: {r.stderr.strip()}")
+            require(r.returncode == 0, f"{' '.join(argv)}: {r.stderr.strip()}")
 
     def stop(self):
         for p in self.servers:
@@ -202,7 +195,7 @@ class Runner:
         self.state.mkdir()
         self.conf.mkdir()
         chroot = (REPO / "tests/cache/state" / IMAGE).resolve()
-        check(chroot.is_dir(), f"{chroot} is missing: run tests/integration/run.py once (it makes the chroot)")
+        require(chroot.is_dir(), f"{chroot} is missing: run tests/integration/run.py once (it makes the chroot)")
         for name, mode in (("bookworm", None), ("hostnet", "host"), ("nonet", "none")):
             (self.state / name).symlink_to(chroot)
             if mode:
@@ -240,7 +233,7 @@ class Job:
 
     def cleanup(self):
         r = self.runner.call(self.id, self.image, "cleanup")
-        check(r.returncode == 0, f"cleanup of job {self.id}: {r.stderr.strip()[-300:]}")
+        require(r.returncode == 0, f"cleanup of job {self.id}: {r.stderr.strip()[-300:]}")
 
     def run(self, script, stage="build_script"):
         f = self.runner.tmp / f"script-{self.id}.sh"
@@ -250,7 +243,7 @@ class Job:
     def py(self, code, stage="build_script"):
         """Runs python3 code in the job; returns its stdout lines parsed as JSON when they are."""
         r = self.run(f"python3 - <<'PY'\n{PROBES}\n{code}\nPY\n", stage)
-        check(r.returncode == 0, f"job {self.id}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[-400:]}")
+        require(r.returncode == 0, f"job {self.id}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[-400:]}")
         return r.stdout
 
 
@@ -321,9 +314,9 @@ def results(out):
 
 
 def expect(res, what, ok):
-    check(what in res, f"probe {what!r} printed nothing")
+    require(what in res, f"probe {what!r} printed nothing")
     d = res[what]
-    check(d["ok"] == ok, f"{what}: {'failed' if ok else 'succeeded'} ({d['detail']})")
+    require(d["ok"] == ok, f"{what}: {'failed' if ok else 'succeeded'} ({d['detail']})")
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -361,9 +354,9 @@ def t_works(r):
     with Job(r) as job:
         state = (r.state / ".machines" / str(job.id) / "state").read_text()
         nspawn = re.search(r"^nspawn_pid=(\d+)", state, re.M)
-        check(nspawn, f"no nspawn pid in the state of job {job.id}: {state!r}")
-        check(not nftables_sockets(nspawn.group(1)),
-              f"the machine's systemd-nspawn holds prepare's nftables socket: {nftables_sockets(nspawn.group(1))}")
+        require(nspawn, f"no nspawn pid in the state of job {job.id}: {state!r}")
+        require(not nftables_sockets(nspawn.group(1)),
+                f"the machine's systemd-nspawn holds prepare's nftables socket: {nftables_sockets(nspawn.group(1))}")
         res = results(job.py(f"""
 resolve("dns", "internet.test", "{INET}")
 http("http", "http://internet.test/", "internet-page")
@@ -373,8 +366,8 @@ http("allow", "http://{LAN['registry']}:8080/", "registry-page")
         expect(res, "http", True)
         expect(res, "allow", True)
         rg = job.run("git clone -q http://gitlab.test/group/project.git /tmp/p && cat /tmp/p/README")
-        check(rg.returncode == 0 and "project-from-gitlab" in rg.stdout,
-              f"git clone from the GitLab server on the LAN: exit {rg.returncode}: {(rg.stderr or rg.stdout).strip()[-300:]}")
+        require(rg.returncode == 0 and "project-from-gitlab" in rg.stdout,
+                f"git clone from the GitLab server on the LAN: exit {rg.returncode}: {(rg.stderr or rg.stdout).strip()[-300:]}")
 
 
 def t_attacks(r):
@@ -411,9 +404,9 @@ def t_jobs_apart(r):
     does not take the port from the host."""
     with Job(r) as a, Job(r) as b:
         ra = a.run(job_server("nr-net-test"))
-        check(ra.returncode == 0, f"job A's server: {ra.stderr.strip()[-300:]}")
+        require(ra.returncode == 0, f"job A's server: {ra.stderr.strip()[-300:]}")
         rb = b.run(job_server(None))
-        check(rb.returncode == 0, f"job B's server on the same port: exit {rb.returncode} {rb.stderr.strip()[-300:]}")
+        require(rb.returncode == 0, f"job B's server on the same port: exit {rb.returncode} {rb.stderr.strip()[-300:]}")
         addr_a = results(a.py('say("addr", True, my_addr())'))["addr"]["detail"]
         res = results(a.py('abstract("own abstract socket", "nr-net-test")'))
         expect(res, "own abstract socket", True)
@@ -456,7 +449,7 @@ say("interfaces", True, " ".join(sorted(n for _, n in socket.if_nameindex())))
         expect(res, "internet", False)
         expect(res, "host loopback", False)
         expect(res, "dns", False)
-        check(res["interfaces"]["detail"] == "lo", f"interfaces in none mode: {res['interfaces']['detail']}")
+        require(res["interfaces"]["detail"] == "lo", f"interfaces in none mode: {res['interfaces']['detail']}")
 
 
 def t_bad_pool(r):
@@ -469,8 +462,8 @@ def t_bad_pool(r):
             j2 = Job(r)
             p = r.call(j2.id, "bookworm", "prepare")
             j2.cleanup()
-            check(p.returncode == SYSTEM_FAILURE, f"prepare with the pool full: exit {p.returncode}")
-            check("network slots" in p.stderr, f"prepare with the pool full said: {p.stderr.strip()[-300:]}")
+            require(p.returncode == SYSTEM_FAILURE, f"prepare with the pool full: exit {p.returncode}")
+            require("network slots" in p.stderr, f"prepare with the pool full said: {p.stderr.strip()[-300:]}")
     finally:
         conf.write_text(saved)
 
@@ -486,11 +479,11 @@ def t_half_way(r):
         j = Job(r)
         p = r.call(j.id, "bookworm", "prepare")
         lines = p.stderr.strip().splitlines()
-        check(p.returncode == SYSTEM_FAILURE, f"prepare with nr0 taken: exit {p.returncode}: {p.stderr.strip()[-300:]}")
-        check(len(lines) == 1 and "nr0" in lines[0] and "File exists" in lines[0],
-              f"prepare with nr0 taken said: {p.stderr.strip()[-300:]}")
-        check(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
-        check(not network_state(), f"left after the failed prepare: {network_state()}")
+        require(p.returncode == SYSTEM_FAILURE, f"prepare with nr0 taken: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+        require(len(lines) == 1 and "nr0" in lines[0] and "File exists" in lines[0],
+                f"prepare with nr0 taken said: {p.stderr.strip()[-300:]}")
+        require(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
+        require(not network_state(), f"left after the failed prepare: {network_state()}")
     finally:
         conf.write_text(saved)
         sh("ip", "link", "del", "nr0", check_rc=False)
@@ -505,28 +498,28 @@ def t_killed(r):
     for j in jobs:
         state = (r.state / ".machines" / str(j.id) / "state").read_text()
         pids = re.findall(r"^(?:nspawn|init)_pid=(\d+)", state, re.M)
-        check(len(pids) == 2, f"no nspawn and init pids in the state of job {j.id}: {state!r}")
+        require(len(pids) == 2, f"no nspawn and init pids in the state of job {j.id}: {state!r}")
         for pid in pids:
             os.kill(int(pid), signal.SIGKILL)
     time.sleep(0.5)
     shutil.rmtree(r.state / ".machines" / str(jobs[1].id))
-    check(network_state(), "nothing to collect after the kill: the test cannot tell")
+    require(network_state(), "nothing to collect after the kill: the test cannot tell")
     g = r.call(0, "bookworm", "gc")
-    check(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
+    require(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
     left = network_state()
-    check(left and all(str(jobs[1].id) not in x for x in left) and f"/.machines/{jobs[0].id}" in
-          os.readlink(next(Path("/run/nspawn-runner/network/slots").iterdir())),
-          f"gc should have taken only the network of the vanished machine: {left}")
+    require(left and all(str(jobs[1].id) not in x for x in left) and f"/.machines/{jobs[0].id}" in
+            os.readlink(next(Path("/run/nspawn-runner/network/slots").iterdir())),
+            f"gc should have taken only the network of the vanished machine: {left}")
     jobs[0].cleanup()
     for _ in range(50):
         if not network_state():
             break
         time.sleep(0.1)
-    check(not network_state(), f"left after gc: {network_state()}")
+    require(not network_state(), f"left after gc: {network_state()}")
 
 
 def t_clean(r):
-    check(not network_state(), f"left behind: {network_state()}")
+    require(not network_state(), f"left behind: {network_state()}")
 
 
 TESTS = [
@@ -545,7 +538,7 @@ TESTS = [
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
-    ap.add_argument("-k", dest="pattern")
+    tap.add_arguments(ap)
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/network/run.py must run as root.", file=sys.stderr)
@@ -562,38 +555,18 @@ def main():
     build = (REPO / args.build).resolve()
     tmp = Path(tempfile.mkdtemp(prefix="nspawn-runner-net.", dir="/var/tmp"))
     world = World(tmp)
-    tests = [t for t in TESTS if not args.pattern or re.search(args.pattern, t[0], re.I)]
-    passed = failed = 0
-    print(f"1..{len(tests)}", flush=True)
+
+    def teardown():
+        world.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     try:
         world.build()
         r = Runner(build, tmp)
     except Fail as e:
         print(f"Bail out! the test's world: {e}", flush=True)
-        world.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown()
         return 1
-    try:
-        for i, (name, fn) in enumerate(tests, 1):
-            t0 = time.monotonic()
-            try:
-                fn(r)
-                passed += 1
-                print(f"ok {i} - {name}", flush=True)
-            except Exception as e:
-                failed += 1
-                reason = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e}"
-                print(f"not ok {i} - {name}: {reason}", flush=True)
-                if not isinstance(e, Fail):
-                    print("# " + traceback.format_exc().replace("\n", "\n# "), flush=True)
-            if time.monotonic() - t0 > 10:
-                print(f"# took {time.monotonic() - t0:.1f} s", flush=True)
-    finally:
-        world.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
-
+    return tap.run([(name, lambda fn=fn: fn(r)) for name, fn in TESTS], args.pattern, teardown=teardown)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,10 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+source tests/lib/tap.sh
 
 # The long options of the getopt table in a C file (the table starts at "struct option").
 long_options() { sed -n '/struct option [a-z_]*\[\] = {/,/};/p' "$1" | sed -n 's/^ *{ "\([a-z-]*\)",.*/\1/p'; }
@@ -27,7 +24,7 @@ documents() { grep -qF -- "*$2*" "$1"; }
 
 # NAME MIN MAX OPTIONS(,-separated or -) shown|internal, a line per command.
 table=$("$build/nspawn-runner" --list-commands)
-check "nspawn-runner: --list-commands of $build/nspawn-runner lists commands" test -n "$table"
+point "nspawn-runner: --list-commands of $build/nspawn-runner lists commands" test -n "$table"
 # The options of a command in the table, one a line.
 table_options() { awk -v c="$1" '$1 == c && $4 != "-" { gsub(",", "\n", $4); print $4 }' <<<"$table" | sort; }
 
@@ -36,72 +33,69 @@ for pair in nspawn-runner:src/nspawn-runner/main.c nspawn-runnerd:src/nspawn-run
         prog=${pair%%:*} src=${pair#*:}
         page=$(ls man/"$prog".[0-9].scd)
         opts=$(long_options "$src")
-        check "$prog: options found in $src" test -n "$opts"
+        point "$prog: options found in $src" test -n "$opts"
         for o in $opts; do
-                check "$prog: --$o in $page" documents "$page" "--$o"
+                point "$prog: --$o in $page" documents "$page" "--$o"
         done
         # Every option the page lists is one the program has.
         for o in $(grep -o '^\*--[a-z-]*\*' "$page" | tr -d '*' | sed 's/^--//' | sort -u); do
-                check "$prog: $page's --$o is in $src" grep -qx -- "$o" <<<"$opts"
+                point "$prog: $page's --$o is in $src" grep -qx -- "$o" <<<"$opts"
         done
         for c in $(commands "$src"); do
-                check "$prog: command $c in $page" grep -q "^\*$c\*" "$page"
+                point "$prog: command $c in $page" grep -q "^\*$c\*" "$page"
         done
 done
 
 # The man page's synopsis of each command names the options the table gives it.
 for c in $(commands src/nspawn-runner/main.c); do
         man_opts=$(grep "^\*$c\*" man/nspawn-runner.1.scd | grep -o '\*--[a-z-]*\*' | tr -d '*' | sort)
-        check "nspawn-runner: the synopsis of $c has its options ($(echo $man_opts))" test "$man_opts" = "$(table_options "$c")"
+        point "nspawn-runner: the synopsis of $c has its options ($(echo $man_opts))" test "$man_opts" = "$(table_options "$c")"
 done
 
 # The completion, run: it offers every command but the internal ones, and after a command its options.
 comp=completion/nspawn-runner.bash
-check "completion: bash -n" bash -n "$comp"
-complete_words() { bash -c 'source "$1"; shift; COMP_WORDS=("$@") COMP_CWORD=$(($# - 1)); _nspawn_runner
-        printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" nspawn-runner "$@" | sort; }
+point "completion: bash -n" bash -n "$comp"
+completions() { complete_words "$comp" nspawn-runner "$@" | sort; }
 shown=$(awk '$5 == "shown" { print $1 }' <<<"$table" | sort)
-check "completion: the commands are the table's ($(echo $shown))" test "$(complete_words "")" = "$shown"
-global=$(complete_words -- | sort)
+point "completion: the commands are the table's ($(echo $shown))" test "$(completions "")" = "$shown"
+global=$(completions -- | sort)
 for c in $shown; do
-        offered=$(comm -23 <(complete_words "$c" --) <(echo "$global"))
-        check "completion: the options of $c are the table's ($(echo $offered))" test "$offered" = "$(table_options "$c")"
+        offered=$(comm -23 <(completions "$c" --) <(echo "$global"))
+        point "completion: the options of $c are the table's ($(echo $offered))" test "$offered" = "$(table_options "$c")"
 done
 for o in $(long_options src/nspawn-runner/main.c); do
-        check "completion: --$o" grep -qw -- "--$o" "$comp"
+        point "completion: --$o" grep -qw -- "--$o" "$comp"
 done
 
 # nspawn-run's completion knows its options.
 comp=completion/nspawn-run.bash
-check "completion: bash -n $comp" bash -n "$comp"
+point "completion: bash -n $comp" bash -n "$comp"
 for o in $(long_options src/nspawn-run/main.c); do
-        check "completion: nspawn-run --$o" grep -qw -- "--$o" "$comp"
+        point "completion: nspawn-run --$o" grep -qw -- "--$o" "$comp"
 done
 
 # Configuration keys: the key table of config.c against nspawn-runner.conf(5) and the template.
 keys=$(sed -n 's/^ *{ "\([a-z_]*\)", ".*/\1/p' src/shared/config.c)
-check "config: keys found in src/shared/config.c" test -n "$keys"
+point "config: keys found in src/shared/config.c" test -n "$keys"
 for k in $keys; do
-        check "config: $k in nspawn-runner.conf(5)" grep -q "^\*$k\* =" man/nspawn-runner.conf.5.scd
-        check "config: $k in conf/nspawn-runner.conf" grep -q "^#$k = " conf/nspawn-runner.conf
+        point "config: $k in nspawn-runner.conf(5)" grep -q "^\*$k\* =" man/nspawn-runner.conf.5.scd
+        point "config: $k in conf/nspawn-runner.conf" grep -q "^#$k = " conf/nspawn-runner.conf
 done
 for k in $(sed -n 's/^\*\([a-z_]*\)\* =.*/\1/p' man/nspawn-runner.conf.5.scd) \
         $(sed -n 's/^#\([a-z_]*\) = .*/\1/p' conf/nspawn-runner.conf); do
-        check "config: documented key $k is in src/shared/config.c" grep -qx "$k" <<<"$keys"
+        point "config: documented key $k is in src/shared/config.c" grep -qx "$k" <<<"$keys"
 done
 
 # scdoc passes a line's leading '.' or "'" to roff, which takes the line for a request and drops it.
 for page in man/*.scd; do
         bad=$(grep -nE "^[[:space:]]*[.']" "$page" | head -3)
-        check "$page: no line starts with . or '${bad:+: $bad}" test -z "$bad"
+        point "$page: no line starts with . or '${bad:+: $bad}" test -z "$bad"
 done
 # Every page is valid scdoc and renders without a warning from man.
 for page in man/*.scd; do
-        out=$(scdoc <"$page" 2>&1 >/tmp/check-docs.$$) && warn=$(MANWIDTH=80 man --warnings -l /tmp/check-docs.$$ 2>&1 >/dev/null)
-        check "$page renders${out:+: $out}${warn:+: $warn}" test -z "$out${warn:-}"
+        out=$(scdoc <"$page" 2>&1 >/tmp/check-docs.$$) && warn=$(man_warnings /tmp/check-docs.$$)
+        point "$page renders${out:+: $out}${warn:+: $warn}" test -z "$out${warn:-}"
 done
 rm -f /tmp/check-docs.$$
 
-echo "1..$n"
-echo "docs: $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary docs
