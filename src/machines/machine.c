@@ -574,6 +574,26 @@ int machine_dir_create(const Context *c, const char *id, MachineState *s, int *r
         return 0;
 }
 
+/* The job's project's directory of the cache dir, which the machine sees as its /cache. */
+static int project_cache_create(const Context *c, const char *cache, MachineState *s) {
+        _cleanup_free_ char *project_cache = NULL;
+        int r;
+
+        r = cache_project_subdir(&s->cache_subdir);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || !(project_cache = path_join(cache, s->cache_subdir)))
+                return log_oom();
+        r = mkdir_p(project_cache, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", project_cache);
+        /* For gc: this project's cache is in use now, even if the job only reads it. */
+        r = cache_mark_project_used(c, s->cache_subdir);
+        if (r < 0)
+                log_debug_errno(r, "Cannot record the use of the project's cache: %m");
+        return 0;
+}
+
 int machine_create(const Context *c, const char *id, const char *image, StorageBackend storage, int sigfd) {
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c);
@@ -588,22 +608,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
-        r = cache_project_subdir(&s.cache_subdir);
-        if (r < 0 && r != -ENOENT)
-                return log_oom();
         s.suppress_sync = suppress_sync_wanted(c, image);
-        if (s.cache_subdir) {
-                _cleanup_free_ char *project_cache = path_join(cache, s.cache_subdir);
-                if (!project_cache)
-                        return log_oom();
-                r = mkdir_p(project_cache, 0755);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot create %s: %m", project_cache);
-                /* For gc: this project's cache is in use now, even if the job only reads it. */
-                r = cache_mark_project_used(c, s.cache_subdir);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot record the use of the project's cache: %m");
-        }
         /* Held until the machine's state names its generation, so the generation is not collected
          * in between. */
         r = image_resolve_pinned(c, image, &gens, &s.image_path);
@@ -618,6 +623,10 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.backend = choose_backend(c, s.image_path, storage);
         if (s.backend == STORAGE_BTRFS && !path_is_btrfs_subvolume(s.image_path))
                 return log_error_errno(EINVAL, "Image %s is not a btrfs subvolume: cannot snapshot it.", s.image_path);
+        /* Only once the job is known to run: a refused prepare leaves the cache dir as it was. */
+        r = project_cache_create(c, cache, &s);
+        if (r < 0)
+                return r;
 
         r = machine_dir_create(c, id, &s, &dir_fd);
         image_unlock(&gens);
