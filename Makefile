@@ -69,7 +69,7 @@ CROSS_ARCH := arm64
 CROSS_PACKAGES := crossbuild-essential-$(CROSS_ARCH) pkgconf:$(CROSS_ARCH) libc6-dev:$(CROSS_ARCH) \
 	libsystemd-dev:$(CROSS_ARCH) libyaml-dev:$(CROSS_ARCH) libgpiod-dev:$(CROSS_ARCH) libblkid-dev:$(CROSS_ARCH)
 
-.PHONY: all archives man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
+.PHONY: FORCE all archives man clean setup setup-image image check-image setup-deb setup-cross deb deb-arm64 check-deb check-docs check check-unit check-asan check-integration check-network check-faults check-bench check-fuzz fuzz-build demo bench soak fuzz install
 all: $(B)/nspawn-runner $(B)/nspawn-runnerd $(B)/nspawn-runner-init $(B)/nspawn-runner-hwtest $(B)/nspawn-run \
 	$(ARCHIVE_DIRS:%=$(B)/obj/lib%.linked)
 
@@ -81,8 +81,17 @@ $(B)/obj/%.o: src/%.c Makefile
 # Objects are kept (not removed as intermediate files).
 .SECONDARY:
 .SECONDEXPANSION:
-$(B)/obj/lib%.a: $$(call objects,$$*)
-	rm -f $@ && $(AR) rcs $@ $^
+$(B)/obj/lib%.a: $$(call objects,$$*) $(B)/obj/lib%.members
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
+
+# Each archive's member list, rewritten only when it changed: a file that left a folder (git mv)
+# then rebuilds that folder's archive without its old object.
+write_if_changed = @mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = '$(1)' ] || echo '$(1)' >$@
+$(B)/obj/lib%.members: FORCE
+	$(call write_if_changed,$(call objects,$*))
+$(B)/init-obj/libbasic.members: FORCE
+	$(call write_if_changed,$(SRC_basic))
+FORCE:
 
 # The layering, checked at every build: each archive linked whole with only the archives of the
 # folders below it (the basic layer with nothing but the C library), so that a call upward fails.
@@ -112,8 +121,8 @@ $(B)/init-obj/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(call includes,$(*D)) -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/init-obj/libbasic.a: $(SRC_basic:src/%.c=$(B)/init-obj/%.o)
-	rm -f $@ && $(AR) rcs $@ $^
+$(B)/init-obj/libbasic.a: $(SRC_basic:src/%.c=$(B)/init-obj/%.o) $(B)/init-obj/libbasic.members
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 $(B)/nspawn-runner-init: $(INIT_OBJ)/init/init.o $(INIT_OBJ)/libbasic.a
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -static $(LDFLAGS) -o $@ $^
