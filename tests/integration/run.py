@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "lib")]
 
 import tap  # noqa: E402
+from private_run import reexec_in_private_run  # noqa: E402
 import bad_input, chroot_commands, control_sockets, gc_caches, kills, limits, maintenance  # noqa: E402
 import nspawn_run, protocol, protocol_edges, sanitizers, security, storage  # noqa: E402
 from host import TEST_FINAL, t_final_host_clean  # noqa: E402
@@ -63,6 +64,7 @@ def main():
     if os.geteuid() != 0:
         print("tests/integration/run.py must run as root (it starts systemd-nspawn machines).", file=sys.stderr)
         return 2
+    reexec_in_private_run()
     build = Path(args.build) if Path(args.build).is_absolute() else REPO / args.build
     for f in ("nspawn-runner", "nspawn-runner-init"):
         if not os.access(build / f, os.X_OK):
