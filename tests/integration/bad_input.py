@@ -125,9 +125,10 @@ def chroot_create_fails(s, ex, backend, name, extra, timeout=300, interrupt_afte
     try:
         if interrupt_after is not None:
             deadline = time.monotonic() + interrupt_after
-            tmp = Path(sd) / f".create-{name}"
-            # Interrupt once debootstrap is at work (its target exists), at the latest after the delay.
-            while time.monotonic() < deadline and not tmp.exists() and c.p.poll() is None:
+            # Interrupt once debootstrap is at work (its work dir in the new generation exists), at the
+            # latest after the delay.
+            while (time.monotonic() < deadline and not list((Path(sd) / ".images" / name).glob("*/debootstrap"))
+                   and c.p.poll() is None):
                 time.sleep(0.05)
             time.sleep(2.0)
             if c.p.poll() is not None:
@@ -158,7 +159,7 @@ def chroot_create_fails(s, ex, backend, name, extra, timeout=300, interrupt_afte
             break
         time.sleep(0.1)
     require(not d, f"a failed chroot-create left: {d}")
-    left = s.our_processes([f"/.create-{name}"], [f"/.create-{name}"])
+    left = s.our_processes([f"/.images/{name}/"], [f"/.images/{name}/"])
     require(not left, f"debootstrap processes left: {list(left.values())[:2]}")
     if image_before is not None:
         require(tree_snapshot(os.path.realpath(Path(sd) / IMAGE)) == image_before, "the existing image was changed")
