@@ -145,7 +145,8 @@ def t_disk_limit(s, ex, backend, storage=None):
 # Asks the kernel for a new subvolume in /var/tmp and, with snapshot, for a snapshot there of the
 # machine's root (the subvolume the cap is on), as `btrfs subvolume create/snapshot` do (the chroot
 # has no btrfs-progs): BTRFS_IOC_SUBVOL_CREATE and BTRFS_IOC_SNAP_CREATE_V2, _IOW(0x94, 14 or 23, 4096
-# bytes). Prints what each gave and removes the subvolume it made (rmdir of an empty subvolume).
+# bytes; in a mutable buffer: Python takes at most 1 KiB as bytes). Prints what each gave and removes
+# the subvolume it made (rmdir of an empty subvolume).
 def subvolume_probe(snapshot):
     return """python3 -c '
 import fcntl, os, struct
@@ -156,7 +157,7 @@ if %s:
     asks.append(("snapshot", 23, struct.pack("qQQ32s4040s", root, 0, 0, b"", b"probe-snap")))
 for what, nr, args in asks:
     try:
-        fcntl.ioctl(d, 1 << 30 | 4096 << 16 | 0x94 << 8 | nr, args)
+        fcntl.ioctl(d, 1 << 30 | 4096 << 16 | 0x94 << 8 | nr, bytearray(args))
         print(what, "made")
     except OSError as e:
         print(what, "failed:", os.strerror(e.errno))
