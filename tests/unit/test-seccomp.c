@@ -13,6 +13,17 @@ static bool request_allowed(unsigned long request) {
         return syscall(SYS_ioctl, -1, request, NULL) < 0 && errno == EBADF;
 }
 
+#if defined(__x86_64__)
+/* The same through the i386 ABI's ioctl (54), which a 64-bit process reaches by int $0x80: -errno. */
+static bool request_allowed_i386(uint32_t request) {
+        long r;
+
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(54L), "b"(-1L), "c"((unsigned long) request)
+                         : "memory", "r8", "r9", "r10", "r11");
+        return r == -EBADF;
+}
+#endif
+
 /* Installs the filter in a child and reports what a denied and an allowed call returned:
  * 0 when bpf failed with EPERM, keyctl with ENOSYS (as if there were no keyrings, which container
  * runtimes in a job go on without), getppid and ordinary ioctls worked, and the btrfs requests that
@@ -40,6 +51,10 @@ static int filtered_child(bool deny_subvolumes) {
                                 _exit(20 + (int) i);
                         if (request_allowed(subvolume_requests[i] | (UINT64_C(1) << 32)) == deny_subvolumes)
                                 _exit(30 + (int) i);
+#if defined(__x86_64__)
+                        if (request_allowed_i386((uint32_t) subvolume_requests[i]) == deny_subvolumes)
+                                _exit(40 + (int) i);
+#endif
                 }
                 if (!request_allowed(BTRFS_IOC_SNAP_DESTROY) || !request_allowed(BTRFS_IOC_SUBVOL_GETFLAGS))
                         _exit(14);
@@ -63,7 +78,8 @@ int main(void) {
                       "the btrfs subvolume requests (child said %d)", c);
                 c = filtered_child(true);
                 CHECK(c == 0, "denying subvolumes, it denies the four btrfs requests that make one with EPERM, "
-                      "also with the upper half of the request set, and allows other ioctls (child said %d)", c);
+                      "also with the upper half of the request set and through the i386 ABI on x86_64, and allows other "
+                      "ioctls (child said %d)", c);
         }
         CHECK(seccomp_covers_arch("amd64") || seccomp_covers_arch("arm64") || r == -EOPNOTSUPP,
               "the host's own architecture is covered where there is a filter");
