@@ -11,7 +11,9 @@ const SeccompDenied seccomp_compat_denied[] = {
 #include "seccomp-list.h"
 };
 const unsigned seccomp_compat_n_denied = sizeof(seccomp_compat_denied) / sizeof(seccomp_compat_denied[0]);
+const int seccomp_compat_ioctl_nr = __NR_ioctl;
 #else
 const SeccompDenied seccomp_compat_denied[1];
 const unsigned seccomp_compat_n_denied = 0;
+const int seccomp_compat_ioctl_nr = -1;
 #endif

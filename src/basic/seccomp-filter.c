@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <endian.h>
 #include <errno.h>
 #include <linux/audit.h>
+#include <linux/btrfs.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -19,6 +21,26 @@ static const SeccompDenied native_denied[] = {
 
 extern const SeccompDenied seccomp_compat_denied[];
 extern const unsigned seccomp_compat_n_denied;
+extern const int seccomp_compat_ioctl_nr;
+
+/* The btrfs requests that make a subvolume. Their numbers encode the size of their argument, the same
+ * 4096 bytes for the i386 ABI (no member's size depends on it), so one list serves both ABIs. */
+static const uint32_t subvolume_requests[] = {
+        BTRFS_IOC_SUBVOL_CREATE,
+        BTRFS_IOC_SUBVOL_CREATE_V2,
+        BTRFS_IOC_SNAP_CREATE,
+        BTRFS_IOC_SNAP_CREATE_V2,
+};
+_Static_assert(sizeof(struct btrfs_ioctl_vol_args) == 4096 && sizeof(struct btrfs_ioctl_vol_args_v2) == 4096,
+               "the requests' numbers are not those of every ABI");
+
+/* ioctl()'s request is an unsigned int in the kernel, which ignores the upper half of the register:
+ * compare the lower half alone, wherever the byte order puts it. */
+#if __BYTE_ORDER == __LITTLE_ENDIAN
+#define ARG1_LOW offsetof(struct seccomp_data, args[1])
+#else
+#define ARG1_LOW (offsetof(struct seccomp_data, args[1]) + sizeof(uint32_t))
+#endif
 
 #if defined(__x86_64__)
 #define NATIVE_ARCH AUDIT_ARCH_X86_64
@@ -55,9 +77,23 @@ static void emit(Prog *p, struct sock_filter f) {
         p->n++;
 }
 
-/* For one ABI: if the architecture matches, deny the listed calls and allow the rest. The jump past
- * them is patched in once they are emitted, so it is right whatever was emitted for this CPU. */
-static void emit_abi(Prog *p, uint32_t arch, const SeccompDenied *denied, size_t n, bool deny_x32) {
+/* With the call's number loaded: an ioctl() with one of the requests fails with EPERM, any other is
+ * allowed, and any other call goes on to the instruction after these, the ABI's final ALLOW. */
+static void emit_subvolume_requests(Prog *p, int ioctl_nr) {
+        const unsigned n = ELEMENTSOF(subvolume_requests);
+
+        emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) ioctl_nr, 0, n + 2));
+        emit(p, (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG1_LOW));
+        for (unsigned i = 0; i < n; i++)
+                emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, subvolume_requests[i], n - 1 - i,
+                                                      i == n - 1));
+        emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+}
+
+/* For one ABI: if the architecture matches, deny the listed calls (and the subvolume requests, when
+ * ioctl_nr >= 0) and allow the rest. The jump past them is patched in once they are emitted, so it is
+ * right whatever was emitted for this CPU. */
+static void emit_abi(Prog *p, uint32_t arch, const SeccompDenied *denied, size_t n, bool deny_x32, int ioctl_nr) {
         unsigned jump;
 
         emit(p, (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
@@ -76,6 +112,8 @@ static void emit_abi(Prog *p, uint32_t arch, const SeccompDenied *denied, size_t
                 emit(p, (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) denied[i].nr, 0, 1));
                 emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t) denied[i].error));
         }
+        if (ioctl_nr >= 0)
+                emit_subvolume_requests(p, ioctl_nr);
         emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
         /* To the next ABI's test: whatever follows this one's final ALLOW. */
         if (p->n <= MAX_INSNS && p->n - jump - 1 <= UINT8_MAX)
@@ -97,34 +135,36 @@ static bool prog_valid(const Prog *p) {
         return true;
 }
 
-static int build_denylist(Prog *p) {
+static int build_denylist(Prog *p, bool deny_subvolumes) {
 #ifdef NATIVE_ARCH
-        emit_abi(p, NATIVE_ARCH, native_denied, ELEMENTSOF(native_denied), true);
+        emit_abi(p, NATIVE_ARCH, native_denied, ELEMENTSOF(native_denied), true, deny_subvolumes ? __NR_ioctl : -1);
 #ifdef COMPAT_ARCH
         if (seccomp_compat_n_denied > 0)
-                emit_abi(p, COMPAT_ARCH, seccomp_compat_denied, seccomp_compat_n_denied, false);
+                emit_abi(p, COMPAT_ARCH, seccomp_compat_denied, seccomp_compat_n_denied, false,
+                         deny_subvolumes ? seccomp_compat_ioctl_nr : -1);
 #endif
         /* Any other ABI is one this filter does not know: nothing of it is allowed. */
         emit(p, (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
         return prog_valid(p) ? 0 : -E2BIG;
 #else
         (void) p;
+        (void) deny_subvolumes;
         return -EOPNOTSUPP;
 #endif
 }
 
-int seccomp_check_denylist(void) {
+int seccomp_check_denylist(bool deny_subvolumes) {
         Prog p = { .n = 0 };
 
-        return build_denylist(&p);
+        return build_denylist(&p, deny_subvolumes);
 }
 
-int seccomp_install_denylist(void) {
+int seccomp_install_denylist(bool deny_subvolumes) {
         Prog p = { .n = 0 };
         struct sock_fprog prog;
         int r;
 
-        r = build_denylist(&p);
+        r = build_denylist(&p, deny_subvolumes);
         if (r < 0)
                 return r;
         prog = (struct sock_fprog) { .len = (unsigned short) p.n, .filter = p.insns };

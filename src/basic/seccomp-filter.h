@@ -18,7 +18,9 @@ typedef struct SeccompDenied {
 /* Whether the filter covers every ABI that binaries of the Debian architecture arch use here. */
 bool seccomp_covers_arch(const char *arch);
 /* Builds the filter without installing it: 0 when this CPU's kernel will take it, -E2BIG when it is
- * malformed or too long, -EOPNOTSUPP where there is no filter for this CPU. */
-int seccomp_check_denylist(void);
-/* Installs the filter on the calling process (inherited by all it forks). */
-int seccomp_install_denylist(void);
+ * malformed or too long, -EOPNOTSUPP where there is no filter for this CPU. With deny_subvolumes, the
+ * btrfs ioctls that create a subvolume or snapshot fail with EPERM too: on a machine whose disk is
+ * capped by its snapshot's qgroup, a new subvolume would get a qgroup of its own, outside the cap. */
+int seccomp_check_denylist(bool deny_subvolumes);
+/* Installs that filter on the calling process (inherited by all it forks). */
+int seccomp_install_denylist(bool deny_subvolumes);

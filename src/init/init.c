@@ -383,6 +383,16 @@ static void kill_overdue(void) {
                         (void) kill(-clients[i].pid, SIGKILL);
 }
 
+/* The arguments machine_exec() gives: none, "--seccomp" (systemd-nspawn was told to skip its own
+ * filter, ours goes in), or "--seccomp --no-subvolumes" (and no btrfs subvolumes may be made). */
+static int parse_argv(int argc, char **argv, bool *ret_seccomp, bool *ret_no_subvolumes) {
+        if (argc > 3 || (argc > 1 && !streq(argv[1], "--seccomp")) || (argc > 2 && !streq(argv[2], "--no-subvolumes")))
+                return log_error_errno(EINVAL, "Bad arguments: this init takes --seccomp, then optionally --no-subvolumes.");
+        *ret_seccomp = argc > 1;
+        *ret_no_subvolumes = argc > 2;
+        return 0;
+}
+
 /* Returns false when asked to stop. */
 static bool handle_signals(int sfd) {
         struct signalfd_siginfo si;
@@ -404,10 +414,13 @@ static bool handle_signals(int sfd) {
 int main(int argc, char **argv) {
         _cleanup_close_ int sfd = -EBADF, listen_fd = -EBADF;
         sigset_t mask;
+        bool seccomp = false, no_subvolumes = false;
         uid_t host_root;
         int r;
 
         log_set_prefix("nspawn-runner-init");
+        if (parse_argv(argc, argv, &seccomp, &no_subvolumes) < 0)
+                return 1;
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
@@ -436,9 +449,8 @@ int main(int argc, char **argv) {
                 if (r < 0)
                         return log_error_errno(r, "Cannot make the jobs' user and mount namespaces: %m"), 1;
         }
-        /* Asked for when systemd-nspawn was told to skip its own filter. */
-        if (argc > 1 && streq(argv[1], "--seccomp")) {
-                r = seccomp_install_denylist();
+        if (seccomp) {
+                r = seccomp_install_denylist(no_subvolumes);
                 if (r < 0)
                         return log_error_errno(r, "Cannot install the seccomp filter: %m"), 1;
         }

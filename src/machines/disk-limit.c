@@ -135,3 +135,7 @@ bool disk_limit_reached(const MachineState *s, const char *dir, uint64_t max) {
         }
         return used + DISK_LIMIT_SLACK(max) >= max;
 }
+
+bool disk_limit_denies_subvolumes(const MachineState *s, uint64_t max) {
+        return s->backend == STORAGE_BTRFS && max > 0;
+}

@@ -18,3 +18,7 @@ int disk_limit_setup(const MachineState *s, const char *dir, uint64_t max);
 /* Whether the machine's disk is at its cap now: the tmpfs full, the qgroup's exclusive bytes at its
  * limit. false when that cannot be told (a machine gone, overlayfs, no cap). */
 bool disk_limit_reached(const MachineState *s, const char *dir, uint64_t max);
+
+/* Whether the machine's jobs may not make btrfs subvolumes or snapshots (seccomp_install_denylist()):
+ * on a capped btrfs snapshot, each would get a qgroup of its own, outside the cap. */
+bool disk_limit_denies_subvolumes(const MachineState *s, uint64_t max);

@@ -251,6 +251,8 @@ int machine_exec(const Context *c, const char *id) {
         if (arch && seccomp_covers_arch(arch)) {
                 setenv("SYSTEMD_SECCOMP", "0", 1);
                 r = argv_add(&argv, "--seccomp");
+                if (r >= 0 && disk_limit_denies_subvolumes(&s, limits.value[JOB_LIMIT_DISK]))
+                        r = argv_add(&argv, "--no-subvolumes");
         }
         if (r < 0)
                 return log_error_errno(r, "Cannot build systemd-nspawn's command line: %m");

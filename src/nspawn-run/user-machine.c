@@ -19,6 +19,7 @@
 #include "arch.h"
 #include "argv.h"
 #include "cgroup.h"
+#include "disk-limit.h"
 #include "image.h"
 #include "job-limits.h"
 #include "machine.h"
@@ -387,7 +388,8 @@ static _noreturn_ void machine_child(const Context *c, const char *key, const Ma
                 (void) argv_add(&a->argv, net[i]);
         /* The jobs' filter, installed by their init, which these machines (--as-pid2) have not: on
          * nspawn itself, whose own filter (SYSTEMD_SECCOMP unset) comes on top for the command. */
-        if (a->seccomp && (r = seccomp_install_denylist()) < 0) {
+        if (a->seccomp &&
+            (r = seccomp_install_denylist(disk_limit_denies_subvolumes(s, limits->value[JOB_LIMIT_DISK]))) < 0) {
                 log_error_errno(r, "Cannot install the seccomp filter: %m");
                 _exit(USER_MACHINE_EXIT_FAILURE);
         }

@@ -15,6 +15,7 @@ from tap import Fail, require
 
 from jobs import BUILD_FAILURE, IMAGE, Job, end_job, short, stderr_lines
 from security import on_backends
+from suite import bind
 
 
 # Forks up to 200 sleeping children, takes them all down and fails: the next stage has its tasks back.
@@ -141,10 +142,69 @@ def t_disk_limit(s, ex, backend, storage=None):
             subprocess.run(["btrfs", "quota", "disable", str(sd)], capture_output=True)
 
 
+# Asks the kernel for a new subvolume in /var/tmp and, with snapshot, for a snapshot there of the
+# machine's root (the subvolume the cap is on), as `btrfs subvolume create/snapshot` do (the chroot
+# has no btrfs-progs): BTRFS_IOC_SUBVOL_CREATE and BTRFS_IOC_SNAP_CREATE_V2, _IOW(0x94, 14 or 23, 4096
+# bytes; in a mutable buffer: Python takes at most 1 KiB as bytes). Prints what each gave and removes
+# the subvolume it made (rmdir of an empty subvolume).
+def subvolume_probe(snapshot):
+    return """python3 -c '
+import fcntl, os, struct
+d = os.open("/var/tmp", os.O_RDONLY | os.O_DIRECTORY)
+root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+asks = [("subvolume", 14, struct.pack("q4088s", 0, b"probe-subvol"))]
+if %s:
+    asks.append(("snapshot", 23, struct.pack("qQQ32s4040s", root, 0, 0, b"", b"probe-snap")))
+for what, nr, args in asks:
+    try:
+        fcntl.ioctl(d, 1 << 30 | 4096 << 16 | 0x94 << 8 | nr, bytearray(args))
+        print(what, "made")
+    except OSError as e:
+        print(what, "failed:", os.strerror(e.errno))
+if os.path.exists("/var/tmp/probe-subvol"):
+    os.rmdir("/var/tmp/probe-subvol")
+print("probe-subvol" in os.listdir("/var/tmp") and "left" or "gone")'""" % snapshot
+
+
+def t_disk_limit_subvolumes(s, ex, backend):
+    """With job_disk_max on btrfs, a job cannot make a subvolume or a snapshot of its machine's root
+    (each would have a qgroup of its own, outside the cap): the ioctls fail with EPERM. Without the
+    cap a subvolume works, and the job removes it again. If the snapshot were made, the test fails
+    (cleanup takes it down with the machine)."""
+    sd = s.state_dir(backend)
+    conf = s.tmproot / f"subvol-conf-{secrets.token_hex(4)}"
+    conf.mkdir()
+    (conf / "nspawn-runner.conf").write_text("job_disk_max = 64M\n")
+    qgroups = Path("/sys/fs/btrfs") / btrfs_fs_uuid(s, sd) / "qgroups"
+    quotas_were_on = qgroups.exists()
+    try:
+        with Job(s, ex, sd) as job:
+            job.env_override["NSPAWN_RUNNER_CONFIG_DIR"] = str(conf)
+            job.prepare()
+            r = job.run_ok("build_script", [subvolume_probe(True)])
+            require("subvolume failed: Operation not permitted" in r.lines
+                    and "snapshot failed: Operation not permitted" in r.lines,
+                    f"with the cap: a subvolume or snapshot was not refused with EPERM: {short(r.out + r.err)}")
+            end_job(s, job)
+        with Job(s, ex, sd) as job:
+            job.prepare()
+            r = job.run_ok("build_script", [subvolume_probe(False)])
+            require("subvolume made" in r.lines and "gone" in r.lines,
+                    f"without the cap: no subvolume made and removed: {short(r.out + r.err)}")
+            end_job(s, job)
+    finally:
+        shutil.rmtree(conf, ignore_errors=True)
+        if not quotas_were_on:
+            subprocess.run(["btrfs", "quota", "disable", str(sd)], capture_output=True)
+
+
 def tests(s):
     return on_backends(s, [
         ("a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits),
         (lambda where: "job_disk_max: " + ("prepare warns that it is not enforced" if where == "overlay" else
                                            "a job writing past it fails with one line, under it works, no leftovers"),
          t_disk_limit),
-    ])
+    ]) + [
+        bind(s, "security: btrfs: job_disk_max: a job cannot make a subvolume or snapshot (EPERM), without the cap "
+             "it can", t_disk_limit_subvolumes, s.ex, "btrfs"),
+    ]
