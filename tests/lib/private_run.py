@@ -4,7 +4,8 @@ are fresh tmpfs mounts, as /run is on a host that systemd runs. On a build host 
 root disk (systemd not PID 1, as in CI) the control sockets would otherwise sit on the same disk as
 the state dir, which the tests check they never do; and the suite's machines, network slots and
 nspawn state stay apart from a runner that may be working on the same host. The mounts go away with
-the namespace when the suite ends, however it ends."""
+the namespace when the suite ends, however it ends. A suite that builds its own network (tests/network)
+asks for a network namespace of its own too."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ SETUP = ("for d in /run/nspawn-runner /run/systemd/nspawn; do mkdir -p $d && mou
          "&& exec \"$@\"")
 
 
-def reexec_in_private_run():
-    """Unless this process already is the suite in its namespace: executes it again in one."""
+def reexec_in_private_run(net=False):
+    """Unless this process already is the suite in its namespace: executes it again in one (and in a new
+    network namespace with net)."""
     if os.environ.get(MARK) == "1":
         return
     os.environ[MARK] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", SETUP, "sh",
+    argv = ["unshare", *(["--net"] if net else []), "--mount", "--propagation", "private", "sh", "-c", SETUP, "sh",
             sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]]
     os.execvp(argv[0], argv)

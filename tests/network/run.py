@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "tests/lib"))
 
 import tap  # noqa: E402
+from private_run import reexec_in_private_run  # noqa: E402
 from tap import Fail, require  # noqa: E402
 
 IMAGE = "bookworm"
@@ -116,9 +117,8 @@ class World:
         return d
 
     def build(self):
-        for d in ("/run/netns", "/run/nspawn-runner", "/run/systemd/nspawn"):
-            os.makedirs(d, exist_ok=True)
-            sh("mount", "-t", "tmpfs", "tmpfs", d)
+        os.makedirs("/run/netns", exist_ok=True)
+        sh("mount", "-t", "tmpfs", "tmpfs", "/run/netns")
         if os.path.isdir("/run/systemd/resolve"):
             sh("mount", "-t", "tmpfs", "tmpfs", "/run/systemd/resolve")
         resolv = self.tmp / "resolv.conf"
@@ -543,9 +543,7 @@ def main():
     if os.geteuid() != 0:
         print("tests/network/run.py must run as root.", file=sys.stderr)
         return 2
-    if os.environ.get("NSPAWN_RUNNER_NET_TEST_NS") != "1":
-        os.environ["NSPAWN_RUNNER_NET_TEST_NS"] = "1"
-        os.execvp("unshare", ["unshare", "--net", "--mount", "--propagation", "private", sys.executable] + sys.argv)
+    reexec_in_private_run(net=True)
     if os.environ.get("NSPAWN_RUNNER_NET_TEST_STACKS"):
         faulthandler.dump_traceback_later(int(os.environ["NSPAWN_RUNNER_NET_TEST_STACKS"]), exit=True)
     for tool in ("ip", "nft", "git"):
