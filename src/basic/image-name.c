@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "image-name.h"
+#include "log.h"
 
 static const char *const error_table[_IMAGE_NAME_ERROR_MAX] = {
         [IMAGE_NAME_OK] = "valid",
@@ -76,4 +77,12 @@ ImageNameError image_name_reduce(const char *ref, size_t n, char **ret) {
                 return -ENOMEM;
         *ret = s;
         return IMAGE_NAME_OK;
+}
+
+int image_name_check_log(const char *name) {
+        ImageNameError e = image_name_check(name, strlen(name));
+
+        if (e != IMAGE_NAME_OK)
+                return log_error_errno(EINVAL, "Invalid image name '%.80s': it %s.", name, image_name_error_to_string(e));
+        return 0;
 }

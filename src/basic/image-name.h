@@ -31,3 +31,5 @@ ImageNameError image_name_reduce(const char *ref, size_t n, char **ret);
 
 /* Whether name may name a chroot directory in the state dir. */
 ImageNameError image_name_check(const char *name, size_t n);
+/* image_name_check() of a string, saying why it fails in one line. Returns 0 or -EINVAL. */
+int image_name_check_log(const char *name);

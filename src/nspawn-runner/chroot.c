@@ -25,13 +25,6 @@
 #include "time-util.h"
 #include "util.h"
 
-static int check_name(const char *name) {
-        ImageNameError e = image_name_check(name, strlen(name));
-        if (e != IMAGE_NAME_OK)
-                return log_error_errno(EINVAL, "Invalid image name '%.80s': it %s.", name, image_name_error_to_string(e));
-        return 0;
-}
-
 static int lock_maintenance(const Context *c, const char *name, ImageLockHandle *ret) {
         int r = mkdir_p(c->state_dir, 0755);
         if (r < 0)
@@ -55,7 +48,7 @@ int chroot_create(const Context *c, const char *name, const ChrootCreateOptions 
         unsigned gen;
         int r;
 
-        r = check_name(name);
+        r = image_name_check_log(name);
         if (r < 0)
                 return r;
         if (o->include && strpbrk(o->include, " \t\n"))
@@ -128,7 +121,7 @@ int chroot_login(const Context *c, const char *name) {
         bool tty;
         int r;
 
-        r = check_name(name);
+        r = image_name_check_log(name);
         if (r < 0)
                 return r;
         r = image_resolve(c, name, &current);

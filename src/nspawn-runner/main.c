@@ -114,11 +114,8 @@ static int cmd_toml(Args *a, int n, char **pos) {
                 log_error("toml: IMAGE and --default-image name two images: give one.");
                 return usage;
         }
-        if (image && image_name_check(image, strlen(image)) != IMAGE_NAME_OK) {
-                log_error("Invalid image name '%.80s': it %s.", image,
-                          image_name_error_to_string(image_name_check(image, strlen(image))));
+        if (image && image_name_check_log(image) < 0)
                 return usage;
-        }
         r = sibling_binary_path("nspawn-runner", &self);
         if (r < 0) {
                 log_error_errno(r, "Cannot find this program's path: %m");
