@@ -403,13 +403,13 @@ static char *ruleset(unsigned slot, const NetworkSettings *s) {
 
 static int forwarding_enable(void) {
         _cleanup_free_ char *v = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        int r;
 
         if (read_one_line_file("/proc/sys/net/ipv4/ip_forward", &v) >= 0 && streq(v, "1"))
                 return 0;
-        fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1\n", 2) != 2)
-                return log_error_errno(errno, "Cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %m");
+        r = sysctl_net_enable("/proc/sys/net/ipv4/ip_forward");
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %m");
         log_info("Enabled IPv4 forwarding, which isolated jobs' NAT needs.");
         return 0;
 }
@@ -451,9 +451,7 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
                 return r;
         if (k < 0)
                 return log_error_errno(k, "Cannot load the machine's firewall: %s", msg);
-        if (r >= 0)
-                r = forwarding_enable();
-        return r;
+        return forwarding_enable();
 }
 
 int network_setup(const Context *c, const char *id, const NetworkSettings *s) {
