@@ -495,7 +495,8 @@ int network_prepare(const Context *c, const char *id, const char *image) {
 
 int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 2], size_t *ret_n) {
         _cleanup_free_ char *file = mode_file(c, id), *line = NULL;
-        char mode[16];
+        char word[16];
+        NetworkMode mode;
         unsigned slot;
 
         *ret_n = 0;
@@ -504,9 +505,9 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
         /* A machine prepared before network modes existed had the host's network. */
         if (read_one_line_file(file, &line) < 0)
                 return 0;
-        if (sscanf(line, "%15s %u", mode, &slot) != 2 || network_mode_from_string(mode) < 0)
+        if (sscanf(line, "%15s %u", word, &slot) != 2 || (mode = network_mode_from_string(word)) < 0)
                 return log_error_errno(EBADMSG, "%s: bad content.", file);
-        switch (network_mode_from_string(mode)) {
+        switch (mode) {
         case NETWORK_ISOLATED: {
                 _cleanup_free_ char *netns = slot_path("netns", slot);
                 _cleanup_close_ int fd = -EBADF;
