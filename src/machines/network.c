@@ -114,6 +114,7 @@ static int rtnl_logged(int fd, RtnlMessage *m, uint32_t *seq, const char *what, 
         return 0;
 }
 
+/* Gives the link ifname its address and sets it up; returns its ifindex. */
 static int link_configure(int fd, uint32_t *seq, const char *ifname, struct in_addr address) {
         RtnlMessage m;
         int ifindex = (int) if_nametoindex(ifname), r;
@@ -125,7 +126,8 @@ static int link_configure(int fd, uint32_t *seq, const char *ifname, struct in_a
         if (r < 0)
                 return r;
         rtnl_message_link_up(&m, ifindex);
-        return rtnl_logged(fd, &m, seq, "set up", ifname);
+        r = rtnl_logged(fd, &m, seq, "set up", ifname);
+        return r < 0 ? r : ifindex;
 }
 
 /* Writes "1" to a sysctl of the calling process's network namespace. */
@@ -165,7 +167,7 @@ static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr
         r = link_configure(fd, &seq, "host0", job);
         if (r < 0)
                 return r;
-        rtnl_message_default_route(&m, (int) if_nametoindex("host0"), host);
+        rtnl_message_default_route(&m, r, host);
         return rtnl_logged(fd, &m, &seq, "add the default route on", "the machine's host0");
 }
 
@@ -246,7 +248,8 @@ static int host_side_configure(unsigned slot, struct in_addr host) {
         r = rtnl_open(&fd);
         if (r < 0)
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
-        return link_configure(fd, &seq, ifname, host);
+        r = link_configure(fd, &seq, ifname, host);
+        return r < 0 ? r : 0;
 }
 
 /* The file nspawn gives the machine as its resolv.conf, and so the resolvers it may reach. */
