@@ -26,6 +26,9 @@
 
 #define SLOTS_MAX 16384U
 #define RESOLVERS_MAX 8
+/* What an nft address set holds when it has nothing: an empty set is not valid syntax, so one
+ * address nothing routes to. */
+#define SET_NOTHING "127.255.255.255"
 #define LOOPBACK_IFINDEX 1 /* the first link of every network namespace */
 
 static void cidr_format(const NetworkCidr *c, char buf[static 64]) {
@@ -283,7 +286,7 @@ static void fprint_resolvers(FILE *f) {
                 fprintf(f, "%s%s", n++ ? ", " : "", addr);
         }
         if (n == 0)
-                fprintf(f, "127.255.255.255"); /* an empty set is not valid syntax: one nothing routes to */
+                fputs(SET_NOTHING, f);
 }
 
 /* The GitLab server's addresses, resolved now: a job may reach them wherever they are. */
@@ -309,7 +312,7 @@ static void fprint_gitlab(FILE *f, const char *url) {
         freeaddrinfo(res);
 none:
         if (n == 0)
-                fprintf(f, "127.255.255.255");
+                fputs(SET_NOTHING, f);
 }
 
 /* The subnets the host is attached to (its LAN, whatever its range): never a job's destination. */
