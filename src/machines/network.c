@@ -29,6 +29,8 @@
 /* What an nft address set holds when it has nothing: an empty set is not valid syntax, so one
  * address nothing routes to. */
 #define SET_NOTHING "127.255.255.255"
+/* Deletes the slot's nft table, made first so that the delete cannot fail for want of it. */
+#define TABLE_DELETE "table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n"
 #define LOOPBACK_IFINDEX 1 /* the first link of every network namespace */
 
 static void cidr_format(const NetworkCidr *c, char buf[static 64]) {
@@ -362,8 +364,7 @@ static char *ruleset(unsigned slot, const NetworkSettings *s) {
         slot_addresses(&s->pool, slot, &host_addr, &job_addr);
         inet_ntop(AF_INET, &job_addr, job, sizeof(job));
         cidr_format(&s->pool, pool);
-        fprintf(f, "table inet nspawn_runner_%u\n"
-                   "delete table inet nspawn_runner_%u\n"
+        fprintf(f, TABLE_DELETE
                    "table inet nspawn_runner_%u {\n"
                    "        set resolvers { type ipv4_addr; elements = { ", slot, slot, slot);
         fprint_resolvers(f);
@@ -548,7 +549,7 @@ static int slot_teardown(unsigned slot) {
         char ifname[IFNAMSIZ], msg[512] = "";
         int r, k;
 
-        rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
+        rules = strprintf(TABLE_DELETE, slot, slot);
         if (!netns || !link || !rules)
                 return log_oom();
         /* The machine's processes are gone. The table first: deleting the veth then waits for RCU
