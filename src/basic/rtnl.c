@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "rtnl.h"
 
 /* The payload's room in a message, at its current end; NULL (and the message marked overflowed)
@@ -164,17 +165,14 @@ int rtnl_ack_parse(const void *buf, size_t len, uint32_t seq) {
 }
 
 int rtnl_open(int *ret_fd) {
-        int fd, one = 1;
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        int one = 1;
 
-        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (fd < 0)
                 return -errno;
-        if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        *ret_fd = fd;
+        if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

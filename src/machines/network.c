@@ -26,6 +26,11 @@
 
 #define SLOTS_MAX 16384U
 #define RESOLVERS_MAX 8
+/* What an nft address set holds when it has nothing: an empty set is not valid syntax, so one
+ * address nothing routes to. */
+#define SET_NOTHING "127.255.255.255"
+/* Deletes the slot's nft table, made first so that the delete cannot fail for want of it. */
+#define TABLE_DELETE "table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n"
 #define LOOPBACK_IFINDEX 1 /* the first link of every network namespace */
 
 static void cidr_format(const NetworkCidr *c, char buf[static 64]) {
@@ -114,6 +119,7 @@ static int rtnl_logged(int fd, RtnlMessage *m, uint32_t *seq, const char *what, 
         return 0;
 }
 
+/* Gives the link ifname its address and sets it up; returns its ifindex. */
 static int link_configure(int fd, uint32_t *seq, const char *ifname, struct in_addr address) {
         RtnlMessage m;
         int ifindex = (int) if_nametoindex(ifname), r;
@@ -125,7 +131,8 @@ static int link_configure(int fd, uint32_t *seq, const char *ifname, struct in_a
         if (r < 0)
                 return r;
         rtnl_message_link_up(&m, ifindex);
-        return rtnl_logged(fd, &m, seq, "set up", ifname);
+        r = rtnl_logged(fd, &m, seq, "set up", ifname);
+        return r < 0 ? r : ifindex;
 }
 
 /* Writes "1" to a sysctl of the calling process's network namespace. */
@@ -165,7 +172,7 @@ static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr
         r = link_configure(fd, &seq, "host0", job);
         if (r < 0)
                 return r;
-        rtnl_message_default_route(&m, (int) if_nametoindex("host0"), host);
+        rtnl_message_default_route(&m, r, host);
         return rtnl_logged(fd, &m, &seq, "add the default route on", "the machine's host0");
 }
 
@@ -246,7 +253,8 @@ static int host_side_configure(unsigned slot, struct in_addr host) {
         r = rtnl_open(&fd);
         if (r < 0)
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
-        return link_configure(fd, &seq, ifname, host);
+        r = link_configure(fd, &seq, ifname, host);
+        return r < 0 ? r : 0;
 }
 
 /* The file nspawn gives the machine as its resolv.conf, and so the resolvers it may reach. */
@@ -280,7 +288,7 @@ static void fprint_resolvers(FILE *f) {
                 fprintf(f, "%s%s", n++ ? ", " : "", addr);
         }
         if (n == 0)
-                fprintf(f, "127.255.255.255"); /* an empty set is not valid syntax: one nothing routes to */
+                fputs(SET_NOTHING, f);
 }
 
 /* The GitLab server's addresses, resolved now: a job may reach them wherever they are. */
@@ -306,7 +314,7 @@ static void fprint_gitlab(FILE *f, const char *url) {
         freeaddrinfo(res);
 none:
         if (n == 0)
-                fprintf(f, "127.255.255.255");
+                fputs(SET_NOTHING, f);
 }
 
 /* The subnets the host is attached to (its LAN, whatever its range): never a job's destination. */
@@ -356,8 +364,7 @@ static char *ruleset(unsigned slot, const NetworkSettings *s) {
         slot_addresses(&s->pool, slot, &host_addr, &job_addr);
         inet_ntop(AF_INET, &job_addr, job, sizeof(job));
         cidr_format(&s->pool, pool);
-        fprintf(f, "table inet nspawn_runner_%u\n"
-                   "delete table inet nspawn_runner_%u\n"
+        fprintf(f, TABLE_DELETE
                    "table inet nspawn_runner_%u {\n"
                    "        set resolvers { type ipv4_addr; elements = { ", slot, slot, slot);
         fprint_resolvers(f);
@@ -403,13 +410,13 @@ static char *ruleset(unsigned slot, const NetworkSettings *s) {
 
 static int forwarding_enable(void) {
         _cleanup_free_ char *v = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        int r;
 
         if (read_one_line_file("/proc/sys/net/ipv4/ip_forward", &v) >= 0 && streq(v, "1"))
                 return 0;
-        fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1\n", 2) != 2)
-                return log_error_errno(errno, "Cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %m");
+        r = sysctl_net_enable("/proc/sys/net/ipv4/ip_forward");
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %m");
         log_info("Enabled IPv4 forwarding, which isolated jobs' NAT needs.");
         return 0;
 }
@@ -451,9 +458,7 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
                 return r;
         if (k < 0)
                 return log_error_errno(k, "Cannot load the machine's firewall: %s", msg);
-        if (r >= 0)
-                r = forwarding_enable();
-        return r;
+        return forwarding_enable();
 }
 
 int network_setup(const Context *c, const char *id, const NetworkSettings *s) {
@@ -497,7 +502,8 @@ int network_prepare(const Context *c, const char *id, const char *image) {
 
 int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 2], size_t *ret_n) {
         _cleanup_free_ char *file = mode_file(c, id), *line = NULL;
-        char mode[16];
+        char word[16];
+        NetworkMode mode;
         unsigned slot;
 
         *ret_n = 0;
@@ -506,9 +512,9 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
         /* A machine prepared before network modes existed had the host's network. */
         if (read_one_line_file(file, &line) < 0)
                 return 0;
-        if (sscanf(line, "%15s %u", mode, &slot) != 2 || network_mode_from_string(mode) < 0)
+        if (sscanf(line, "%15s %u", word, &slot) != 2 || (mode = network_mode_from_string(word)) < 0)
                 return log_error_errno(EBADMSG, "%s: bad content.", file);
-        switch (network_mode_from_string(mode)) {
+        switch (mode) {
         case NETWORK_ISOLATED: {
                 _cleanup_free_ char *netns = slot_path("netns", slot);
                 _cleanup_close_ int fd = -EBADF;
@@ -543,7 +549,7 @@ static int slot_teardown(unsigned slot) {
         char ifname[IFNAMSIZ], msg[512] = "";
         int r, k;
 
-        rules = strprintf("table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n", slot, slot);
+        rules = strprintf(TABLE_DELETE, slot, slot);
         if (!netns || !link || !rules)
                 return log_oom();
         /* The machine's processes are gone. The table first: deleting the veth then waits for RCU

@@ -67,7 +67,7 @@ static int lib_load(char ret_msg[static 512]) {
  * NETLINK_NETFILTER socket of ours without FD_CLOEXEC is its, and is marked so that no program we
  * execute (systemd-nspawn) inherits it. */
 static int socket_cloexec(void) {
-        DIR *d = opendir("/proc/self/fd");
+        _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
         struct dirent *de;
         int r = -ENOENT;
 
@@ -88,7 +88,6 @@ static int socket_cloexec(void) {
                         continue;
                 r = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0 ? -errno : 0;
         }
-        closedir(d);
         return r;
 }
 
