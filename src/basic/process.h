@@ -27,3 +27,5 @@ int fork_pidfd(pid_t *ret_pid, int *ret_pidfd);
 /* Moves the calling process into a mount namespace of its own that no longer propagates mounts
  * back to the host, so that whatever it mounts goes away with it. */
 int mount_namespace_private(void);
+/* Writes map to /proc/PID/WHICH ("uid_map" or "gid_map") of a process in a new user namespace. */
+int process_write_id_map(pid_t pid, const char *which, const char *map);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "process.h"
 #include "proto.h"
 #include "seccomp-filter.h"
 #include "time-util.h"
@@ -285,17 +286,6 @@ static int setup_socket(void) {
         return fd;
 }
 
-static int write_map(pid_t pid, const char *name, const char *map) {
-        _cleanup_close_ int fd = -EBADF;
-        char path[64];
-
-        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return loop_write(fd, map, strlen(map));
-}
-
 /* Stages run one user namespace below the machine's, whose ids it maps one to one, in a copy of
  * the machine's mount namespace made from there. Copied into a namespace of a less privileged user
  * namespace, every mount systemd-nspawn and this init made is locked by the kernel (MNT_LOCKED, and
@@ -343,9 +333,9 @@ static int jobs_namespaces_make(void) {
         if (read(made_read, &c, 1) != 1)
                 r = -ECHILD;
         if (r >= 0)
-                r = write_map(pid, "uid_map", map);
+                r = process_write_id_map(pid, "uid_map", map);
         if (r >= 0)
-                r = write_map(pid, "gid_map", map);
+                r = process_write_id_map(pid, "gid_map", map);
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid);
                 userns = open(path, O_RDONLY | O_CLOEXEC);

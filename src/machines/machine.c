@@ -312,14 +312,11 @@ static int spawn_supervisor(const Context *c, const char *id, const char *log_pa
         return 0;
 }
 
-static int start_unit(const Context *c, const char *id, const char *image, const char *log_path, const char *unit) {
+static int start_unit(const Context *c, const char *id, const char *image, const JobLimits *limits, const char *log_path,
+                      const char *unit) {
         _cleanup_free_ char *self = NULL, *desc = NULL;
-        JobLimits limits;
         int r;
 
-        r = playbook_job_limits(c, image, &limits);
-        if (r < 0)
-                return r;
         r = sibling_binary_path("nspawn-runner", &self);
         if (r < 0)
                 return log_error_errno(r, "Cannot find this program's path: %m");
@@ -329,7 +326,7 @@ static int start_unit(const Context *c, const char *id, const char *image, const
         return unit_start_transient(unit, desc,
                                     (char *const[]) { self, (char *) "--state-dir", (char *) c->state_dir,
                                                       (char *) "machine-exec", (char *) id, NULL },
-                                    log_path, &limits);
+                                    log_path, limits);
 }
 
 /* The last meaningful line nspawn or the machine wrote, to say why a machine did not start. */
@@ -406,7 +403,8 @@ static StorageBackend choose_backend(const Context *c, const char *image_path, S
         return path_is_btrfs(c->state_dir) && path_is_btrfs_subvolume(image_path) ? STORAGE_BTRFS : STORAGE_OVERLAY;
 }
 
-static int start_machine(const Context *c, const char *id, MachineState *s, const char *dir, int sigfd) {
+static int start_machine(const Context *c, const char *id, MachineState *s, const JobLimits *limits, const char *dir,
+                         int sigfd) {
         _cleanup_free_ char *log_path = path_join(dir, "nspawn.log"), *state = path_join(dir, "state"),
                             *unit = NULL;
         _cleanup_close_ int pidfd = -EBADF, go = -EBADF;
@@ -425,7 +423,7 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
                 r = machine_state_save(state, s);
                 if (r < 0)
                         return log_error_errno(r, "Cannot write %s: %m", state);
-                r = start_unit(c, id, s->image, log_path, unit);
+                r = start_unit(c, id, s->image, limits, log_path, unit);
         } else {
                 r = spawn_supervisor(c, id, log_path, &pid, &pidfd, &go);
                 if (r >= 0 && (r = process_id_from_pid(pid, &s->nspawn)) < 0)
@@ -648,7 +646,7 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         if (r >= 0)
                 r = network_prepare(c, id, image);
         if (r >= 0)
-                r = start_machine(c, id, &s, dir, sigfd);
+                r = start_machine(c, id, &s, &limits, dir, sigfd);
         if (r < 0)
                 (void) machine_destroy_locked(c, id);
         return r;

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "machine-state.h"
+#include "process.h"
 #include "userns.h"
 #include "util.h"
 
@@ -75,16 +76,10 @@ int userns_range_allocate(const char *machines_dir, int (*save)(uid_t base, void
 }
 
 static int write_id_map(pid_t pid, const char *which, uid_t base) {
-        char path[64], map[64];
-        _cleanup_close_ int fd = -EBADF;
-        int n;
+        char map[64];
 
-        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, which);
-        n = snprintf(map, sizeof(map), "0 %u %u\n", (unsigned) base, USERNS_RANGE_SIZE);
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return loop_write(fd, map, (size_t) n);
+        snprintf(map, sizeof(map), "0 %u %u\n", (unsigned) base, USERNS_RANGE_SIZE);
+        return process_write_id_map(pid, which, map);
 }
 
 int userns_open(uid_t base, int *ret_fd) {
