@@ -110,13 +110,6 @@ void rtnl_message_link_up(RtnlMessage *m, int ifindex) {
         message_init(m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 }
 
-void rtnl_message_link_delete(RtnlMessage *m, const char *name) {
-        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-
-        message_init(m, RTM_DELLINK, 0, &ifi, sizeof(ifi));
-        attr_put_string(m, IFLA_IFNAME, name);
-}
-
 void rtnl_message_address(RtnlMessage *m, int ifindex, struct in_addr address, unsigned prefix) {
         struct ifaddrmsg ifa = {
                 .ifa_family = AF_INET,

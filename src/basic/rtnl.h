@@ -24,7 +24,6 @@ typedef struct RtnlMessage {
 /* A veth pair: name here, peer in the network namespace peer_netns_fd. */
 void rtnl_message_veth(RtnlMessage *m, const char *name, const char *peer, int peer_netns_fd);
 void rtnl_message_link_up(RtnlMessage *m, int ifindex);
-void rtnl_message_link_delete(RtnlMessage *m, const char *name);
 void rtnl_message_address(RtnlMessage *m, int ifindex, struct in_addr address, unsigned prefix);
 /* The default route via gateway on ifindex, on-link (the gateway need not be in a subnet of it). */
 void rtnl_message_default_route(RtnlMessage *m, int ifindex, struct in_addr gateway);

@@ -177,12 +177,12 @@ static void collect_caches(const Context *c, unsigned threshold, GcStats *st) {
         free(l.entries);
 }
 
-int gc_run(const Context *c, unsigned threshold, GcStats *ret) {
+int gc_run(const Context *c, unsigned threshold, GcScope scope, GcStats *ret) {
         GcStats st = {};
 
         collect_machines(c, &st);
         control_dir_gc(c);
-        network_gc();
+        network_gc(scope == GC_FULL);
         collect_generations(c, &st);
         collect_caches(c, threshold, &st);
         *ret = st;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -17,28 +19,22 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "firewall.h"
 #include "log.h"
 #include "network.h"
 #include "nftables.h"
 #include "playbook.h"
+#include "process.h"
 #include "rtnl.h"
+#include "time-util.h"
 #include "util.h"
 
 #define SLOTS_MAX 16384U
-#define RESOLVERS_MAX 8
-/* What an nft address set holds when it has nothing: an empty set is not valid syntax, so one
- * address nothing routes to. */
-#define SET_NOTHING "127.255.255.255"
-/* Deletes the slot's nft table, made first so that the delete cannot fail for want of it. */
-#define TABLE_DELETE "table inet nspawn_runner_%u\ndelete table inet nspawn_runner_%u\n"
 #define LOOPBACK_IFINDEX 1 /* the first link of every network namespace */
-
-static void cidr_format(const NetworkCidr *c, char buf[static 64]) {
-        char a[INET6_ADDRSTRLEN];
-
-        inet_ntop(c->family, c->addr, a, sizeof(a));
-        snprintf(buf, 64, "%s/%u", a, c->prefix);
-}
+/* How long a prepare waits for the links of freed slots to go (the kernel frees a veth a few ms
+ * after its namespace), when no slot is free otherwise: tries × interval. */
+#define SLOT_LINK_TRIES 50
+#define SLOT_LINK_WAIT_USEC (20 * USEC_PER_MSEC)
 
 NetworkMode network_mode_for_image(const Context *c, NetworkMode configured, const char *image) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
@@ -53,27 +49,61 @@ static char *slot_path(const char *what, unsigned slot) {
         return strprintf(NETWORK_RUN_DIR "/%s/%u", what, slot);
 }
 
-/* Applies an nft script in one transaction, in-process. The context of the last one is kept until
- * the next one or the process's exit: closing its socket at once would wait for the kernel to
- * release that transaction (an RCU grace period, 5 to 30 ms measured), which by then it has done.
- * On failure returns -EIO (-ENOENT: no libnftables) with the first line of complaint in ret_msg. */
-static int nft_apply(const char *script, char ret_msg[static 512]) {
-        static Nftables *lingering = NULL;
-        Nftables *n;
-        int r;
-
-        lingering = nftables_free(lingering);
-        r = nftables_new(&n, ret_msg);
-        if (r < 0)
-                return r;
-        r = nftables_run(n, script, ret_msg);
-        lingering = n;
-        return r;
+static void slot_ifname(unsigned slot, char ret[static IFNAMSIZ]) {
+        snprintf(ret, IFNAMSIZ, "nr%u", slot);
 }
 
-/* Takes a free slot of the pool for machine_dir: symlink() either makes it ours or finds it taken. */
+/* Between prepares, which take slots and see to the firewall under LOCK_SH, and gc, which removes
+ * the firewall when no slot is taken under LOCK_EX: gc cannot remove it under a starting job. */
+static int network_lock(int operation, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = mkdir_p(NETWORK_RUN_DIR, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create " NETWORK_RUN_DIR ": %m");
+        fd = open(NETWORK_RUN_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open " NETWORK_RUN_DIR "/lock: %m");
+        while (flock(fd, operation) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "Cannot lock " NETWORK_RUN_DIR "/lock: %m");
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+typedef enum SlotTry {
+        SLOT_TAKEN_NOW,
+        SLOT_BUSY,
+        SLOT_LINK_LEFT, /* free, but a link of its name is still there */
+} SlotTry;
+
+/* symlink() either makes the slot ours or finds it taken. A slot whose link nr<n> is still there
+ * (its last machine's veth, which the kernel frees a few ms after the namespace, or a link of
+ * somebody else's) is given back: its address and route are still that link's. */
+static int slot_try(const char *machine_dir, unsigned slot) {
+        _cleanup_free_ char *p = slot_path("slots", slot);
+        char ifname[IFNAMSIZ];
+
+        if (!p)
+                return log_oom();
+        if (symlink(machine_dir, p) < 0) {
+                if (errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", p);
+                return SLOT_BUSY;
+        }
+        slot_ifname(slot, ifname);
+        if (if_nametoindex(ifname) == 0)
+                return SLOT_TAKEN_NOW;
+        if (unlink(p) < 0)
+                return log_error_errno(errno, "Cannot remove %s: %m", p);
+        return SLOT_LINK_LEFT;
+}
+
+/* Takes a free slot of the pool for machine_dir. */
 static int slot_take(const char *machine_dir, unsigned n_slots, unsigned *ret) {
-        unsigned start = 0;
+        unsigned start = 0, left = 0, left_slot = 0;
+        char ifname[IFNAMSIZ];
         int r;
 
         r = mkdir_p(NETWORK_RUN_DIR "/slots", 0700);
@@ -82,17 +112,29 @@ static int slot_take(const char *machine_dir, unsigned n_slots, unsigned *ret) {
         /* Spread the starting point, so that concurrent prepares seldom race for one slot. */
         for (const char *p = machine_dir; *p; p++)
                 start = start * 31 + (unsigned char) *p;
-        for (unsigned i = 0; i < n_slots; i++) {
-                unsigned slot = (start + i) % n_slots;
-                _cleanup_free_ char *p = slot_path("slots", slot);
-                if (!p)
-                        return log_oom();
-                if (symlink(machine_dir, p) >= 0) {
-                        *ret = slot;
-                        return 0;
+        for (unsigned try = 0; try < SLOT_LINK_TRIES; try++) {
+                left = 0;
+                for (unsigned i = 0; i < n_slots; i++) {
+                        unsigned slot = (start + i) % n_slots;
+                        r = slot_try(machine_dir, slot);
+                        if (r < 0)
+                                return r;
+                        if (r == SLOT_TAKEN_NOW) {
+                                *ret = slot;
+                                return 0;
+                        }
+                        if (r == SLOT_LINK_LEFT && left++ == 0)
+                                left_slot = slot;
                 }
-                if (errno != EEXIST)
-                        return log_error_errno(errno, "Cannot create %s: %m", p);
+                if (left == 0)
+                        break;
+                (void) usleep(SLOT_LINK_WAIT_USEC);
+        }
+        if (left > 0) {
+                slot_ifname(left_slot, ifname);
+                return log_error_errno(EBUSY, "No network slot of the pool is free: %u taken, %u still held by a link of "
+                                              "its name (%s%s) (see network_pool).",
+                                       n_slots - left, left, ifname, left > 1 ? ", …" : "");
         }
         return log_error_errno(ENOSPC, "All %u network slots of the pool are taken (see network_pool).", n_slots);
 }
@@ -104,10 +146,6 @@ static void slot_addresses(const NetworkCidr *pool, unsigned slot, struct in_add
 
         ret_host->s_addr = htonl(base + 1);
         ret_job->s_addr = htonl(base + 2);
-}
-
-static void slot_ifname(unsigned slot, char ret[static IFNAMSIZ]) {
-        snprintf(ret, IFNAMSIZ, "nr%u", slot);
 }
 
 /* One rtnetlink request; what fails is logged as "Cannot <what> <ifname>: <error>". */
@@ -176,12 +214,27 @@ static int job_side_configure(unsigned slot, struct in_addr host, struct in_addr
         return rtnl_logged(fd, &m, &seq, "add the default route on", "the machine's host0");
 }
 
+/* In the child: makes the namespace, keeps it by a bind mount at path, configures it; dies with the
+ * prepare that started it (killed with -9), rather than make links after its cleanup. */
+static int netns_child(const char *path, pid_t parent, unsigned slot, struct in_addr host, struct in_addr job,
+                       int host_netns_fd) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "Cannot set the parent-death signal: %m");
+        if (getppid() != parent)
+                return -ESRCH; /* nobody to tell */
+        if (unshare(CLONE_NEWNET) < 0)
+                return log_error_errno(errno, "Cannot create a network namespace (needs CAP_SYS_ADMIN): %m");
+        if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+                return log_error_errno(errno, "Cannot bind-mount the machine's network namespace at %s: %m", path);
+        return job_side_configure(slot, host, job, host_netns_fd);
+}
+
 /* Starts a child (no exec) that makes a new network namespace, kept alive by a bind mount at path
  * (in our mount namespace), and configures the machine's side of its veth in it. */
-static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, pid_t *ret_pid) {
+static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, int *ret_pidfd) {
         _cleanup_close_ int host_netns_fd = -EBADF;
-        int fd;
-        pid_t parent, pid;
+        pid_t parent = getpid(), pid;
+        int fd, r;
 
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -190,56 +243,25 @@ static int netns_create_start(const char *path, unsigned slot, struct in_addr ho
         host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (host_netns_fd < 0)
                 return log_error_errno(errno, "Cannot open /proc/self/ns/net: %m");
-        parent = getpid();
-        pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "Cannot fork: %m");
-        if (pid == 0) {
-                int r;
-                /* Dies with a prepare killed with -9, rather than make links after its cleanup. */
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                        r = log_error_errno(errno, "Cannot set the parent-death signal: %m");
-                else if (getppid() != parent)
-                        r = -ESRCH; /* nobody to tell */
-                else if (unshare(CLONE_NEWNET) < 0)
-                        r = log_error_errno(errno, "Cannot create a network namespace (needs CAP_SYS_ADMIN): %m");
-                else if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
-                        r = log_error_errno(errno, "Cannot bind-mount the machine's network namespace at %s: %m", path);
-                else
-                        r = job_side_configure(slot, host, job, host_netns_fd);
-                _exit(r < 0 ? -r : 0);
+        r = fork_pidfd(&pid, ret_pidfd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot fork: %m");
+        if (r == 0) {
+                r = netns_child(path, parent, slot, host, job, host_netns_fd);
+                _exit(r < 0 ? -r : 0); /* an errno: the child logged why */
         }
-        *ret_pid = pid;
         return 0;
 }
 
-static int netns_create_wait(pid_t pid) {
-        int status;
+static int netns_create_wait(int pidfd) {
+        siginfo_t si = {};
 
-        while (waitpid(pid, &status, 0) < 0)
+        while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0)
                 if (errno != EINTR)
                         return log_error_errno(errno, "Cannot wait for a child: %m");
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        if (WIFEXITED(status)) /* the child logged why */
-                return -WEXITSTATUS(status);
-        return log_error_errno(EIO, "The child making the machine's network namespace died of signal %d.", WTERMSIG(status));
-}
-
-/* Deletes the veth ifname (and its peer) if it exists. */
-static int veth_delete(const char *ifname) {
-        _cleanup_close_ int fd = -EBADF;
-        RtnlMessage m;
-        int r;
-
-        r = rtnl_open(&fd);
-        if (r < 0)
-                return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
-        rtnl_message_link_delete(&m, ifname);
-        r = rtnl_call(fd, &m, 1);
-        if (r < 0 && r != -ENODEV)
-                return log_error_errno(r, "Cannot remove the machine's veth %s: %m", ifname);
-        return 0;
+        if (si.si_code == CLD_EXITED) /* the child logged why */
+                return -si.si_status;
+        return log_error_errno(EIO, "The child making the machine's network namespace died of signal %d.", si.si_status);
 }
 
 /* The host's end of the slot's veth: its address, up. */
@@ -255,157 +277,6 @@ static int host_side_configure(unsigned slot, struct in_addr host) {
                 return log_error_errno(r, "Cannot open an rtnetlink socket: %m");
         r = link_configure(fd, &seq, ifname, host);
         return r < 0 ? r : 0;
-}
-
-/* The file nspawn gives the machine as its resolv.conf, and so the resolvers it may reach. */
-static const char *resolv_conf(void) {
-        return access("/run/systemd/resolve/resolv.conf", F_OK) >= 0 ? "/run/systemd/resolve/resolv.conf" : "/etc/resolv.conf";
-}
-
-static void fprint_resolvers(FILE *f) {
-        _cleanup_free_ char *text = NULL;
-        char *save = NULL;
-        unsigned n = 0;
-
-        if (read_full_file(resolv_conf(), 64 * 1024, &text, NULL) < 0)
-                return;
-        for (char *l = strtok_r(text, "\n", &save); l && n < RESOLVERS_MAX; l = strtok_r(NULL, "\n", &save)) {
-                const char *v = startswith(l, "nameserver");
-                struct in_addr a;
-                char addr[INET_ADDRSTRLEN];
-
-                if (!v || (*v != ' ' && *v != '\t'))
-                        continue;
-                v += strspn(v, " \t");
-                snprintf(addr, sizeof(addr), "%.*s", (int) strcspn(v, " \t#\r"), v);
-                if (inet_pton(AF_INET, addr, &a) != 1)
-                        continue;
-                if ((ntohl(a.s_addr) >> 24) == 127) {
-                        log_warning("The host's resolver %s is on loopback, which isolated jobs cannot reach: they "
-                                    "will not resolve names (see README, \"Security model — network\").", addr);
-                        continue;
-                }
-                fprintf(f, "%s%s", n++ ? ", " : "", addr);
-        }
-        if (n == 0)
-                fputs(SET_NOTHING, f);
-}
-
-/* The GitLab server's addresses, resolved now: a job may reach them wherever they are. */
-static void fprint_gitlab(FILE *f, const char *url) {
-        struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
-        char host[256];
-        const char *p;
-        unsigned n = 0;
-
-        if (!url || !(p = strstr(url, "://")))
-                goto none;
-        p += 3;
-        snprintf(host, sizeof(host), "%.*s", (int) strcspn(p, ":/"), p);
-        if (getaddrinfo(host, NULL, &hints, &res) != 0) {
-                log_warning("Cannot resolve the GitLab server %s: isolated jobs reach it only if it is on the internet.", host);
-                goto none;
-        }
-        for (struct addrinfo *a = res; a && n < 8; a = a->ai_next) {
-                char addr[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &((struct sockaddr_in *) a->ai_addr)->sin_addr, addr, sizeof(addr));
-                fprintf(f, "%s%s", n++ ? ", " : "", addr);
-        }
-        freeaddrinfo(res);
-none:
-        if (n == 0)
-                fputs(SET_NOTHING, f);
-}
-
-/* The subnets the host is attached to (its LAN, whatever its range): never a job's destination. */
-static void fprint_host_subnets(FILE *f) {
-        struct ifaddrs *ifa = NULL;
-
-        if (getifaddrs(&ifa) < 0)
-                return;
-        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-                NetworkCidr c = { .family = AF_INET };
-                char buf[64];
-                uint32_t mask;
-
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask || startswith(i->ifa_name, "nr"))
-                        continue;
-                memcpy(c.addr, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
-                mask = ntohl(((struct sockaddr_in *) i->ifa_netmask)->sin_addr.s_addr);
-                c.prefix = (unsigned) __builtin_popcount(mask);
-                network_cidr_mask(&c);
-                cidr_format(&c, buf);
-                fprintf(f, ", %s", buf);
-        }
-        freeifaddrs(ifa);
-}
-
-static void fprint_allow(FILE *f, const NetworkCidr *a) {
-        char buf[64];
-
-        cidr_format(a, buf);
-        fprintf(f, "                %s daddr %s", a->family == AF_INET ? "ip" : "ip6", buf);
-        if (a->port)
-                fprintf(f, " meta l4proto { tcp, udp } th dport %u", a->port);
-        fprintf(f, " accept\n");
-}
-
-/* One table per machine, made in one transaction: a job's packets may go out through NAT to the
- * internet, to the GitLab server, to the allowed prefixes and to the resolvers' port 53; nothing
- * else private, nothing of the host's, nothing of another job's, and nobody opens a connection to it. */
-static char *ruleset(unsigned slot, const NetworkSettings *s) {
-        char job[INET_ADDRSTRLEN], pool[64];
-        struct in_addr host_addr, job_addr;
-        MemStream m;
-        FILE *f = memstream_open(&m);
-
-        if (!f)
-                return NULL;
-        slot_addresses(&s->pool, slot, &host_addr, &job_addr);
-        inet_ntop(AF_INET, &job_addr, job, sizeof(job));
-        cidr_format(&s->pool, pool);
-        fprintf(f, TABLE_DELETE
-                   "table inet nspawn_runner_%u {\n"
-                   "        set resolvers { type ipv4_addr; elements = { ", slot, slot, slot);
-        fprint_resolvers(f);
-        fprintf(f, " } }\n"
-                   "        set gitlab { type ipv4_addr; elements = { ");
-        fprint_gitlab(f, s->gitlab_url);
-        fprintf(f, " } }\n"
-                   "        chain input {\n"
-                   "                type filter hook input priority filter - 10; policy accept;\n"
-                   "                iifname != \"nr%u\" return\n"
-                   "                ct state established,related accept\n"
-                   "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n"
-                   "                drop\n"
-                   "        }\n"
-                   "        chain forward {\n"
-                   "                type filter hook forward priority filter - 10; policy accept;\n"
-                   "                oifname \"nr%u\" ct state established,related accept\n"
-                   "                oifname \"nr%u\" drop\n"
-                   "                iifname != \"nr%u\" return\n"
-                   "                meta nfproto ipv6 drop\n"
-                   "                ip saddr != %s drop\n"
-                   "                ct state established,related accept\n"
-                   "                ip daddr @gitlab accept\n"
-                   "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n",
-                slot, slot, slot, slot, job);
-        for (size_t i = 0; i < s->n_allow; i++)
-                fprint_allow(f, &s->allow[i]);
-        fprintf(f, "                meta pkttype { broadcast, multicast } drop\n"
-                   "                ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, "
-                   "172.16.0.0/12, 192.168.0.0/16, 224.0.0.0/3, %s",
-                pool);
-        fprint_host_subnets(f);
-        fprintf(f, " } drop\n"
-                   "        }\n"
-                   "        chain postrouting {\n"
-                   "                type nat hook postrouting priority srcnat; policy accept;\n"
-                   "                ip saddr %s oifname != \"nr%u\" masquerade\n"
-                   "        }\n"
-                   "}\n",
-                job, slot);
-        return memstream_finish(&m);
 }
 
 static int forwarding_enable(void) {
@@ -427,13 +298,16 @@ static char *mode_file(const Context *c, const char *id) {
 }
 
 static int isolated_setup(const char *machine_dir, const NetworkSettings *s, unsigned *ret_slot) {
-        _cleanup_free_ char *netns = NULL, *rules = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_free_ char *netns = NULL;
         unsigned n_slots = (1U << (32 - s->pool.prefix)) / 4, slot = 0;
         struct in_addr host, job;
-        char msg[512];
-        pid_t pid = 0;
+        _cleanup_close_ int pidfd = -EBADF;
         int r, k;
 
+        r = network_lock(LOCK_SH, &lock_fd);
+        if (r < 0)
+                return r;
         r = slot_take(machine_dir, n_slots < SLOTS_MAX ? n_slots : SLOTS_MAX, &slot);
         if (r < 0)
                 return r;
@@ -442,22 +316,21 @@ static int isolated_setup(const char *machine_dir, const NetworkSettings *s, uns
         if (r < 0)
                 return log_error_errno(r, "Cannot create " NETWORK_RUN_DIR "/netns: %m");
         netns = slot_path("netns", slot);
-        rules = ruleset(slot, s);
-        if (!netns || !rules)
+        if (!netns)
                 return log_oom();
         slot_addresses(&s->pool, slot, &host, &job);
-        /* The rules name the veth, they need not find it: they are loaded while a child makes the links. */
-        r = netns_create_start(netns, slot, host, job, &pid);
+        /* The rules match the veth by name, they need not find it: seen to while a child makes the links. */
+        r = netns_create_start(netns, slot, host, job, &pidfd);
         if (r < 0)
                 return r;
-        k = nft_apply(rules, msg);
-        r = netns_create_wait(pid);
+        k = firewall_ensure(s);
+        r = netns_create_wait(pidfd);
         if (r >= 0)
                 r = host_side_configure(slot, host);
-        if (r < 0) /* one error is enough */
+        if (r < 0)
                 return r;
         if (k < 0)
-                return log_error_errno(k, "Cannot load the machine's firewall: %s", msg);
+                return k;
         return forwarding_enable();
 }
 
@@ -527,7 +400,7 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
                 fd = open(netns, O_RDONLY | O_CLOEXEC);
                 if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
                         return log_error_errno(errno, "Cannot enter the machine's network namespace %s: %m", netns);
-                ret_args[0] = strprintf("--resolv-conf=%s", streq(resolv_conf(), "/etc/resolv.conf") ? "copy-host" : "copy-uplink");
+                ret_args[0] = strprintf("--resolv-conf=%s", streq(firewall_resolv_conf(), "/etc/resolv.conf") ? "copy-host" : "copy-uplink");
                 if (!ret_args[0])
                         return log_oom();
                 *ret_n = 1;
@@ -544,24 +417,15 @@ int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 
         }
 }
 
+/* The machine's processes are gone. The veth goes with the namespace, freed by the kernel in the
+ * background a few ms later (deleting it here would wait for that: 12 to 20 ms of RCU grace
+ * periods); until then slot_try() does not hand out the slot. */
 static int slot_teardown(unsigned slot) {
-        _cleanup_free_ char *netns = slot_path("netns", slot), *link = slot_path("slots", slot), *rules = NULL;
-        char ifname[IFNAMSIZ], msg[512] = "";
-        int r, k;
+        _cleanup_free_ char *netns = slot_path("netns", slot), *link = slot_path("slots", slot);
+        int r = 0;
 
-        rules = strprintf(TABLE_DELETE, slot, slot);
-        if (!netns || !link || !rules)
+        if (!netns || !link)
                 return log_oom();
-        /* The machine's processes are gone. The table first: deleting the veth then waits for RCU
-         * grace periods (about 20 ms under load), which also release the table's transaction, so
-         * that closing nftables' socket at exit costs nothing. The veth is deleted rather than left
-         * to the namespace, which frees it only later, when its name may be the next machine's. */
-        k = nft_apply(rules, msg); /* -ENOENT: without libnftables there never was a table */
-        r = k < 0 && k != -ENOENT ? log_error_errno(k, "Cannot remove the machine's firewall: %s", msg) : 0;
-        slot_ifname(slot, ifname);
-        k = veth_delete(ifname);
-        if (k < 0)
-                r = k;
         if (umount2(netns, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 r = log_error_errno(errno, "Cannot unmount %s: %m", netns);
         if (unlink(netns) < 0 && errno != ENOENT)
@@ -618,6 +482,23 @@ static int teardown_if_orphan(unsigned slot, const char *target, void *userdata)
         return 0;
 }
 
-void network_gc(void) {
+static int slot_found(unsigned slot, const char *target, void *userdata) {
+        (void) slot, (void) target, (void) userdata;
+        return 1;
+}
+
+/* Removes the firewall while no slot is taken, under network_lock: no prepare is between taking a
+ * slot and seeing to the firewall. */
+static void firewall_remove_idle(void) {
+        _cleanup_close_ int lock_fd = -EBADF;
+
+        if (access(NETWORK_RUN_DIR, F_OK) < 0 || network_lock(LOCK_EX, &lock_fd) < 0 || slots_foreach(slot_found, NULL) != 0)
+                return;
+        firewall_remove();
+}
+
+void network_gc(bool remove_idle_firewall) {
         (void) slots_foreach(teardown_if_orphan, NULL);
+        if (remove_idle_firewall)
+                firewall_remove_idle();
 }

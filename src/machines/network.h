@@ -11,8 +11,9 @@
 #include "network-util.h"
 
 /* Under here, per slot n of the pool: slots/<n>, a symlink to the machine directory that holds it
- * (made first, so that gc finds whatever a crash left), and netns/<n>, the namespace's bind mount.
- * The veth's host end is nr<n>, the nft table inet nspawn_runner_<n>. */
+ * (made first, so that gc finds whatever a crash left), and netns/<n>, the namespace's bind mount;
+ * and lock. The veth's host end is nr<n>. One nft table, inet nspawn_runner_<hash of its text>,
+ * serves every isolated machine by the names of their links. */
 #define NETWORK_RUN_DIR "/run/nspawn-runner/network"
 
 typedef struct NetworkSettings {
@@ -40,7 +41,9 @@ static inline void network_nspawn_args_free(char *(*args)[2]) {
         free((*args)[0]);
         free((*args)[1]);
 }
-/* Removes the namespace, veth, nft table and pool slot of the machine; fine when there are none. */
+/* Removes the namespace (and with it the veth) and the pool slot of the machine; fine when there
+ * are none. */
 int network_teardown(const Context *c, const char *id);
-/* Tears down every network whose machine directory is gone (a runner killed at the wrong moment). */
-void network_gc(void);
+/* Tears down every network whose machine directory is gone (a runner killed at the wrong moment),
+ * and with remove_idle_firewall the nft table when no isolated machine is left. */
+void network_gc(bool remove_idle_firewall);

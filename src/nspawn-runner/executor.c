@@ -363,6 +363,6 @@ int executor_cleanup(const Context *c, const char *id_arg) {
         if (r < 0)
                 log_warning_errno(r, "Cannot count the job in %s/" JOB_STATS_FILE ": %m", c->state_dir);
         /* What this job was the last to use, and what crashed jobs left. */
-        (void) gc_run(c, gc_threshold_configured(c), &st);
+        (void) gc_run(c, gc_threshold_configured(c), GC_AFTER_JOB, &st);
         return 0;
 }

@@ -145,7 +145,7 @@ static int cmd_gc(Args *a, int n _unused_, char **pos _unused_) {
         const Context *c = &a->context;
         GcStats st;
 
-        if (gc_run(c, a->threshold >= 0 ? (unsigned) a->threshold : gc_threshold_configured(c), &st) < 0)
+        if (gc_run(c, a->threshold >= 0 ? (unsigned) a->threshold : gc_threshold_configured(c), GC_FULL, &st) < 0)
                 return 1;
         printf("gc: removed %u leftover machine(s), %u unused generation(s), %u cache dir(s); freed %.1f MiB\n",
                st.machines, st.generations, st.caches, (double) st.freed / (1 << 20));

@@ -217,7 +217,7 @@ int maintenance_run(const Context *c, const char *name) {
                 if (error == -EINTR)
                         break;
         }
-        (void) gc_run(c, gc_threshold_configured(c), &gc);
+        (void) gc_run(c, gc_threshold_configured(c), GC_FULL, &gc);
         printf("maintenance: %u created, %u updated, %u unchanged, %u failed in %lld s\n", counts[MAINT_CREATED],
                counts[MAINT_UPDATED], counts[MAINT_UNCHANGED], counts[MAINT_FAILED],
                (long long) ((now_monotonic_usec() - t0) / USEC_PER_SEC));

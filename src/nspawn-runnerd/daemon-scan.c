@@ -43,7 +43,7 @@ static int scan_child(Daemon *d, const void *arg) {
         (void) setpriority(PRIO_PROCESS, 0, 10);
         (void) syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
         if (*gc) {
-                (void) gc_run(&d->ctx, d->config.gc_threshold, &r.gc);
+                (void) gc_run(&d->ctx, d->config.gc_threshold, GC_FULL, &r.gc);
                 r.has_gc = true;
         }
         scan_images_into(d, &r);

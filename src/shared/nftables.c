@@ -22,6 +22,7 @@ typedef struct Lib {
         void (*ctx_free)(Nftables *ctx);
         int (*ctx_buffer_output)(Nftables *ctx);
         int (*ctx_buffer_error)(Nftables *ctx);
+        const char *(*ctx_get_output_buffer)(Nftables *ctx);
         const char *(*ctx_get_error_buffer)(Nftables *ctx);
         int (*run_cmd_from_buffer)(Nftables *ctx, const char *buf);
 } Lib;
@@ -36,6 +37,7 @@ static int lib_load(char ret_msg[static 512]) {
                 { "nft_ctx_free", offsetof(Lib, ctx_free) },
                 { "nft_ctx_buffer_output", offsetof(Lib, ctx_buffer_output) },
                 { "nft_ctx_buffer_error", offsetof(Lib, ctx_buffer_error) },
+                { "nft_ctx_get_output_buffer", offsetof(Lib, ctx_get_output_buffer) },
                 { "nft_ctx_get_error_buffer", offsetof(Lib, ctx_get_error_buffer) },
                 { "nft_run_cmd_from_buffer", offsetof(Lib, run_cmd_from_buffer) },
         };
@@ -91,7 +93,7 @@ static int socket_cloexec(void) {
         return r;
 }
 
-int nftables_new(Nftables **ret, char ret_msg[static 512]) {
+static int context_new(Nftables **ret, char ret_msg[static 512]) {
         Nftables *n;
         int r;
 
@@ -113,20 +115,25 @@ int nftables_new(Nftables **ret, char ret_msg[static 512]) {
         return 0;
 }
 
-int nftables_run(Nftables *n, const char *script, char ret_msg[static 512]) {
+int nftables_run(const char *script, const char **ret_output, char ret_msg[static 512]) {
+        /* Never freed: see nftables.h. */
+        static Nftables *context = NULL;
         const char *err;
+        int r;
 
-        if (lib.run_cmd_from_buffer(n, script) == 0)
+        if (!context) {
+                r = context_new(&context, ret_msg);
+                if (r < 0)
+                        return r;
+        }
+        if (lib.run_cmd_from_buffer(context, script) == 0) {
+                if (ret_output)
+                        *ret_output = lib.ctx_get_output_buffer(context);
                 return 0;
-        err = lib.ctx_get_error_buffer(n);
+        }
+        err = lib.ctx_get_error_buffer(context);
         snprintf(ret_msg, 512, "%.*s", (int) (err ? strcspn(err, "\n") : 0), err ? err : "");
         if (!ret_msg[0])
                 snprintf(ret_msg, 512, "nftables failed without a message");
         return -EIO;
-}
-
-Nftables *nftables_free(Nftables *n) {
-        if (n)
-                lib.ctx_free(n);
-        return NULL;
 }

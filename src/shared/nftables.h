@@ -6,10 +6,9 @@
 
 typedef struct Nftables Nftables;
 
-/* A context with its netlink socket. -ENOENT (message in ret_msg) when libnftables cannot be loaded. */
-int nftables_new(Nftables **ret, char ret_msg[static 512]);
-/* Runs script as `nft -f` would, in one transaction: 0, or -EIO with nft's first line of complaint. */
-int nftables_run(Nftables *n, const char *script, char ret_msg[static 512]);
-/* Closing the socket waits for the kernel to release the last transaction (an RCU grace period,
- * 5 to 30 ms): done long after it, it costs nothing. */
-Nftables *nftables_free(Nftables *n);
+/* Runs script as `nft -f` would, in one transaction: 0, or -EIO with nft's first line of complaint in
+ * ret_msg (-ENOENT: no libnftables). ret_output (may be NULL) is what the script listed, valid until
+ * the next call. All calls of a process share one context, made at the first: its socket is closed
+ * only at exit, because closing it waits for the kernel to release the last transaction (an RCU grace
+ * period, 5 to 30 ms), which long after that transaction costs nothing. */
+int nftables_run(const char *script, const char **ret_output, char ret_msg[static 512]);

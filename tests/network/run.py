@@ -210,9 +210,12 @@ class Runner:
                  BUILD_FAILURE_EXIT_CODE=str(BUILD_FAILURE), SYSTEM_FAILURE_EXIT_CODE=str(SYSTEM_FAILURE))
         return e
 
-    def call(self, job_id, image, *args, timeout=60):
+    def call(self, job_id, image, *args, timeout=60, path=None):
+        env = self.env(job_id, image)
+        if path:
+            env["PATH"] = f"{path}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
         return subprocess.run([self.binary, "--state-dir", str(self.state)] + list(args), capture_output=True, text=True,
-                              env=self.env(job_id, image), timeout=timeout, stdin=subprocess.DEVNULL)
+                              env=env, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 class Job:
@@ -321,20 +324,33 @@ def expect(res, what, ok):
 
 # --- tests ---------------------------------------------------------------------------------------
 
-def network_state():
-    """What isolated machines leave behind: pool slots, namespace mounts, veths, nft tables (and their
-    control directories)."""
+def our_links():
+    return re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
+
+
+def firewall_tables():
+    return [t for t in sh("nft", "list", "tables").stdout.splitlines() if "nspawn_runner_" in t]
+
+
+def network_state(firewall_ok=True, wait_links=True):
+    """What isolated machines leave behind: pool slots, namespace mounts, veths, routes (and their
+    control directories); the firewall table too unless firewall_ok (it serves every isolated
+    machine and stays until gc finds none left; more than one is always wrong). A machine's veth
+    goes a few ms after its namespace, when the kernel frees it: with wait_links, waited for."""
+    deadline = time.monotonic() + 5
+    while wait_links and our_links() and time.monotonic() < deadline:
+        time.sleep(0.05)
     left = []
     for p in (Path("/run/nspawn-runner/network/slots"), Path("/run/nspawn-runner/network/netns"),
               Path("/run/nspawn-runner/machines")):
         if p.is_dir() and any(p.iterdir()):
             left.append(f"{p}: {sorted(x.name for x in p.iterdir())}")
-    veths = re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
+    veths = our_links()
     if veths:
         left.append(f"veths {veths}")
-    tables = sh("nft", "list", "tables").stdout
-    if "nspawn_runner_" in tables:
-        left.append(f"nft: {tables.strip()}")
+    tables = firewall_tables()
+    if len(tables) > 1 or (tables and not firewall_ok):
+        left.append(f"nft: {tables}")
     routes = [l for l in sh("ip", "route").stdout.splitlines() if "nr" in l]
     if routes:
         left.append(f"routes {routes}")
@@ -468,9 +484,9 @@ def t_bad_pool(r):
         conf.write_text(saved)
 
 
-def t_half_way(r):
-    """prepare that fails half-way through the network (the veth's name is taken by a link of the
-    host's, after the slot, the namespace and the nft run were made): one line, and nothing left."""
+def t_slot_link_left(r):
+    """A slot whose link name (nr0) is held by another link is not used: with no other slot free,
+    prepare waits for it a while, then fails with one line naming it, and leaves nothing."""
     conf = r.conf / "nspawn-runner.conf"
     saved = conf.read_text()
     conf.write_text(saved + "network_pool = 10.213.7.0/30\n")  # one slot: 0, its veth nr0
@@ -480,13 +496,67 @@ def t_half_way(r):
         p = r.call(j.id, "bookworm", "prepare")
         lines = p.stderr.strip().splitlines()
         require(p.returncode == SYSTEM_FAILURE, f"prepare with nr0 taken: exit {p.returncode}: {p.stderr.strip()[-300:]}")
-        require(len(lines) == 1 and "nr0" in lines[0] and "File exists" in lines[0],
+        require(len(lines) == 1 and "nr0" in lines[0] and "free" in lines[0],
                 f"prepare with nr0 taken said: {p.stderr.strip()[-300:]}")
         require(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
-        require(not network_state(), f"left after the failed prepare: {network_state()}")
+        require(sh("ip", "-o", "link", "show", "nr0").stdout, "the link nr0 of somebody else's was removed")
+        require(network_state(wait_links=False) == ["veths ['nr0']"],
+                f"left after the failed prepare: {network_state(wait_links=False)}")
     finally:
         conf.write_text(saved)
         sh("ip", "link", "del", "nr0", check_rc=False)
+
+
+def t_half_way(r):
+    """prepare that fails after the network was made (systemd-nspawn fails at once): one line, and
+    the slot, the namespace and the veth are gone."""
+    fake = r.tmp / "fake-nspawn"
+    fake.mkdir(exist_ok=True)
+    (fake / "systemd-nspawn").write_text("#!/bin/sh\necho 'fake systemd-nspawn: refusing' >&2\nexit 1\n")
+    (fake / "systemd-nspawn").chmod(0o755)
+    j = Job(r)
+    p = r.call(j.id, "bookworm", "prepare", path=str(fake))
+    require(p.returncode == SYSTEM_FAILURE, f"prepare with a failing systemd-nspawn: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+    require(p.stderr.strip(), "prepare with a failing systemd-nspawn said nothing")
+    require(not (r.state / ".machines" / str(j.id)).exists(), "the machine's directory is left")
+    require(not network_state(), f"left after the failed prepare: {network_state()}")
+
+
+def t_firewall(r):
+    """One firewall table for all isolated machines: kept by gc while a machine runs, replaced when
+    the configuration changes, loaded again after `nft flush ruleset`, removed by gc once no machine
+    is left — and no cleanup removes it (the next job would only load it again)."""
+    conf = r.conf / "nspawn-runner.conf"
+    saved = conf.read_text()
+    try:
+        with Job(r):
+            first = firewall_tables()
+            require(len(first) == 1, f"one firewall table while a job runs: {first}")
+            g = r.call(0, "bookworm", "gc")
+            require(g.returncode == 0 and firewall_tables() == first, f"gc with a job running: {firewall_tables()} {g.stderr[-200:]}")
+            conf.write_text(saved + "network_allow = 10.99.0.12:8081\n")
+            with Job(r) as b:
+                second = firewall_tables()
+                require(len(second) == 1 and second != first, f"after a change of network_allow: {first} -> {second}")
+                res = results(b.py(f"""
+http("registry on the port allowed now", "http://{LAN['registry']}:8081/", "registry-other-port")
+"""))
+                expect(res, "registry on the port allowed now", True)
+            sh("nft", "flush", "ruleset")
+            with Job(r) as c:
+                require(firewall_tables() == second, f"after nft flush ruleset, the next prepare: {firewall_tables()}")
+                res = results(c.py(f"""
+tcp("host loopback", "127.0.0.1", 8000)
+tcp("lan host", "{LAN['host']}", 8001)
+"""))
+                expect(res, "host loopback", False)
+                expect(res, "lan host", False)
+            require(firewall_tables() == second, f"a cleanup removed the firewall: {firewall_tables()}")
+    finally:
+        conf.write_text(saved)
+    g = r.call(0, "bookworm", "gc")
+    require(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
+    require(not firewall_tables(), f"gc with no machine left kept the firewall: {firewall_tables()}")
 
 
 def t_killed(r):
@@ -503,10 +573,10 @@ def t_killed(r):
             os.kill(int(pid), signal.SIGKILL)
     time.sleep(0.5)
     shutil.rmtree(r.state / ".machines" / str(jobs[1].id))
-    require(network_state(), "nothing to collect after the kill: the test cannot tell")
+    require(network_state(wait_links=False), "nothing to collect after the kill: the test cannot tell")
     g = r.call(0, "bookworm", "gc")
     require(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
-    left = network_state()
+    left = network_state(wait_links=False)
     require(left and all(str(jobs[1].id) not in x for x in left) and f"/.machines/{jobs[0].id}" in
             os.readlink(next(Path("/run/nspawn-runner/network/slots").iterdir())),
             f"gc should have taken only the network of the vanished machine: {left}")
@@ -519,7 +589,9 @@ def t_killed(r):
 
 
 def t_clean(r):
-    require(not network_state(), f"left behind: {network_state()}")
+    g = r.call(0, "bookworm", "gc")
+    require(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
+    require(not network_state(firewall_ok=False), f"left behind: {network_state(firewall_ok=False)}")
 
 
 TESTS = [
@@ -529,9 +601,11 @@ TESTS = [
     ("host mode (playbook): the host's network", t_host_mode),
     ("none mode (playbook): loopback only", t_none_mode),
     ("bad input: a full network_pool fails prepare with one line", t_bad_pool),
-    ("half-way: a prepare that fails inside the network setup leaves nothing", t_half_way),
+    ("a slot whose link name another link holds is not used; none free: one line, nothing left", t_slot_link_left),
+    ("half-way: a prepare that fails after the network was made leaves nothing", t_half_way),
+    ("the firewall: one table, kept while jobs run, replaced on a change, back after a flush, gone by gc", t_firewall),
     ("kill -9: gc removes the network of killed and vanished machines", t_killed),
-    ("nothing left: namespaces, veths, nft tables, routes", t_clean),
+    ("nothing left after gc: namespaces, veths, the nft table, routes", t_clean),
 ]
 
 
