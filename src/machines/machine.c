@@ -464,23 +464,6 @@ static int start_machine(const Context *c, const char *id, MachineState *s, cons
         return 0;
 }
 
-/* A job's machine is thrown away at its end: its fsync()s (dpkg and apt do many) only cost. The
- * image's playbook (nspawn_runner_job_suppress_sync), else the configuration (job_suppress_sync)
- * may say no. Never for maintenance, whose result is kept. */
-static bool suppress_sync_wanted(const Context *c, const char *image) {
-        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
-        _cleanup_free_ char *playbook = NULL;
-        Config cfg;
-        bool wanted;
-
-        if (playbook_find(c, image, &playbook) > 0 && playbook_load(playbook, &pb) >= 0 && pb.job_suppress_sync >= 0)
-                return pb.job_suppress_sync;
-        config_load_dir(c->config_dir, &cfg);
-        wanted = cfg.job_suppress_sync;
-        config_done(&cfg);
-        return wanted;
-}
-
 /* The machines directory's own flock orders the making of a machine directory against others'
  * looks at it: a prepare holds it shared from mkdir() until it holds the new directory's lock, and
  * whoever else locks a machine directory opens it while holding it exclusively. So no one ever takes
@@ -598,9 +581,9 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_free_ char *dir = context_machine_dir(c, id), *cache = context_cache_dir(c);
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
+        _cleanup_(playbook_job_settings_done) JobSettings js = {};
         _cleanup_close_ int dir_fd = -EBADF;
         const char *arch = NULL;
-        JobLimits limits;
         int r;
 
         if (!dir || !cache)
@@ -608,7 +591,12 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
         s.image = strdup(image);
         if (!s.image)
                 return log_oom();
-        s.suppress_sync = suppress_sync_wanted(c, image);
+        r = playbook_job_settings(c, image, &js);
+        if (r < 0)
+                return r;
+        /* A job's machine is thrown away at its end: its fsync()s (dpkg and apt do many) only cost.
+         * Never for maintenance, whose result is kept. */
+        s.suppress_sync = js.suppress_sync;
         /* Held until the machine's state names its generation, so the generation is not collected
          * in between. */
         r = image_resolve_pinned(c, image, &gens, &s.image_path);
@@ -638,15 +626,13 @@ int machine_create(const Context *c, const char *id, const char *image, StorageB
          * prepare starts from nothing. */
         r = machine_storage_create(&s, dir);
         if (r >= 0)
-                r = playbook_job_limits(c, image, &limits);
-        if (r >= 0)
-                r = disk_limit_setup(&s, dir, limits.value[JOB_LIMIT_DISK]);
+                r = disk_limit_setup(&s, dir, js.limits.value[JOB_LIMIT_DISK]);
         if (r >= 0)
                 r = control_dir_create(c, id, s.uid_base);
         if (r >= 0)
-                r = network_prepare(c, id, image);
+                r = network_prepare(c, id, &js.config, js.network);
         if (r >= 0)
-                r = start_machine(c, id, &s, &limits, dir, sigfd);
+                r = start_machine(c, id, &s, &js.limits, dir, sigfd);
         if (r < 0)
                 (void) machine_destroy_locked(c, id);
         return r;

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "network.h"
 #include "nftables.h"
-#include "playbook.h"
 #include "process.h"
 #include "rtnl.h"
 #include "time-util.h"
@@ -35,15 +34,6 @@
  * after its namespace), when no slot is free otherwise: tries × interval. */
 #define SLOT_LINK_TRIES 50
 #define SLOT_LINK_WAIT_USEC (20 * USEC_PER_MSEC)
-
-NetworkMode network_mode_for_image(const Context *c, NetworkMode configured, const char *image) {
-        _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
-        _cleanup_free_ char *path = NULL;
-
-        if (playbook_find(c, image, &path) <= 0 || playbook_load(path, &pb) < 0 || pb.network < 0)
-                return configured;
-        return pb.network;
-}
 
 static char *slot_path(const char *what, unsigned slot) {
         return strprintf(NETWORK_RUN_DIR "/%s/%u", what, slot);
@@ -355,22 +345,16 @@ int network_setup(const Context *c, const char *id, const NetworkSettings *s) {
         return 0;
 }
 
-int network_prepare(const Context *c, const char *id, const char *image) {
-        NetworkSettings s;
-        Config cfg;
-        int r;
-
-        config_load_dir(c->config_dir, &cfg);
-        s = (NetworkSettings) {
-                .mode = network_mode_for_image(c, cfg.network, image),
-                .pool = cfg.network_pool,
-                .gitlab_url = cfg.gitlab_url,
-                .allow = cfg.network_allow,
-                .n_allow = cfg.n_network_allow,
+int network_prepare(const Context *c, const char *id, const Config *cfg, NetworkMode mode) {
+        NetworkSettings s = {
+                .mode = mode,
+                .pool = cfg->network_pool,
+                .gitlab_url = cfg->gitlab_url,
+                .allow = cfg->network_allow,
+                .n_allow = cfg->n_network_allow,
         };
-        r = network_setup(c, id, &s);
-        config_done(&cfg);
-        return r;
+
+        return network_setup(c, id, &s);
 }
 
 int network_nspawn_args(const Context *c, const char *id, char *ret_args[static 2], size_t *ret_n) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "config.h"
 #include "context.h"
 #include "network-util.h"
 
@@ -24,15 +25,12 @@ typedef struct NetworkSettings {
         size_t n_allow;
 } NetworkSettings;
 
-/* The mode the image's playbook asks for, else the configured one. */
-NetworkMode network_mode_for_image(const Context *c, NetworkMode configured, const char *image);
-
 /* Makes what the machine's network needs before nspawn starts, and records the mode in the machine
  * directory. Logs one line and returns a negative errno on failure; what was made is then left
  * for network_teardown(). */
 int network_setup(const Context *c, const char *id, const NetworkSettings *s);
-/* network_setup() with the settings of the configuration in c->config_dir, for a machine of image. */
-int network_prepare(const Context *c, const char *id, const char *image);
+/* network_setup() in mode, with the rest of the settings from cfg. */
+int network_prepare(const Context *c, const char *id, const Config *cfg, NetworkMode mode);
 /* The systemd-nspawn options for the machine's recorded mode (0, 1 or 2 of them into argv). In
  * isolated mode the caller, about to execute systemd-nspawn, is moved into the machine's network
  * namespace instead of an option naming it. */

@@ -278,21 +278,39 @@ int playbook_find(const Context *c, const char *name, char **ret_path) {
         return 0;
 }
 
-int playbook_job_limits(const Context *c, const char *image, JobLimits *ret) {
-        _cleanup_(config_done) Config cfg;
+int playbook_job_settings(const Context *c, const char *image, JobSettings *ret) {
         _cleanup_(playbook_done) Playbook pb = PLAYBOOK_INIT;
         _cleanup_free_ char *playbook = NULL;
+        JobSettings js;
         int r;
 
-        config_load_dir(c->config_dir, &cfg); /* initializes cfg */
-        *ret = cfg.job_limits;
         r = playbook_find(c, image, &playbook);
         if (r < 0)
                 return log_oom();
-        if (r == 0 || playbook_load(playbook, &pb) < 0)
-                return 0; /* a broken playbook was said by playbook_load(); the image runs as configured */
+        if (r > 0)
+                (void) playbook_load(playbook, &pb); /* a broken one it said: the image runs as configured */
+        config_load_dir(c->config_dir, &js.config);
+        js.limits = js.config.job_limits;
         for (JobLimit l = 0; l < _JOB_LIMIT_MAX; l++)
                 if (pb.limits_set & (1U << l))
-                        ret->value[l] = pb.limits.value[l];
+                        js.limits.value[l] = pb.limits.value[l];
+        js.suppress_sync = pb.job_suppress_sync >= 0 ? pb.job_suppress_sync : js.config.job_suppress_sync;
+        js.network = pb.network >= 0 ? pb.network : js.config.network;
+        *ret = js;
+        return 0;
+}
+
+void playbook_job_settings_done(JobSettings *s) {
+        config_done(&s->config);
+}
+
+int playbook_job_limits(const Context *c, const char *image, JobLimits *ret) {
+        _cleanup_(playbook_job_settings_done) JobSettings js = {};
+        int r;
+
+        r = playbook_job_settings(c, image, &js);
+        if (r < 0)
+                return r;
+        *ret = js.limits;
         return 0;
 }

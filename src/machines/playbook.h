@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "context.h"
 #include "job-limits.h"
 #include "network-util.h"
@@ -36,5 +37,19 @@ int playbook_load(const char *path, Playbook *ret);
 /* Finds NAME.yaml or NAME.yml in the config dir, then the state dir: 1 and its path, or 0 and
  * NULL when there is none; -ENOMEM. */
 int playbook_find(const Context *c, const char *name, char **ret_path);
-/* The limits of a job on image: the configuration's, then the image's playbook's variables. */
+/* What a job on an image runs with: the configuration, and over it the image playbook's
+ * nspawn_runner_job_* and nspawn_runner_network. */
+typedef struct JobSettings {
+        Config config;
+        JobLimits limits;
+        bool suppress_sync;
+        NetworkMode network;
+} JobSettings;
+
+/* Reads the configuration and the image's playbook, each once: a broken playbook is said in one
+ * line (by playbook_load()) and the image runs as configured. Fails only with -ENOMEM. */
+int playbook_job_settings(const Context *c, const char *image, JobSettings *ret);
+/* Also of a zeroed JobSettings. */
+void playbook_job_settings_done(JobSettings *s);
+/* The limits of playbook_job_settings(). */
 int playbook_job_limits(const Context *c, const char *image, JobLimits *ret);

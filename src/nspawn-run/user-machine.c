@@ -408,18 +408,15 @@ static int scope_name(const char *key, MachineState *s) {
 /* Forks systemd-nspawn and records it in the state before it starts, so that gc stops it when we
  * are killed; then waits for it. */
 static int machine_start_wait(const Context *c, const char *key, MachineState *s, const char *dir, NspawnArgs *a,
-                              char **command) {
+                              const JobLimits *limits, char **command) {
         _cleanup_free_ char *state = path_join(dir, "state");
         _cleanup_close_ int pidfd = -EBADF;
-        JobLimits limits;
         int go[2], r;
         pid_t pid;
 
         if (!state)
                 return log_oom();
-        r = playbook_job_limits(c, s->image, &limits);
-        if (r >= 0)
-                r = scope_name(key, s);
+        r = scope_name(key, s);
         if (r < 0)
                 return r;
         /* A socket, not a pipe: a child that a signal to our process group ended before it read must
@@ -429,7 +426,7 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
         r = fork_pidfd(&pid, &pidfd);
         if (r == 0) {
                 (void) close(go[1]);
-                machine_child(c, key, s, dir, &limits, a, command, go[0]);
+                machine_child(c, key, s, dir, limits, a, command, go[0]);
         }
         (void) close(go[0]);
         if (r < 0) {
@@ -443,7 +440,7 @@ static int machine_start_wait(const Context *c, const char *key, MachineState *s
         if (r < 0)
                 log_error_errno(r, "Cannot write %s: %m", state);
         else if (s->unit)
-                r = unit_start_scope(s->unit, "nspawn-run machine", pid, &limits);
+                r = unit_start_scope(s->unit, "nspawn-run machine", pid, limits);
         if (r < 0) {
                 (void) close(go[1]);
                 (void) wait_nspawn(pid);
@@ -459,6 +456,7 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
         _cleanup_(image_unlock) ImageLockHandle gens = IMAGE_LOCK_HANDLE_INIT;
         _cleanup_(machine_state_done) MachineState s = MACHINE_STATE_INIT;
         _cleanup_(nspawn_args_done) NspawnArgs a = {};
+        _cleanup_(playbook_job_settings_done) JobSettings js = {};
         _cleanup_free_ char *key = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         size_t words = 0;
@@ -491,9 +489,11 @@ int user_machine_run(const Context *c, const char *image, const UserMachineCalle
         if (r >= 0)
                 r = nspawn_args_build(&s, u, dir, &a);
         if (r >= 0)
-                r = network_prepare(c, key, image);
+                r = playbook_job_settings(c, image, &js);
         if (r >= 0)
-                r = machine_start_wait(c, key, &s, dir, &a, command);
+                r = network_prepare(c, key, &js.config, js.network);
+        if (r >= 0)
+                r = machine_start_wait(c, key, &s, dir, &a, &js.limits, command);
         (void) machine_destroy_locked(c, key);
         return r;
 }

@@ -186,11 +186,12 @@ typedef struct ImageRow {
 
 static void row_fill(const Context *c, const char *name, NetworkMode network, ImageRow *row) {
         _cleanup_free_ char *path = context_image_dir(c, name);
+        _cleanup_(playbook_job_settings_done) JobSettings js = {};
         ImageInfo info = {};
         struct stat st;
 
         row->name = strdup(name);
-        row->network = network_mode_for_image(c, network, name);
+        row->network = playbook_job_settings(c, name, &js) >= 0 ? js.network : network;
         row->missing = path && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode));
         free(path);
         path = NULL;

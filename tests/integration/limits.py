@@ -198,6 +198,30 @@ def t_disk_limit_subvolumes(s, ex, backend):
             subprocess.run(["btrfs", "quota", "disable", str(sd)], capture_output=True)
 
 
+def t_broken_playbook(s, ex, backend):
+    """An image whose playbook is malformed: prepare says so in one line (FILE:LINE: …), once, and the
+    job runs with the configuration's settings (its tasks limit, not the playbook's)."""
+    sd = s.state_dir(backend)
+    conf = s.tmproot / f"broken-conf-{secrets.token_hex(4)}"
+    conf.mkdir()
+    (conf / "nspawn-runner.conf").write_text("job_tasks_max = 64\n")
+    playbook = conf / f"{IMAGE}.yaml"
+    playbook.write_text("- hosts: all\n  vars:\n    nspawn_runner_job_tasks_max: [100\n")
+    try:
+        with Job(s, ex, sd) as job:
+            job.env_override["NSPAWN_RUNNER_CONFIG_DIR"] = str(conf)
+            r = job.prepare()
+            lines = [x for x in stderr_lines(r.err) if "runs in machine" not in x]
+            require(len(lines) == 1 and re.fullmatch(rf"nspawn-runner: {re.escape(str(playbook))}:[0-9]+: .+", lines[0]),
+                    f"prepare with a malformed playbook said: {short(r.err)}")
+            r = job.run("build_script", [FORK_BOMB])
+            require(r.rc == BUILD_FAILURE and "job_tasks_max = 64 tasks" in r.err.decode(errors="replace"),
+                    f"the configuration's tasks limit is not the job's: {r.describe()}")
+            end_job(s, job)
+    finally:
+        shutil.rmtree(conf, ignore_errors=True)
+
+
 def tests(s):
     return on_backends(s, [
         ("a fork bomb and a memory hog hit the limits, one line names each, the next job works", t_sec_limits),
@@ -205,6 +229,8 @@ def tests(s):
                                            "a job writing past it fails with one line, under it works, no leftovers"),
          t_disk_limit),
     ]) + [
+        bind(s, "security: overlay: a malformed playbook: prepare says it in one line, the job runs as configured",
+             t_broken_playbook, s.ex, "overlay"),
         bind(s, "security: btrfs: job_disk_max: a job cannot make a subvolume or snapshot (EPERM), without the cap "
              "it can", t_disk_limit_subvolumes, s.ex, "btrfs"),
     ]
