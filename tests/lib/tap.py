@@ -153,6 +153,18 @@ def interrupt_on_signals():
     signal.signal(signal.SIGHUP, on_signal)
 
 
+def once(fn):
+    """fn, called at most once: later calls return None."""
+    done = []
+
+    def call():
+        if done:
+            return None
+        done.append(True)
+        return fn()
+    return call
+
+
 def run(tests, pattern=None, teardown=None, final=None, setup=None, scenarios=False, tap=None):
     """Runs the tests matching pattern, in order, then final (name, fn), which always runs; prints the
     plan first, the summary last; returns the exit status. setup() runs once before the
@@ -163,7 +175,8 @@ def run(tests, pattern=None, teardown=None, final=None, setup=None, scenarios=Fa
     tap = tap or Tap()
     todo = selected(tests, pattern) + ([final] if final else [])
     if teardown:
-        atexit.register(teardown)
+        teardown = once(teardown)
+        atexit.register(teardown)  # a safety net: a no-op once the finally below has run it
     interrupt_on_signals()
     if not scenarios:
         tap.plan(len(todo))

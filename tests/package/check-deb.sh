@@ -32,7 +32,7 @@ for deb in "$@"; do
         point "$name: Package nspawn-runner" test "$(dpkg-deb -f "$deb" Package)" = nspawn-runner
         point "$name: Version $version (the Makefile's)" test "$(dpkg-deb -f "$deb" Version)" = "$version"
         deps=$(dpkg-deb -f "$deb" Depends)
-        for d in systemd-container debootstrap eatmydata iproute2 nftables libsystemd0 libyaml-0-2 libgpiod2; do
+        for d in systemd-container debootstrap eatmydata nftables libsystemd0 libyaml-0-2 libgpiod2; do
                 point "$name: depends on $d" grep -qw -- "$d" <<<"$deps"
         done
         point "$name: Built-Using (the static init's libc)" test -n "$(dpkg-deb -f "$deb" Built-Using)"
