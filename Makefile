@@ -62,7 +62,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 DEB_PACKAGES := build-essential pkg-config libsystemd-dev libyaml-dev systemd-container debootstrap eatmydata \
 	btrfs-progs python3 clang libclang-rt-14-dev iproute2 util-linux hyperfine ansible libgpiod-dev scdoc \
-	libblkid-dev openssh-client e2fsprogs nftables sudo
+	libblkid-dev openssh-client e2fsprogs fdisk nftables sudo
 # What building the Debian package needs (debian/control's Build-Depends), and for the cross build.
 DEB_BUILD_PACKAGES := build-essential dpkg-dev debhelper fakeroot scdoc pkgconf libsystemd-dev libyaml-dev libgpiod-dev libblkid-dev
 CROSS_ARCH := arm64

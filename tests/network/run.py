@@ -489,9 +489,10 @@ def t_slot_link_left(r):
     prepare waits for it a while, then fails with one line naming it, and leaves nothing."""
     conf = r.conf / "nspawn-runner.conf"
     saved = conf.read_text()
+    require(not network_state(), f"left before the test: {network_state()}")  # an earlier job's nr0 is gone
     conf.write_text(saved + "network_pool = 10.213.7.0/30\n")  # one slot: 0, its veth nr0
-    sh("ip", "link", "add", "nr0", "type", "veth", "peer", "name", "taken0")
     try:
+        sh("ip", "link", "add", "nr0", "type", "veth", "peer", "name", "taken0")
         j = Job(r)
         p = r.call(j.id, "bookworm", "prepare")
         lines = p.stderr.strip().splitlines()
