@@ -30,7 +30,8 @@ static void cidr_format(const NetworkCidr *c, char buf[static 64]) {
 }
 
 const char *firewall_resolv_conf(void) {
-        return access("/run/systemd/resolve/resolv.conf", F_OK) >= 0 ? "/run/systemd/resolve/resolv.conf" : "/etc/resolv.conf";
+        return access("/run/systemd/resolve/resolv.conf", F_OK) >= 0 ? "/run/systemd/resolve/resolv.conf"
+                                                                     : "/etc/resolv.conf";
 }
 
 static void fprint_resolvers(FILE *f) {
@@ -135,11 +136,13 @@ static void fprint_allow(FILE *f, const NetworkCidr *a) {
         fprintf(f, " accept\n");
 }
 
-/* The body of the one table of every isolated machine, matched by its host end's name nr<slot>: a
- * job's packets may go out through NAT to the internet, to the GitLab server, to the allowed
- * prefixes and to the resolvers' port 53; nothing else private, nothing of the host's, nothing of
- * another job's, and nobody opens a connection to it. Its text depends on the configuration, the
- * resolvers, the GitLab server's addresses and the host's subnets only, never on a slot. */
+/* The body of the table of every isolated machine of the pool, matched by its host end's name
+ * nr<slot>: a job's packets may go out through NAT to the internet, to the GitLab server, to the
+ * allowed prefixes and to the resolvers' port 53; nothing else private, nothing of the host's,
+ * nothing of another job's, and nobody opens a connection to it. Its text depends on the
+ * configuration, the resolvers, the GitLab server's addresses and the host's subnets only, never on
+ * a slot. Another pool's table (another configuration's) decides for that pool's machines: a source
+ * routed back through its link is in exactly one pool. */
 static char *firewall_rules(const NetworkSettings *s) {
         char pool[64];
         MemStream m;
@@ -153,28 +156,31 @@ static char *firewall_rules(const NetworkSettings *s) {
         fputs(" } }\n"
               "        set gitlab { type ipv4_addr; elements = { ", f);
         fprint_gitlab(f, s->gitlab_url);
-        fputs(" } }\n"
-              "        chain input {\n"
-              "                type filter hook input priority filter - 10; policy accept;\n"
-              "                iifname != \"nr*\" return\n"
-              "                ct state established,related accept\n"
-              "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n"
-              "                drop\n"
-              "        }\n"
-              "        chain forward {\n"
-              "                type filter hook forward priority filter - 10; policy accept;\n"
-              "                oifname \"nr*\" ct state established,related accept\n"
-              "                oifname \"nr*\" drop\n"
-              "                iifname != \"nr*\" return\n"
-              "                meta nfproto ipv6 drop\n"
-              /* The machine's own address only: a .2 of the pool (.1 is the host's end), routed
-               * back through the link the packet came in by. */
-              "                ip saddr & 0.0.0.3 != 0.0.0.2 drop\n"
-              "                fib saddr . iif oif missing drop\n"
-              "                ct state established,related accept\n"
-              "                ip daddr @gitlab accept\n"
-              "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n",
-              f);
+        /* A machine's own address only: routed back through the link the packet came in by, and a
+         * .2 (.1 is the host's end). */
+        fprintf(f, " } }\n"
+                   "        chain input {\n"
+                   "                type filter hook input priority filter - 10; policy accept;\n"
+                   "                iifname != \"nr*\" return\n"
+                   "                fib saddr . iif oif missing drop\n"
+                   "                ip saddr != %s return\n"
+                   "                ct state established,related accept\n"
+                   "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n"
+                   "                drop\n"
+                   "        }\n"
+                   "        chain forward {\n"
+                   "                type filter hook forward priority filter - 10; policy accept;\n"
+                   "                oifname \"nr*\" ct state established,related accept\n"
+                   "                oifname \"nr*\" drop\n"
+                   "                iifname != \"nr*\" return\n"
+                   "                meta nfproto ipv6 drop\n"
+                   "                fib saddr . iif oif missing drop\n"
+                   "                ip saddr != %s return\n"
+                   "                ip saddr & 0.0.0.3 != 0.0.0.2 drop\n"
+                   "                ct state established,related accept\n"
+                   "                ip daddr @gitlab accept\n"
+                   "                ip daddr @resolvers meta l4proto { tcp, udp } th dport 53 accept\n",
+                pool, pool);
         for (size_t i = 0; i < s->n_allow; i++)
                 fprint_allow(f, &s->allow[i]);
         fprintf(f, "                meta pkttype { broadcast, multicast } drop\n"
@@ -201,7 +207,8 @@ static uint64_t text_hash(const char *t) {
         return h;
 }
 
-unsigned firewall_listing_scan(const char *listing, const char *keep, FILE *script, bool *ret_found) {
+unsigned firewall_listing_scan(const char *listing, const char *prefix, const char *keep, FILE *script,
+                               bool *ret_found) {
         unsigned n_deleted = 0;
 
         *ret_found = false;
@@ -210,7 +217,7 @@ unsigned firewall_listing_scan(const char *listing, const char *keep, FILE *scri
                 char table[64];
                 size_t n;
 
-                if (!name || !startswith(name, FIREWALL_PREFIX))
+                if (!name || !startswith(name, FIREWALL_PREFIX) || !startswith(name, prefix))
                         continue;
                 n = strcspn(name, "\n");
                 /* Only names of the characters ours have: they are written into a script. */
@@ -229,7 +236,7 @@ unsigned firewall_listing_scan(const char *listing, const char *keep, FILE *scri
 
 int firewall_ensure(const NetworkSettings *s) {
         _cleanup_free_ char *rules = firewall_rules(s), *script = NULL;
-        char name[64], msg[512];
+        char prefix[48], name[64], msg[512];
         const char *tables = NULL;
         MemStream m;
         FILE *f;
@@ -238,14 +245,17 @@ int firewall_ensure(const NetworkSettings *s) {
 
         if (!rules)
                 return log_oom();
-        snprintf(name, sizeof(name), FIREWALL_PREFIX "%016" PRIx64, text_hash(rules));
+        /* The pool's tables: nspawn_runner_<its address in hex>_<its length>_. */
+        snprintf(prefix, sizeof(prefix), FIREWALL_PREFIX "%02x%02x%02x%02x_%u_", s->pool.addr[0], s->pool.addr[1],
+                 s->pool.addr[2], s->pool.addr[3], s->pool.prefix);
+        snprintf(name, sizeof(name), "%s%016" PRIx64, prefix, text_hash(rules));
         r = nftables_run("list tables inet", &tables, msg);
         if (r < 0)
                 return log_error_errno(r, "Cannot list the nft tables: %s", msg);
         f = memstream_open(&m);
         if (!f)
                 return log_oom();
-        if (firewall_listing_scan(tables, name, f, &found) == 0 && found) {
+        if (firewall_listing_scan(tables, prefix, name, f, &found) == 0 && found) {
                 free(memstream_finish(&m));
                 return 0;
         }
@@ -278,7 +288,7 @@ void firewall_remove(void) {
         f = memstream_open(&m);
         if (!f)
                 return (void) log_oom();
-        n = firewall_listing_scan(tables, NULL, f, &found);
+        n = firewall_listing_scan(tables, FIREWALL_PREFIX, NULL, f, &found);
         script = memstream_finish(&m);
         if (!script || n == 0)
                 return;

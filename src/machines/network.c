@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
-#include <inttypes.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -122,8 +121,9 @@ static int slot_take(const char *machine_dir, unsigned n_slots, unsigned *ret) {
         }
         if (left > 0) {
                 slot_ifname(left_slot, ifname);
-                return log_error_errno(EBUSY, "No network slot of the pool is free: %u taken, %u still held by a link of "
-                                              "its name (%s%s) (see network_pool).",
+                return log_error_errno(EBUSY,
+                                       "No network slot of the pool is free: %u taken, %u still held by a link of "
+                                       "its name (%s%s) (see network_pool).",
                                        n_slots - left, left, ifname, left > 1 ? ", …" : "");
         }
         return log_error_errno(ENOSPC, "All %u network slots of the pool are taken (see network_pool).", n_slots);
@@ -221,7 +221,8 @@ static int netns_child(const char *path, pid_t parent, unsigned slot, struct in_
 
 /* Starts a child (no exec) that makes a new network namespace, kept alive by a bind mount at path
  * (in our mount namespace), and configures the machine's side of its veth in it. */
-static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job, int *ret_pidfd) {
+static int netns_create_start(const char *path, unsigned slot, struct in_addr host, struct in_addr job,
+                              int *ret_pidfd) {
         _cleanup_close_ int host_netns_fd = -EBADF;
         pid_t parent = getpid(), pid;
         int fd, r;
@@ -251,7 +252,8 @@ static int netns_create_wait(int pidfd) {
                         return log_error_errno(errno, "Cannot wait for a child: %m");
         if (si.si_code == CLD_EXITED) /* the child logged why */
                 return -si.si_status;
-        return log_error_errno(EIO, "The child making the machine's network namespace died of signal %d.", si.si_status);
+        return log_error_errno(EIO, "The child making the machine's network namespace died of signal %d.",
+                               si.si_status);
 }
 
 /* The host's end of the slot's veth: its address, up. */

@@ -13,8 +13,8 @@
 
 /* Under here, per slot n of the pool: slots/<n>, a symlink to the machine directory that holds it
  * (made first, so that gc finds whatever a crash left), and netns/<n>, the namespace's bind mount;
- * and lock. The veth's host end is nr<n>. One nft table, inet nspawn_runner_<hash of its text>,
- * serves every isolated machine by the names of their links. */
+ * and lock. The veth's host end is nr<n>. One nft table per pool (firewall.h) serves its isolated
+ * machines by the names of their links. */
 #define NETWORK_RUN_DIR "/run/nspawn-runner/network"
 
 typedef struct NetworkSettings {

@@ -138,8 +138,9 @@ def host_net_state():
 
 def network_leftovers(netns, firewall_ok=True):
     """What isolated machines may leave (in the jobs' network namespace): pool slots, namespace
-    mounts, veths (the kernel frees one a few ms after its namespace: waited for), nft tables — the
-    one firewall of all isolated machines only unless firewall_ok (gc removes it once none is left)."""
+    mounts, veths (the kernel frees one a few ms after its namespace: waited for), nft tables — one
+    firewall per pool serves its isolated machines, allowed unless firewall_ok (gc removes them once
+    none is left)."""
     problems = []
     for d in ("slots", "netns"):
         p = Path("/run/nspawn-runner/network") / d
@@ -158,7 +159,8 @@ def network_leftovers(netns, firewall_ok=True):
         problems.append(f"veths left: {veths[:4]}")
     tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True).stdout
     ours = [t for t in tables.splitlines() if "nspawn_runner_" in t]
-    if len(ours) > 1 or (ours and not firewall_ok):
+    pools = [t.rsplit("_", 1)[0] for t in ours]  # nspawn_runner_<pool>_<hash>: one table per pool
+    if len(set(pools)) < len(pools) or (ours and not firewall_ok):
         problems.append(f"nft tables left: {ours[:4]}")
     return problems
 

@@ -204,14 +204,14 @@ class Runner:
             "gitlab_url = http://gitlab.test/\nnetwork_allow = 10.99.0.12:8080\n")
         self.next = 900000 + os.getpid() % 1000 * 10
 
-    def env(self, job_id, image):
+    def env(self, job_id, image, conf=None):
         e = {k: v for k, v in os.environ.items() if not k.startswith(("CUSTOM_ENV_", "NSPAWN_RUNNER_"))}
-        e.update(CUSTOM_ENV_CI_JOB_ID=str(job_id), CUSTOM_ENV_CI_JOB_IMAGE=image, NSPAWN_RUNNER_CONFIG_DIR=str(self.conf),
+        e.update(CUSTOM_ENV_CI_JOB_ID=str(job_id), CUSTOM_ENV_CI_JOB_IMAGE=image, NSPAWN_RUNNER_CONFIG_DIR=str(conf or self.conf),
                  BUILD_FAILURE_EXIT_CODE=str(BUILD_FAILURE), SYSTEM_FAILURE_EXIT_CODE=str(SYSTEM_FAILURE))
         return e
 
-    def call(self, job_id, image, *args, timeout=60, path=None):
-        env = self.env(job_id, image)
+    def call(self, job_id, image, *args, timeout=60, path=None, conf=None):
+        env = self.env(job_id, image, conf)
         if path:
             env["PATH"] = f"{path}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
         return subprocess.run([self.binary, "--state-dir", str(self.state)] + list(args), capture_output=True, text=True,
@@ -219,13 +219,13 @@ class Runner:
 
 
 class Job:
-    def __init__(self, runner, image="bookworm"):
-        self.runner, self.image = runner, image
+    def __init__(self, runner, image="bookworm", conf=None):
+        self.runner, self.image, self.conf = runner, image, conf
         runner.next += 1
         self.id = runner.next
 
     def __enter__(self):
-        r = self.runner.call(self.id, self.image, "prepare")
+        r = self.runner.call(self.id, self.image, "prepare", conf=self.conf)
         if r.returncode != 0:
             self.cleanup()
             raise Fail(f"prepare of job {self.id} ({self.image}): exit {r.returncode}: {r.stderr.strip()[-400:]}")
@@ -235,13 +235,13 @@ class Job:
         self.cleanup()
 
     def cleanup(self):
-        r = self.runner.call(self.id, self.image, "cleanup")
+        r = self.runner.call(self.id, self.image, "cleanup", conf=self.conf)
         require(r.returncode == 0, f"cleanup of job {self.id}: {r.stderr.strip()[-300:]}")
 
     def run(self, script, stage="build_script"):
         f = self.runner.tmp / f"script-{self.id}.sh"
         f.write_text("#!/bin/bash\n" + script)
-        return self.runner.call(self.id, self.image, "run", str(f), stage, timeout=120)
+        return self.runner.call(self.id, self.image, "run", str(f), stage, timeout=120, conf=self.conf)
 
     def py(self, code, stage="build_script"):
         """Runs python3 code in the job; returns its stdout lines parsed as JSON when they are."""
@@ -328,15 +328,21 @@ def our_links():
     return re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
 
 
-def firewall_tables():
-    return [t for t in sh("nft", "list", "tables").stdout.splitlines() if "nspawn_runner_" in t]
+DEFAULT_POOL = "0ad50000_16"  # 10.213.0.0/16 in a firewall table's name
+
+
+def firewall_tables(pool=DEFAULT_POOL):
+    """The firewall tables of pool (None: of every pool)."""
+    return [t for t in sh("nft", "list", "tables").stdout.splitlines()
+            if f"nspawn_runner_{pool + '_' if pool else ''}" in t]
 
 
 def network_state(firewall_ok=True, wait_links=True):
     """What isolated machines leave behind: pool slots, namespace mounts, veths, routes (and their
-    control directories); the firewall table too unless firewall_ok (it serves every isolated
-    machine and stays until gc finds none left; more than one is always wrong). A machine's veth
-    goes a few ms after its namespace, when the kernel frees it: with wait_links, waited for."""
+    control directories); the firewall tables too unless firewall_ok (one per pool serves its
+    isolated machines and stays until gc finds none left; two of one pool are always wrong). A
+    machine's veth goes a few ms after its namespace, when the kernel frees it: with wait_links,
+    waited for."""
     deadline = time.monotonic() + 5
     while wait_links and our_links() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -348,8 +354,9 @@ def network_state(firewall_ok=True, wait_links=True):
     veths = our_links()
     if veths:
         left.append(f"veths {veths}")
-    tables = firewall_tables()
-    if len(tables) > 1 or (tables and not firewall_ok):
+    tables = firewall_tables(None)
+    pools = [t.rsplit("_", 1)[0] for t in tables]
+    if len(set(pools)) < len(pools) or (tables and not firewall_ok):
         left.append(f"nft: {tables}")
     routes = [l for l in sh("ip", "route").stdout.splitlines() if "nr" in l]
     if routes:
@@ -557,7 +564,32 @@ tcp("lan host", "{LAN['host']}", 8001)
         conf.write_text(saved)
     g = r.call(0, "bookworm", "gc")
     require(g.returncode == 0, f"gc: {g.stderr.strip()[-300:]}")
-    require(not firewall_tables(), f"gc with no machine left kept the firewall: {firewall_tables()}")
+    require(not firewall_tables(None), f"gc with no machine left kept the firewall: {firewall_tables(None)}")
+
+
+def t_two_pools(r):
+    """Two configurations with pools of their own, jobs of both at once: a table each; each job has its
+    own configuration's network_allow and not the other's, both reach the internet; one's cleanup and
+    gc leave the other's table alone."""
+    other = r.tmp / "conf-other-pool"
+    other.mkdir(exist_ok=True)
+    (other / "nspawn-runner.conf").write_text("gitlab_url = http://gitlab.test/\nnetwork_pool = 10.214.0.0/16\n")
+    probe = f"""
+http("allow", "http://{LAN['registry']}:8080/", "registry-page")
+http("internet", "http://{INET}/", "internet-page")
+"""
+    with Job(r) as a:
+        with Job(r, conf=other) as b:
+            tables = (firewall_tables(), firewall_tables("0ad60000_16"))
+            require(all(len(t) == 1 for t in tables), f"two pools, a table each: {tables}")
+            ra, rb = results(a.py(probe)), results(b.py(probe))
+            expect(ra, "allow", True)
+            expect(ra, "internet", True)
+            expect(rb, "allow", False)
+            expect(rb, "internet", True)
+        g = r.call(0, "bookworm", "gc")
+        require(g.returncode == 0 and firewall_tables("0ad60000_16") == tables[1], f"gc with a job running: {firewall_tables(None)}")
+        expect(results(a.py(probe)), "allow", True)
 
 
 def t_killed(r):
@@ -605,6 +637,7 @@ TESTS = [
     ("a slot whose link name another link holds is not used; none free: one line, nothing left", t_slot_link_left),
     ("half-way: a prepare that fails after the network was made leaves nothing", t_half_way),
     ("the firewall: one table, kept while jobs run, replaced on a change, back after a flush, gone by gc", t_firewall),
+    ("two configurations with their own pools: a table each, each its own network_allow", t_two_pools),
     ("kill -9: gc removes the network of killed and vanished machines", t_killed),
     ("nothing left after gc: namespaces, veths, the nft table, routes", t_clean),
 ]
