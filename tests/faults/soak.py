@@ -4,7 +4,9 @@ Called by tests/faults/run.py --soak JOBS --concurrency C (which holds the harne
 The census counts only what this run owns (other users of the host run machines at the same time):
 processes whose command line or mount namespace names this run's temp dir or machines, mounts below
 it, machine directories in its state dirs, loop devices on its files, nspawn propagate dirs of its job
-ids, control directories on /run of its machines. One machine then runs as many stages as there were jobs: the fds and RSS of its init and of its
+ids, control directories on /run of its machines, and what isolated machines leave in the jobs'
+network namespace (pool slots, namespace mounts, veths, more than one firewall table per pool). One
+machine then runs as many stages as there were jobs: the fds and RSS of its init and of its
 systemd-nspawn, after the first stages and at the end, show whether a long job leaks."""
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tap
+from host import network_leftovers
 
 STAGES = ("get_sources", "build_script", "after_script")
 
@@ -31,6 +34,7 @@ def census(f):
         "loop devices": len([line for line in loops.splitlines() if str(s.tmproot) in line]) - len(s.loops),
         "propagate dirs": len(s.propagate_dirs()),
         "control dirs": len(s.control_dirs_left()),
+        "network leftovers": len(network_leftovers(s.jobs_netns)),
     }
 
 
