@@ -2,9 +2,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netdb.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +19,6 @@
 #include "firewall.h"
 #include "log.h"
 #include "network.h"
-#include "nftables.h"
 #include "process.h"
 #include "rtnl.h"
 #include "time-util.h"
