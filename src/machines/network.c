@@ -62,6 +62,8 @@ typedef enum SlotTry {
         SLOT_TAKEN_NOW,
         SLOT_BUSY,
         SLOT_LINK_LEFT, /* free, but a link of its name is still there */
+        _SLOT_TRY_MAX,
+        _SLOT_TRY_INVALID = -EINVAL,
 } SlotTry;
 
 /* symlink() either makes the slot ours or finds it taken. A slot whose link nr<n> is still there
