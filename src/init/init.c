@@ -430,10 +430,10 @@ int main(int argc, char **argv) {
         if (listen_fd < 0)
                 return 1;
         host_root = host_root_uid();
-        /* Only in a user namespace of the machine's own: on the host's, its root is the host's anyway. */
         for (int cap = 0, in_set; cap < 64 && (in_set = prctl(PR_CAPBSET_READ, cap)) >= 0; cap++)
                 if (in_set > 0)
                         bounding_set |= UINT64_C(1) << cap;
+        /* Only in a user namespace of the machine's own: on the host's, its root is the host's anyway. */
         if (host_root != 0) {
                 r = jobs_namespaces_make();
                 if (r < 0)

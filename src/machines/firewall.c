@@ -114,7 +114,8 @@ static void fprint_host_subnets(FILE *f) {
                 char buf[64];
                 uint32_t mask;
 
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask || startswith(i->ifa_name, "nr"))
+                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask ||
+                    startswith(i->ifa_name, NETWORK_LINK_PREFIX))
                         continue;
                 memcpy(c.addr, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
                 mask = ntohl(((struct sockaddr_in *) i->ifa_netmask)->sin_addr.s_addr);
@@ -161,7 +162,7 @@ static char *firewall_rules(const NetworkSettings *s) {
         fprintf(f, " } }\n"
                    "        chain input {\n"
                    "                type filter hook input priority filter - 10; policy accept;\n"
-                   "                iifname != \"nr*\" return\n"
+                   "                iifname != \"" NETWORK_LINK_PREFIX "*\" return\n"
                    "                fib saddr . iif oif missing drop\n"
                    "                ip saddr != %s return\n"
                    "                ct state established,related accept\n"
@@ -170,9 +171,9 @@ static char *firewall_rules(const NetworkSettings *s) {
                    "        }\n"
                    "        chain forward {\n"
                    "                type filter hook forward priority filter - 10; policy accept;\n"
-                   "                oifname \"nr*\" ct state established,related accept\n"
-                   "                oifname \"nr*\" drop\n"
-                   "                iifname != \"nr*\" return\n"
+                   "                oifname \"" NETWORK_LINK_PREFIX "*\" ct state established,related accept\n"
+                   "                oifname \"" NETWORK_LINK_PREFIX "*\" drop\n"
+                   "                iifname != \"" NETWORK_LINK_PREFIX "*\" return\n"
                    "                meta nfproto ipv6 drop\n"
                    "                fib saddr . iif oif missing drop\n"
                    "                ip saddr != %s return\n"
@@ -192,7 +193,7 @@ static char *firewall_rules(const NetworkSettings *s) {
                    "        }\n"
                    "        chain postrouting {\n"
                    "                type nat hook postrouting priority srcnat; policy accept;\n"
-                   "                ip saddr %s oifname != \"nr*\" masquerade\n"
+                   "                ip saddr %s oifname != \"" NETWORK_LINK_PREFIX "*\" masquerade\n"
                    "        }\n",
                 pool);
         return memstream_finish(&m);

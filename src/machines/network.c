@@ -36,7 +36,7 @@ static char *slot_path(const char *what, unsigned slot) {
 }
 
 static void slot_ifname(unsigned slot, char ret[static IFNAMSIZ]) {
-        snprintf(ret, IFNAMSIZ, "nr%u", slot);
+        snprintf(ret, IFNAMSIZ, NETWORK_LINK_PREFIX "%u", slot);
 }
 
 /* Between prepares, which take slots and see to the firewall under LOCK_SH, and gc, which removes

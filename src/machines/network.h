@@ -16,6 +16,9 @@
  * and lock. The veth's host end is nr<n>. One nft table per pool (firewall.h) serves its isolated
  * machines by the names of their links. */
 #define NETWORK_RUN_DIR "/run/nspawn-runner/network"
+/* The name of every isolated machine's veth on the host begins so: nr<slot>. The firewall's rules
+ * match the machines by it. */
+#define NETWORK_LINK_PREFIX "nr"
 
 typedef struct NetworkSettings {
         NetworkMode mode;
