@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tap
-from host import network_leftovers
+from netstate import leftovers as network_leftovers
 
 STAGES = ("get_sources", "build_script", "after_script")
 

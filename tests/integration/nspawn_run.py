@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tap import Fail, Skip, require
 
-from host import network_leftovers
+from netstate import leftovers as network_leftovers
 from jobs import Call, IMAGE, IMAGE_I386, JOBS_NETNS_PREFIX, PROPAGATE_DIR, REPO, Result, SANITIZER_RE, STANDARD_PATH, short, stderr_lines
 from suite import bind
 

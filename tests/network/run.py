@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "tests/lib"))
 
+import netstate  # noqa: E402
 import tap  # noqa: E402
 from private_run import reexec_in_private_run  # noqa: E402
 from tap import Fail, require  # noqa: E402
@@ -324,40 +325,22 @@ def expect(res, what, ok):
 
 # --- tests ---------------------------------------------------------------------------------------
 
-def our_links():
-    return re.findall(r"^\d+: (nr\d+)", sh("ip", "-o", "link").stdout, re.M)
-
-
 DEFAULT_POOL = "0ad50000_16"  # 10.213.0.0/16 in a firewall table's name
 
 
 def firewall_tables(pool=DEFAULT_POOL):
     """The firewall tables of pool (None: of every pool)."""
-    return [t for t in sh("nft", "list", "tables").stdout.splitlines()
-            if f"nspawn_runner_{pool + '_' if pool else ''}" in t]
+    return netstate.firewall_tables(pool=pool)
 
 
 def network_state(firewall_ok=True, wait_links=True):
-    """What isolated machines leave behind: pool slots, namespace mounts, veths, routes (and their
-    control directories); the firewall tables too unless firewall_ok (one per pool serves its
-    isolated machines and stays until gc finds none left; two of one pool are always wrong). A
-    machine's veth goes a few ms after its namespace, when the kernel frees it: with wait_links,
-    waited for."""
-    deadline = time.monotonic() + 5
-    while wait_links and our_links() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = []
-    for p in (Path("/run/nspawn-runner/network/slots"), Path("/run/nspawn-runner/network/netns"),
-              Path("/run/nspawn-runner/machines")):
-        if p.is_dir() and any(p.iterdir()):
-            left.append(f"{p}: {sorted(x.name for x in p.iterdir())}")
-    veths = our_links()
-    if veths:
-        left.append(f"veths {veths}")
-    tables = firewall_tables(None)
-    pools = [t.rsplit("_", 1)[0] for t in tables]
-    if len(set(pools)) < len(pools) or (tables and not firewall_ok):
-        left.append(f"nft: {tables}")
+    """What isolated machines leave behind (netstate.leftovers() in this namespace: pool slots,
+    namespace mounts, veths, the firewall tables unless firewall_ok), and their control directories
+    and routes."""
+    left = netstate.leftovers(firewall_ok=firewall_ok, wait_links=wait_links)
+    machines = Path("/run/nspawn-runner/machines")
+    if machines.is_dir() and any(machines.iterdir()):
+        left.append(f"{machines}: {sorted(x.name for x in machines.iterdir())}")
     routes = [l for l in sh("ip", "route").stdout.splitlines() if "nr" in l]
     if routes:
         left.append(f"routes {routes}")
