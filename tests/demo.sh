@@ -16,7 +16,12 @@ fi
 
 TMPDIR=$(mktemp -d /tmp/custom-executorXXXXXX)
 JOB_ID=$((RANDOM + 100000))
-trap '"$N" --state-dir "$STATE" cleanup >/dev/null 2>&1 || true; rm -rf "$TMPDIR"' EXIT
+# The job's isolated network switches IPv4 forwarding on and loads the firewall table that a runner
+# keeps while it runs jobs: the demo leaves the host as it found it (gc removes the table only when
+# no isolated job of anyone's runs; forwarding was on already if one did).
+FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
+trap '"$N" --state-dir "$STATE" cleanup >/dev/null 2>&1 || true; "$N" --state-dir "$STATE" gc --threshold 0 >/dev/null 2>&1 || true
+      echo "$FORWARD" >/proc/sys/net/ipv4/ip_forward; rm -rf "$TMPDIR"' EXIT
 
 # What gitlab-runner puts into the environment of every call.
 export TMPDIR BUILD_FAILURE_EXIT_CODE=1 SYSTEM_FAILURE_EXIT_CODE=2
